@@ -1,0 +1,49 @@
+# One entry point for every check; CI (.ci/run) calls the same targets.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The main job's scenario; `make run SCENARIO=scenarios/ci-smoke.yaml` picks another.
+SCENARIO ?= scenarios/baseline-2014.yaml
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test unit lint format typecheck bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/harness: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/harness  ## create .venv and install the project with dev extras
+
+run: install  ## the main job: traffic profile summary, then validate every scenario
+	$(BIN)/harness profile --scale 2014 --plot
+	$(BIN)/harness scenarios validate
+
+lint: install  ## ruff (lint and format check) and the import-linter contracts
+	$(BIN)/ruff check harness tests
+	$(BIN)/ruff format --check harness tests
+	$(BIN)/lint-imports
+
+format: install  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix harness tests
+	$(BIN)/ruff format harness tests
+
+typecheck: install  ## mypy --strict on harness/
+	$(BIN)/mypy
+
+unit: install  ## the test suite alone (no lint)
+	$(BIN)/pytest
+
+test: lint typecheck unit  ## lint + typecheck + the full test suite (what CI runs)
+
+bench: install  ## benchmarks (marker `benchmark`), each prints a table
+	$(BIN)/pytest -m benchmark -s
+
+clean:  ## remove caches and generated reports (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage
+	find reports -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
