@@ -21,7 +21,7 @@ $(BIN)/harness: pyproject.toml
 install: $(BIN)/harness  ## create .venv and install the project with dev extras
 
 run: install  ## the main job: traffic profile summary, then validate every scenario
-	$(BIN)/harness profile --scale 2014 --plot
+	$(BIN)/harness profile --scale 2014
 	$(BIN)/harness scenarios validate
 
 lint: install  ## ruff (lint and format check) and the import-linter contracts

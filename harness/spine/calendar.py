@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from harness.errors import ConfigurationError
+
 TIMEZONE = "Europe/London"
 SECONDS_PER_DAY = 86_400
 EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday; Monday is 0
@@ -32,7 +34,8 @@ class LocalTime:
         minute_of_day: local minutes since midnight, fractional (0 ≤ m < 1440).
         weekday: 0 = Monday … 6 = Sunday.
         bank_holiday: the local day is an English bank holiday.
-        next_to_holiday: a working day (Mon–Fri, not a holiday) right before or after one.
+        next_to_holiday: the working day (Mon–Fri, not a holiday) just before or after a bank
+            holiday (the Friday before an Easter or summer Monday, for instance).
         day_of_year: 1-based local day of the year.
     """
 
@@ -52,14 +55,36 @@ def bank_holiday_days(year: int) -> frozenset[int]:
 
 
 def _holiday_days(first_day: int, last_day: int) -> npt.NDArray[np.int64]:
+    epoch = pd.Timestamp("1970-01-01")
+    # One year of margin each side, so the working day next to a holiday is always found.
     years = range(
-        (pd.Timestamp("1970-01-01") + pd.Timedelta(days=first_day - 1)).year,
-        (pd.Timestamp("1970-01-01") + pd.Timedelta(days=last_day + 1)).year + 1,
+        (epoch + pd.Timedelta(days=first_day)).year - 1,
+        (epoch + pd.Timedelta(days=last_day)).year + 2,
     )
     found: set[int] = set()
     for year in years:
         found |= bank_holiday_days(year)
     return np.array(sorted(found), dtype=np.int64)
+
+
+def _is_working_day(day: int, holiday_days: frozenset[int]) -> bool:
+    return (day + EPOCH_WEEKDAY) % 7 < 5 and day not in holiday_days
+
+
+def _spill_days(holiday_days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The working day before and the working day after each bank holiday.
+
+    Most English bank holidays are Mondays, so the working day before is the Friday.
+    """
+    holidays_set = frozenset(int(d) for d in holiday_days)
+    spill: set[int] = set()
+    for holiday in holidays_set:
+        for step in (-1, 1):
+            day = holiday + step
+            while not _is_working_day(day, holidays_set):
+                day += step
+            spill.add(day)
+    return np.array(sorted(spill), dtype=np.int64)
 
 
 def local_time(t_utc_s: npt.ArrayLike) -> LocalTime:
@@ -75,20 +100,28 @@ def local_time(t_utc_s: npt.ArrayLike) -> LocalTime:
     weekday = (day + EPOCH_WEEKDAY) % 7
     holiday_days = _holiday_days(int(day.min()), int(day.max()))
     bank_holiday = np.isin(day, holiday_days)
-    working = (weekday < 5) & ~bank_holiday
-    adjacent = np.isin(day - 1, holiday_days) | np.isin(day + 1, holiday_days)
     return LocalTime(
         minute_of_day=minute_of_day,
         weekday=weekday.astype(np.int64),
         bank_holiday=bank_holiday,
-        next_to_holiday=working & adjacent,
+        next_to_holiday=np.isin(day, _spill_days(holiday_days)),
         day_of_year=np.asarray(stamps.day_of_year, dtype=np.int64),
     )
 
 
 def to_epoch_s(moment: str | pd.Timestamp) -> float:
-    """UTC epoch seconds of an ISO 8601 moment; a naive moment is read as London local time."""
-    stamp = pd.Timestamp(moment)
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize(TIMEZONE)
+    """UTC epoch seconds of an ISO 8601 moment; a naive moment is read as London local time.
+
+    Raises:
+        ConfigurationError: the text is not a moment, or a naive local time does not exist or
+            occurs twice at a clock change (give an offset, e.g. ``+01:00``, to choose).
+    """
+    try:
+        stamp = pd.Timestamp(moment)
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(TIMEZONE)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid moment {moment!r}: {exc}") from None
+    if pd.isna(stamp):
+        raise ConfigurationError(f"invalid moment {moment!r}: not a time")
     return float(stamp.tz_convert("UTC").value) / 1e9

@@ -238,12 +238,12 @@ def type_counts(count: int) -> dict[OrgType, int]:
     From 20,000 up, the named types keep their 2014 counts and growth goes to the remainder
     types (the 2016 rise to ~28,000 came from other connected organisations, not new GP
     practices). Below that, every type shrinks in proportion, keeping at least one of each
-    type when ``count`` allows.
+    type when ``count`` allows. Both rules give the 2014 mix at exactly 20,000.
     """
     if count < 1:
         raise ValueError(f"organisation count must be at least 1, got {count}")
     named_total = sum(MIX_2014.values())
-    if count >= named_total:
+    if count >= REFERENCE_COUNT:
         counts = dict(MIX_2014)
         counts.update(_largest_remainder(count - named_total, OTHER_SPLIT))
         return {t: counts[t] for t in OrgType}

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from harness.errors import ConfigurationError
 from harness.spine.calendar import local_time, to_epoch_s
 from harness.spine.catalogue import REFERENCE_MONTH_S, Interaction, Pattern, Service, streams
+from harness.spine.catalogue import interaction as find_interaction
 from harness.spine.organisations import OrgType
 from harness.spine.patterns import OVERNIGHT_BATCH, PATTERNS, winter_factor
 
@@ -73,8 +74,10 @@ def parse_scale(value: str | float) -> Scale:
         raise ConfigurationError(
             f"invalid traffic scale {value!r}: expected 2014, 2018 or a positive factor"
         ) from None
-    if not np.isfinite(factor) or factor <= 0:
-        raise ConfigurationError(f"invalid traffic scale {value!r}: the factor must be > 0")
+    if not np.isfinite(MESSAGES_PER_MONTH_2014 * factor) or factor <= 0:
+        raise ConfigurationError(
+            f"invalid traffic scale {value!r}: the factor must be a finite number > 0"
+        )
     return Scale(f"x{factor:g}", MESSAGES_PER_MONTH_2014 * factor)
 
 
@@ -103,6 +106,26 @@ def minute_midpoints(start_s: float, end_s: float) -> npt.NDArray[np.float64]:
     return np.arange(start_s, end_s, MINUTE_S) + MINUTE_S / 2.0
 
 
+def _shares() -> tuple[Stream, ...]:
+    """Each stream's share of the month.
+
+    MESH polling is exact — one inbox check per mailbox every 5 minutes at the 2014 counts —
+    and the usage table's other weights share what is left of the 2014 month.
+    """
+    found = streams()
+    month_m = MESSAGES_PER_MONTH_2014 / 1e6  # the usage table is in millions
+    polls = sum(w for _, i, w in found if i.pattern is Pattern.POLLING)
+    others = sum(w for _, i, w in found if i.pattern is not Pattern.POLLING)
+    return tuple(
+        Stream(
+            t,
+            i,
+            w / month_m if i.pattern is Pattern.POLLING else w / others * (1 - polls / month_m),
+        )
+        for t, i, w in found
+    )
+
+
 @lru_cache(maxsize=1)
 def _reference_means() -> tuple[dict[OrgType, float], float]:
     """Mean of each working pattern and of the batch window over the reference month."""
@@ -128,15 +151,16 @@ class TrafficProfile:
     def __post_init__(self) -> None:
         if self.winter_pressure < 0:
             raise ConfigurationError("winter_pressure must be >= 0")
-        found = streams()
-        total = sum(weight for _, _, weight in found)
-        self.streams = tuple(Stream(t, i, w / total) for t, i, w in found)
+        self.streams = _shares()
 
     @cached_property
     def _coefficients(
         self,
     ) -> tuple[
-        npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
     ]:
         """Per stream: type column, working-hours, batch and flat coefficients (msg/s)."""
         means, batch_mean = _reference_means()
@@ -175,6 +199,8 @@ class TrafficProfile:
         interaction: str | None = None,
     ) -> npt.NDArray[np.bool_]:
         """Boolean mask over :attr:`streams` for the given filters (``None`` matches all)."""
+        if interaction is not None:
+            find_interaction(interaction)  # unknown ids raise, listing the known ones
         mask = np.ones(len(self.streams), dtype=bool)
         for k, s in enumerate(self.streams):
             if org_type is not None and s.org_type != OrgType(org_type):

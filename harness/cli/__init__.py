@@ -1,0 +1,1 @@
+"""The ``harness`` command line: one thin module per command, subsystems imported lazily."""

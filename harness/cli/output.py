@@ -1,0 +1,43 @@
+"""Console output and exit codes: the only module that knows what the codes mean.
+
+Exit codes are the same for every command (``../shared/ARCHITECTURE.md``): 0 pass; 1 SLO
+breached or regression found; 2 usage or configuration error; 3 run invalid; 4 inconclusive;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from rich.console import Console
+
+from harness.errors import HarnessError, ScenarioError
+
+
+class ExitCode(IntEnum):
+    """Process exit codes shared by every command."""
+
+    PASS = 0
+    FAIL = 1
+    USAGE = 2
+    INVALID_RUN = 3
+    INCONCLUSIVE = 4
+    INTERRUPTED = 130
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A Rich console; no colour codes when the output is not a terminal."""
+    # Errors are soft-wrapped so each stays on one line for grep and CI logs.
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
+
+
+def report_error(error: HarnessError, console: Console) -> ExitCode:
+    """Print a domain error for a person and return the exit code it maps to."""
+    if isinstance(error, ScenarioError):
+        count = len(error.problems)
+        console.print(f"[bold red]error:[/] {error.path}: {count} problem{'s' * (count != 1)}")
+        for problem in error.problems:
+            console.print("  " + problem.render(error.path), markup=False)
+        return ExitCode.USAGE
+    console.print(f"[bold red]error:[/] {error}", markup=True)
+    return ExitCode.USAGE

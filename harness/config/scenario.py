@@ -1,0 +1,336 @@
+"""The scenario: everything one run needs to know, in one validated file.
+
+A scenario names the population (how many organisations, which seed), the traffic (scale,
+window, time compression), the platform (data centres, server pools, failure processes), how
+to drive load, a timeline of injected faults, and the objectives to judge against::
+
+    name: ci-smoke
+    seed: 7
+    organisations: {count: 200}
+    traffic: {scale: "2014", start: "2014-09-01T08:00", duration: 2m, rate_scale: 0.01}
+    faults:
+      - {kind: kill-worker, at: 30s, worker: 0}
+
+Every model forbids unknown keys, identifiers are kebab-case, and variants are discriminated
+unions on one field (``distribution``, ``executor``, ``kind``) so that an error names the exact
+variant. Later subsystems extend these models; the JSON Schema (``harness scenarios schema``)
+follows automatically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
+
+from harness.config.duration import parse_duration_s
+from harness.errors import ConfigurationError
+from harness.spine import AVAILABILITY_TARGET, CATALOGUE, Service, parse_scale
+
+KEBAB_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+DURATION_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*)+$"},
+    ],
+    "description": "seconds, or a duration such as 90s, 10m, 1h30m, 250ms",
+}
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    Field(ge=0),
+    WithJsonSchema(DURATION_JSON_SCHEMA),
+]
+"""A duration in seconds, written as a number or a string such as ``10m`` or ``1h30m``."""
+KebabId = Annotated[str, Field(pattern=KEBAB_PATTERN, max_length=64)]
+
+
+def _check_scale(value: str) -> str:
+    try:
+        parse_scale(value)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+def _check_interaction(value: str) -> str:
+    known = {i.id for i in CATALOGUE}
+    if value not in known:
+        raise ValueError(f"unknown interaction {value!r}; known: {', '.join(sorted(known))}")
+    return value
+
+
+InteractionId = Annotated[str, AfterValidator(_check_interaction)]
+
+
+class StrictModel(BaseModel):
+    """Base of every scenario model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class OrganisationsSpec(StrictModel):
+    """The organisation directory to build (see ``harness.spine.build_directory``)."""
+
+    count: int = Field(20_000, ge=1, le=200_000)
+    """How many organisations: 20,000 for 2014, ~28,000 for 2016."""
+
+
+class TrafficSpec(StrictModel):
+    """Which part of the traffic profile to play, and how fast."""
+
+    scale: Annotated[
+        str,
+        BeforeValidator(str),
+        AfterValidator(_check_scale),
+        WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number", "exclusiveMinimum": 0}]}),
+    ] = "2014"
+    """``2014`` (400 M/month), ``2018`` (1 bn/month) or a factor on 2014, e.g. ``1.5``."""
+    winter_pressure: float = Field(0.0, ge=0.0, le=2.0)
+    """Extra load in mid-January as a fraction (0.1 = +10 %)."""
+    start: datetime = datetime(2014, 9, 1, 8, 0)
+    """Start of the window in profile time; a time without offset is London local time."""
+    duration: Seconds = Field(600.0, gt=0)
+    """Length of the window in profile time."""
+    time_scale: float = Field(1.0, ge=1.0, le=100_000.0)
+    """Profile seconds played per wall-clock second (60 plays an hour in a minute)."""
+    rate_scale: float = Field(1.0, gt=0.0, le=1.0)
+    """Fraction of the profile's rate actually sent, so a generator and server can keep up."""
+
+
+class DataCentreMode(StrEnum):
+    """How traffic uses the data centres."""
+
+    ACTIVE_ACTIVE = "active-active"
+    ACTIVE_PASSIVE = "active-passive"
+
+
+class PoolSpec(StrictModel):
+    """A pool of identical servers for one national service in each data centre."""
+
+    servers: int = Field(4, ge=1, le=1_000)
+    """Servers per data centre."""
+    redundancy: int = Field(2, ge=0)
+    """Spare servers (N+k): the pool serves fully while at most this many are down."""
+    service_time_ms: float = Field(20.0, gt=0.0)
+    """Mean time one server spends on one request."""
+
+
+class FailoverSpec(StrictModel):
+    """Moving traffic off a failed data centre."""
+
+    detection: Seconds = 60.0
+    """Time to notice a site failure."""
+    success_probability: float = Field(0.98, ge=0.0, le=1.0)
+    """Chance that an automatic failover works first time."""
+
+
+class TopologySpec(StrictModel):
+    """The platform the simulation models and the embedded run starts."""
+
+    mode: DataCentreMode = DataCentreMode.ACTIVE_ACTIVE
+    data_centres: list[KebabId] = Field(default_factory=lambda: ["dc-a", "dc-b"], min_length=1)
+    pools: dict[Service, PoolSpec] = Field(default_factory=dict)
+    """Server pools by service id; services not listed get the defaults of ``PoolSpec``."""
+    failover: FailoverSpec = FailoverSpec()
+
+    @field_validator("data_centres")
+    @classmethod
+    def _unique_sites(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("data centre names must be unique")
+        return value
+
+
+class Exponential(StrictModel):
+    """Memoryless times: constant hazard."""
+
+    distribution: Literal["exponential"]
+    mean: Seconds = Field(gt=0)
+
+
+class Weibull(StrictModel):
+    """Times with a rising (shape > 1) or falling (shape < 1) hazard."""
+
+    distribution: Literal["weibull"]
+    shape: float = Field(gt=0)
+    scale: Seconds = Field(gt=0)
+
+
+class Lognormal(StrictModel):
+    """Repair times with a long tail (median plus a multiplicative spread)."""
+
+    distribution: Literal["lognormal"]
+    median: Seconds = Field(gt=0)
+    sigma: float = Field(gt=0)
+
+
+Distribution = Annotated[Exponential | Weibull | Lognormal, Field(discriminator="distribution")]
+
+
+class FailureSpec(StrictModel):
+    """A failure process of one kind of component."""
+
+    component: KebabId
+    """What fails, e.g. ``pds-server``, ``database``, ``site``, ``supplier-gateway``."""
+    time_to_failure: Distribution
+    time_to_repair: Distribution
+
+
+class OpenModelLoad(StrictModel):
+    """Arrivals follow the traffic profile whatever the server does (no coordinated omission)."""
+
+    executor: Literal["open-model"] = "open-model"
+    max_concurrency: int = Field(256, ge=1, le=100_000)
+    """Requests in flight at once; arrivals beyond it are counted as dropped, never hidden."""
+    request_timeout: Seconds = Field(30.0, gt=0)
+
+
+class ConstantArrivalRate(StrictModel):
+    """A fixed Poisson rate, for calibration and regression checks."""
+
+    executor: Literal["constant-arrival-rate"]
+    rate_per_s: float = Field(gt=0, le=100_000)
+    max_concurrency: int = Field(256, ge=1, le=100_000)
+    request_timeout: Seconds = Field(30.0, gt=0)
+
+
+LoadSpec = Annotated[OpenModelLoad | ConstantArrivalRate, Field(discriminator="executor")]
+
+
+class _FaultBase(StrictModel):
+    at: Seconds
+    """When the fault starts, from the start of the load (wall-clock)."""
+
+
+class KillWorker(_FaultBase):
+    """SIGKILL one server worker process."""
+
+    kind: Literal["kill-worker"]
+    worker: int = Field(0, ge=0)
+
+
+class PauseWorker(_FaultBase):
+    """SIGSTOP one server worker, SIGCONT after ``duration``."""
+
+    kind: Literal["pause-worker"]
+    worker: int = Field(0, ge=0)
+    duration: Seconds = Field(gt=0)
+
+
+class InjectLatency(_FaultBase):
+    """Add latency to one service's responses."""
+
+    kind: Literal["latency"]
+    service: Service
+    latency_ms: float = Field(gt=0, le=600_000)
+    duration: Seconds = Field(gt=0)
+
+
+class InjectErrors(_FaultBase):
+    """Answer a fraction of one service's requests with 500."""
+
+    kind: Literal["errors"]
+    service: Service
+    fraction: float = Field(gt=0, le=1)
+    duration: Seconds = Field(gt=0)
+
+
+class StallStorage(_FaultBase):
+    """Block storage writes for a while."""
+
+    kind: Literal["stall-storage"]
+    duration: Seconds = Field(gt=0)
+
+
+class Maintenance(_FaultBase):
+    """Planned maintenance: 503 with ``Retry-After`` from one service."""
+
+    kind: Literal["maintenance"]
+    service: Service
+    duration: Seconds = Field(gt=0)
+
+
+class SupplierOutage(_FaultBase):
+    """One clinical-system supplier's organisations cannot reach the Spine."""
+
+    kind: Literal["supplier-outage"]
+    supplier: KebabId
+    duration: Seconds = Field(gt=0)
+
+
+class LoseDataCentre(_FaultBase):
+    """Every server process of one data centre stops; clients fail over."""
+
+    kind: Literal["lose-data-centre"]
+    data_centre: KebabId
+    duration: Seconds = Field(gt=0)
+
+
+Fault = Annotated[
+    KillWorker
+    | PauseWorker
+    | InjectLatency
+    | InjectErrors
+    | StallStorage
+    | Maintenance
+    | SupplierOutage
+    | LoseDataCentre,
+    Field(discriminator="kind"),
+]
+
+
+class LatencyObjective(StrictModel):
+    """A latency SLO overriding the catalogue's for one interaction."""
+
+    threshold: Seconds = Field(gt=0)
+    percentile: float = Field(0.95, gt=0, lt=1)
+
+
+class SloSpec(StrictModel):
+    """What the run is judged against."""
+
+    availability_target: float = Field(AVAILABILITY_TARGET, gt=0.0, lt=1.0)
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    """One-sided confidence for pass/fail verdicts."""
+    latency: dict[InteractionId, LatencyObjective] = Field(default_factory=dict)
+
+
+SweepValue = bool | int | float | str
+
+
+class Scenario(StrictModel):
+    """A complete, validated scenario. Load files with ``harness.config.load_scenario``."""
+
+    name: KebabId
+    description: str = ""
+    seed: int = Field(0, ge=0)
+    """Root of every random stream; the same seed reproduces a run exactly."""
+    organisations: OrganisationsSpec = OrganisationsSpec()
+    traffic: TrafficSpec = TrafficSpec()
+    topology: TopologySpec = TopologySpec()
+    failures: list[FailureSpec] = Field(default_factory=list)
+    load: LoadSpec = OpenModelLoad()
+    faults: list[Fault] = Field(default_factory=list)
+    slo: SloSpec = SloSpec()
+    sweep: dict[str, list[SweepValue]] = Field(default_factory=dict)
+    """A grid of dotted keys to lists of values, e.g. ``topology.pools.pds.servers: [4, 6]``."""
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file (for editors and ``harness scenarios schema``)."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "harness scenario"
+    return schema

@@ -1,0 +1,89 @@
+"""The results directory: one folder per run, ``results.json`` as the source of truth.
+
+Every command that produces results writes ``reports/<name>-<UTC time>/`` (or ``--output``)
+and prints its path. ``results.json`` records what ran and where: the command, the seed, the
+versions of the harness and its main libraries, and a description of the machine, so that any
+result can be traced and reproduced. Stages add their own sections (``profile``,
+``simulation``, ``load``, ``slo``, ``comparison``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS_SCHEMA_VERSION = "1.0"
+_LIBRARIES = ("numpy", "pandas", "simpy", "locust", "fastapi", "pydantic")
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts to store beside every result."""
+    return {
+        "harness": _version("spine-harness"),
+        "python": platform.python_version(),
+        "libraries": {name: _version(name) for name in _LIBRARIES},
+        "machine": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class ResultsDir:
+    """A results directory being written."""
+
+    path: Path
+
+    def write_json(self, sections: dict[str, Any], *, command: str, seed: int | None) -> Path:
+        """Write ``results.json`` with the common header and ``sections``; return its path."""
+        document = {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "command": command,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seed": seed,
+            "environment": environment(),
+            **sections,
+        }
+        target = self.path / "results.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        # Write then rename, so a reader never sees half a file.
+        tmp.replace(target)
+        return target
+
+    def figure_path(self, name: str) -> Path:
+        """Path of ``figures/<name>``, creating the folder."""
+        folder = self.path / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
+
+def create_results_dir(name: str, *, parent: Path, output: Path | None = None) -> ResultsDir:
+    """Create ``output`` or ``parent/<name>-<UTC time>``; refuse a non-empty ``output``."""
+    if output is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        output = parent / f"{name}-{stamp}"
+        suffix = 1
+        while output.exists():
+            suffix += 1
+            output = parent / f"{name}-{stamp}-{suffix}"
+    elif output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"output directory {output} exists and is not empty")
+    output.mkdir(parents=True, exist_ok=True)
+    return ResultsDir(output)
