@@ -27,3 +27,238 @@ def settings(tmp_path: Path) -> HarnessSettings:
 def rng() -> np.random.Generator:
     """A generator with a fixed seed, so failures reproduce."""
     return np.random.default_rng(20140822)
+
+
+# ---------------------------------------------------------------- reference server fixtures
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import httpx  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from harness.config import ServerSettings  # noqa: E402
+from harness.server.app import create_app  # noqa: E402
+
+ADMIN_TOKEN = "test-admin-token"
+MESH_SEED = """\
+mailboxes:
+  - {id: X26ABC1, password: password, ods_code: X26}
+  - {id: X26ABC2, password: password, ods_code: X26}
+  - {id: X26ABC3, password: password, ods_code: X26}
+workflows:
+  - {id: RESTRICTED, senders: [X26ABC1], receivers: [X26ABC2]}
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def mesh_seed(tmp_path: Path) -> Path:
+    path = tmp_path / "mesh.yaml"
+    path.write_text(MESH_SEED)
+    return path
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite by default; tests parametrised over backends override this."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'spine.db'}"
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path, mesh_seed: Path, database_url: str) -> ServerSettings:
+    return ServerSettings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        organisations=200,
+        seed=7,
+        admin_token=ADMIN_TOKEN,
+        test_mode=True,
+        mesh_directory=mesh_seed,
+        fault_refresh_s=0.05,
+        audit_flush_s=0.05,
+    )
+
+
+@pytest.fixture
+def client(server_settings: ServerSettings) -> Iterator[TestClient]:
+    """The app in-process (lifespan run), errors returned as responses, not raised."""
+    with TestClient(create_app(server_settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@dataclass
+class LiveServer:
+    """A real ``harness serve`` process on 127.0.0.1."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    scheme: str = "http",
+    verify: object = True,
+) -> LiveServer:
+    """Start ``harness serve`` and wait until ``/health`` answers (at most 30 s)."""
+    port = free_port()
+    log_path = tmp_path / f"server-{port}.log"
+    full_env = {**os.environ, "HARNESS_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=tmp_path,
+        )
+    url = f"{scheme}://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/health", timeout=1, verify=verify).status_code == 200:  # type: ignore[arg-type]
+                return LiveServer(url, process, log_path)
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=5)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, mesh_seed: Path) -> Iterator[LiveServer]:
+    """``harness serve --workers 2`` with the test MESH directory, in test mode."""
+    server = start_server(
+        tmp_path,
+        "--workers",
+        "2",
+        "--organisations",
+        "200",
+        "--seed",
+        "7",
+        "--mesh-directory",
+        str(mesh_seed),
+        "--test-mode",
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'live.db'}",
+    )
+    yield server
+    stop_server(server)
+
+
+# ---------------------------------------------------------------- throwaway PostgreSQL
+def _pg_bindir() -> Path | None:
+    if pg_config := shutil.which("pg_config"):
+        with contextlib.suppress(subprocess.CalledProcessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True
+            )
+            candidate = Path(out.stdout.strip())
+            if (candidate / "initdb").exists():
+                return candidate
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL cluster in a temporary directory for the session (skips if not installed).
+
+    PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` user.
+    """
+    bindir = _pg_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries are missing in CI (.ci/run installs postgresql)")
+        pytest.skip("PostgreSQL is not installed")
+    # Not under pytest's tmp folder: its parents are private to root, and the cluster may run
+    # as another user.
+    root = Path(tempfile.mkdtemp(prefix="harness-pg-"))
+    data = root / "data"
+    port = free_port()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        prefix = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(data / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)

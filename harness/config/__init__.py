@@ -9,6 +9,6 @@ from __future__ import annotations
 
 from harness.config.loading import load_scenario, scenario_problems
 from harness.config.scenario import Scenario
-from harness.config.settings import HarnessSettings
+from harness.config.settings import HarnessSettings, ServerSettings
 
-__all__ = ["HarnessSettings", "Scenario", "load_scenario", "scenario_problems"]
+__all__ = ["HarnessSettings", "Scenario", "ServerSettings", "load_scenario", "scenario_problems"]

@@ -26,3 +26,46 @@ class HarnessSettings(BaseSettings):
     reports_dir: Path = Field(Path("reports"), description="parent of results directories")
     scenarios_dir: Path = Field(Path("scenarios"), description="where `scenarios list` looks")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite file")
+
+
+class ServerSettings(BaseSettings):
+    """Settings of the reference Spine server (``harness serve``), from ``HARNESS_*``.
+
+    ``harness serve`` turns its options into these variables before starting uvicorn, so that
+    every worker process builds the same settings from its environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HARNESS_", extra="ignore")
+
+    data_dir: Path = Field(Path(".harness"), description="default home of the SQLite file")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default sqlite+aiosqlite:///<data_dir>/spine.db"
+    )
+    organisations: int = Field(20_000, ge=1, le=200_000, description="directory size")
+    seed: int = Field(0, ge=0, description="directory seed")
+    admin_token: str | None = Field(None, description="admin API bearer token; off when unset")
+    test_mode: bool = Field(False, description="enables DELETE /admin/reset without a token")
+    mesh_shared_key: str = Field("TestKey", description="NHSMESH HMAC shared key")
+    mesh_directory: Path | None = Field(None, description="extra mailboxes and workflows (YAML)")
+    mesh_password: str = Field("password", description="password of directory mailboxes")
+    identity_secret: str = Field(
+        "harness-identity-secret", description="derives application API keys from ASIDs"
+    )
+    workers: int = Field(1, ge=1, le=64, description="server processes sharing the limits")
+    rate_limit_per_app_per_minute: int = Field(
+        300, ge=1, description="per application per API, rolling minute (5 TPS)"
+    )
+    spike_arrest_per_s: int = Field(3, ge=1, description="per application on spike routes")
+    global_rate_limit_per_s: int = Field(2_000, ge=1, description="all applications together")
+    spike_routes: tuple[str, ...] = Field(
+        (), description="'METHOD /path' prefixes under spike arrest (default: patient create)"
+    )
+    run_migrations: bool = Field(True, description="upgrade the schema at startup")
+    fault_refresh_s: float = Field(0.25, gt=0, description="how often workers reload faults")
+    audit_flush_s: float = Field(0.2, gt=0, description="audit batch interval")
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'spine.db').resolve()}"

@@ -1,0 +1,114 @@
+"""``harness serve``: run the reference Spine server with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from harness.cli.output import ExitCode, make_console
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _export(settings: object) -> None:
+    """Put settings into ``HARNESS_*`` variables so every worker builds the same ones."""
+    from pydantic import BaseModel
+
+    assert isinstance(settings, BaseModel)
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            os.environ.pop(f"HARNESS_{name.upper()}", None)
+            continue
+        text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+        os.environ[f"HARNESS_{name.upper()}"] = text
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, max=64, help="Server processes."),
+    database_url: str | None = typer.Option(
+        None, help="SQLAlchemy async URL (default: SQLite file under .harness/)."
+    ),
+    organisations: int = typer.Option(20_000, min=1, max=200_000, help="Directory size."),
+    seed: int = typer.Option(0, min=0, help="Directory seed."),
+    mesh_directory: Path | None = typer.Option(None, help="Extra MESH mailboxes and workflows."),
+    tls_cert: Path | None = typer.Option(None, help="Server certificate (PEM) for TLS."),
+    tls_key: Path | None = typer.Option(None, help="Server private key (PEM)."),
+    tls_ca: Path | None = typer.Option(None, help="CA bundle: require client certificates."),
+    test_mode: bool = typer.Option(False, help="Allow reset and clock changes without a token."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> int:
+    """Run the reference Spine server (MESH, identity, ODS, admin, metrics)."""
+    import uvicorn
+
+    from harness.config import ServerSettings
+    from harness.errors import ConfigurationError
+    from harness.server.store import create_store, upgrade
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    if tls_ca is not None and tls_cert is None:
+        raise typer.BadParameter("--tls-ca (mutual TLS) needs --tls-cert and --tls-key")
+    overrides: dict[str, Any] = {
+        "organisations": organisations,
+        "seed": seed,
+        "workers": workers,
+        "test_mode": test_mode,
+        "mesh_directory": mesh_directory,
+    }
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = ServerSettings(**overrides)
+    if not _port_free(host, port):
+        raise ConfigurationError(f"port {port} on {host} is already in use")
+
+    async def migrate() -> None:
+        store = create_store(settings.resolved_database_url(), clock=lambda: 0.0)
+        try:
+            await upgrade(store)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(migrate())
+    except (OSError, Exception) as exc:
+        raise ConfigurationError(f"cannot open the database: {exc}") from None
+    # Workers skip migrations: the parent has just run them once, so none race.
+    _export(settings.model_copy(update={"run_migrations": False}))
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="harness-metrics-")
+    scheme = "https" if tls_cert else "http"
+    make_console().print(
+        f"serving the reference Spine on {scheme}://{host}:{port} ({workers} worker(s), "
+        f"{settings.resolved_database_url().split('://')[0]})"
+    )
+    uvicorn.run(
+        "harness.server.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        ssl_ca_certs=str(tls_ca) if tls_ca else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if tls_ca else ssl.CERT_NONE,
+        timeout_graceful_shutdown=10,
+    )
+    return ExitCode.PASS

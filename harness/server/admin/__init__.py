@@ -1,0 +1,1 @@
+"""The admin API: faults, maintenance, the test clock, lifecycle runs, reset, credentials."""

@@ -1,0 +1,171 @@
+"""HTTP for administrators and chaos scenarios.
+
+Off unless ``HARNESS_ADMIN_TOKEN`` is set, and then only with ``Authorization: Bearer <token>``.
+``--test-mode`` additionally allows ``DELETE /admin/reset`` and ``POST /admin/clock`` without a
+token, as MESH test servers do; it is never on by default.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.config import ServerSettings
+from harness.server.domain import AccessDenied, NotFound, Unauthorised
+from harness.server.faults import Fault, FaultBoard, FaultKind, FaultSpec
+from harness.server.identity.service import (
+    ROLES_BY_TYPE,
+    IdentityService,
+    api_key_for,
+    asid_for,
+)
+from harness.server.mesh.service import MeshService
+from harness.server.store import Store, upgrade
+from harness.spine import Service
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def _settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def _check_token(settings: ServerSettings, authorization: str | None) -> None:
+    if not settings.admin_token:
+        raise NotFound("the admin API is disabled (set HARNESS_ADMIN_TOKEN to enable it)")
+    if not authorization:
+        raise Unauthorised("the admin API needs Authorization: Bearer <admin token>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), settings.admin_token):
+        raise AccessDenied("the admin token is not valid")
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Admit only holders of the admin token."""
+    _check_token(_settings(request), authorization)
+
+
+def require_admin_or_test_mode(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """Admit anyone in test mode, otherwise only holders of the admin token."""
+    settings = _settings(request)
+    if not settings.test_mode:
+        _check_token(settings, authorization)
+
+
+Admin = Depends(require_admin)
+AdminOrTest = Depends(require_admin_or_test_mode)
+
+
+def _board(request: Request) -> FaultBoard:
+    board: FaultBoard = request.app.state.faults
+    return board
+
+
+BoardDep = Annotated[FaultBoard, Depends(_board)]
+
+
+class MaintenanceSpec(BaseModel):
+    """Planned maintenance of one service (or all)."""
+
+    model_config = ConfigDict(extra="forbid")
+    service: Service | None = None
+    duration_s: float = Field(gt=0, le=7 * 86_400)
+
+
+class ClockAdvance(BaseModel):
+    """How far to move the shared clock forward."""
+
+    model_config = ConfigDict(extra="forbid")
+    advance_s: float = Field(gt=0, le=366 * 86_400)
+
+
+@router.get("/faults", dependencies=[Admin])
+async def list_faults(board: BoardDep) -> list[Fault]:
+    """The faults in force now."""
+    await board.refresh()
+    now = board.clock()
+    return [f for f in board.faults if f.until > now]
+
+
+@router.post("/faults", status_code=201, dependencies=[Admin])
+async def add_fault(spec: FaultSpec, board: BoardDep) -> Fault:
+    """Start a fault: latency, errors, outage, maintenance or a storage stall."""
+    return await board.add(spec)
+
+
+@router.delete("/faults", dependencies=[Admin])
+async def clear_faults(board: BoardDep) -> dict[str, int]:
+    """End every fault."""
+    return {"cleared": await board.clear()}
+
+
+@router.delete("/faults/{fault_id}", dependencies=[Admin])
+async def clear_fault(
+    board: BoardDep, fault_id: Annotated[str, Path(max_length=32)]
+) -> dict[str, int]:
+    """End one fault."""
+    ended = await board.clear(fault_id)
+    if not ended:
+        raise NotFound(f"no fault {fault_id}")
+    return {"cleared": ended}
+
+
+@router.post("/maintenance", status_code=201, dependencies=[Admin])
+async def start_maintenance(spec: MaintenanceSpec, board: BoardDep) -> Fault:
+    """Planned maintenance: 503 with an HTTP-date ``Retry-After`` until it ends."""
+    return await board.add(
+        FaultSpec(kind=FaultKind.MAINTENANCE, service=spec.service, duration_s=spec.duration_s)
+    )
+
+
+@router.post("/clock", dependencies=[AdminOrTest])
+async def advance_clock(body: ClockAdvance, board: BoardDep) -> dict[str, float]:
+    """Move the server's clock forward (MESH expiry tests need not wait five days)."""
+    return {"offset_s": await board.advance_clock(body.advance_s)}
+
+
+@router.post("/mesh/lifecycle", dependencies=[AdminOrTest])
+async def run_mesh_lifecycle(request: Request) -> dict[str, int]:
+    """Run MESH expiry now instead of waiting for the periodic run."""
+    mesh: MeshService = request.app.state.mesh
+    undeliverable, deleted = await mesh.expire()
+    return {"undeliverable": undeliverable, "deleted": deleted}
+
+
+@router.delete("/reset", dependencies=[AdminOrTest])
+async def reset(request: Request, board: BoardDep) -> dict[str, str]:
+    """Wipe all state and reload the seed data (directory-derived state needs no reload)."""
+    store: Store = request.app.state.store
+    await store.wipe()
+    await upgrade(store)
+    await board.refresh()
+    return {"status": "reset"}
+
+
+@router.get("/credentials/{ods_code}", dependencies=[Admin])
+async def credentials(
+    request: Request, ods_code: Annotated[str, Path(max_length=10)]
+) -> dict[str, Any]:
+    """The application key, users, roles and MESH mailbox of an organisation."""
+    identity: IdentityService = request.app.state.identity
+    settings = _settings(request)
+    code = ods_code.upper()
+    if code not in identity.directory:
+        raise NotFound(f"organisation {code} not found")
+    org = identity.directory[code]
+    asid = asid_for(code)
+    return {
+        "ods_code": code,
+        "asid": asid,
+        "api_key": api_key_for(asid, settings.identity_secret),
+        "users": identity.users_of(org),
+        "roles": list(ROLES_BY_TYPE[org.org_type]),
+        "mesh_mailbox": org.mesh_mailbox,
+        "mesh_password": settings.mesh_password,
+    }

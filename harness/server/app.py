@@ -1,0 +1,167 @@
+"""The application factory: ``create_app(settings)`` builds one server, with no import-time state.
+
+The lifespan opens storage (upgrading the schema unless ``harness serve`` already did), builds
+the organisation and MESH directories from the seed, and starts three background tasks per
+worker: reloading faults shared through storage, flushing the audit batch, and running the
+MESH lifecycle (expiry) once a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from harness import __version__
+from harness.config import ServerSettings
+from harness.server.admin.router import router as admin_router
+from harness.server.audit import AuditLog
+from harness.server.clock import Clock
+from harness.server.errors import install_error_handlers
+from harness.server.faults import FaultBoard
+from harness.server.idempotency import IdempotencyStore
+from harness.server.identity.router import router as identity_router
+from harness.server.identity.service import IdentityService
+from harness.server.mesh.directory import build_mesh_directory
+from harness.server.mesh.router import router as mesh_router
+from harness.server.mesh.service import MeshService
+from harness.server.metrics import Metrics
+from harness.server.ods.router import router as ods_router
+from harness.server.ods.service import OdsService
+from harness.server.platform import Platform, install_platform
+from harness.server.ratelimit import RateLimiter
+from harness.server.store import create_store, upgrade
+from harness.spine import build_directory
+
+log = logging.getLogger(__name__)
+LIFECYCLE_INTERVAL_S = 60.0
+SPIKE_ROUTES = ("POST /personal-demographics/FHIR/R4/Patient",)
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception:
+            log.exception("background job %s failed; will retry", name)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: ServerSettings = app.state.settings
+    clock = Clock()
+    board_ref: list[FaultBoard] = []
+    store = create_store(
+        settings.resolved_database_url(),
+        clock=clock.now,
+        stall_until=lambda: board_ref[0].stall_until() if board_ref else 0.0,
+    )
+    if settings.run_migrations:
+        await upgrade(store)
+    rng = np.random.default_rng(np.random.SeedSequence([settings.seed, os.getpid()]))
+    board = FaultBoard(store=store, clock=clock, rng=rng)
+    board_ref.append(board)
+    await board.refresh()
+    directory = build_directory(settings.organisations, settings.seed)
+    mesh_directory = build_mesh_directory(
+        directory, password=settings.mesh_password, seed_file=settings.mesh_directory
+    )
+    audit = AuditLog(store=store, clock=clock.now, flush_s=settings.audit_flush_s)
+    app.state.store = store
+    app.state.clock = clock
+    app.state.faults = board
+    app.state.audit = audit
+    app.state.directory = directory
+    app.state.mesh = MeshService(
+        store=store, directory=mesh_directory, shared_key=settings.mesh_shared_key, clock=clock.now
+    )
+    app.state.identity = IdentityService(
+        directory=directory, store=store, secret=settings.identity_secret, clock=clock.now
+    )
+    app.state.ods = OdsService(directory)
+    app.state.platform = Platform(
+        faults=board,
+        limiter=RateLimiter(
+            per_app_per_minute=settings.rate_limit_per_app_per_minute,
+            spike_per_s=settings.spike_arrest_per_s,
+            global_per_s=settings.global_rate_limit_per_s,
+            workers=settings.workers,
+            spike_routes=settings.spike_routes or SPIKE_ROUTES,
+            clock=clock.now,
+        ),
+        idempotency=IdempotencyStore(store=store, clock=clock.now),
+        metrics=app.state.metrics,
+        asid_of_key=app.state.identity.asid_of_key,
+    )
+    tasks = [
+        asyncio.create_task(audit.run(), name="audit"),
+        asyncio.create_task(
+            _every(settings.fault_refresh_s, board.refresh, "faults"), name="faults"
+        ),
+        asyncio.create_task(
+            _every(LIFECYCLE_INTERVAL_S, app.state.mesh.expire, "mesh-lifecycle"), name="lifecycle"
+        ),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await store.close()
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Build the reference Spine server for ``settings``."""
+    app = FastAPI(
+        title="harness reference Spine",
+        version=__version__,
+        description=(
+            "A reference implementation of NHS Spine's national services (MESH, identity, "
+            "ODS; PDS, EPS, SCR and SDS to follow) for load tests and availability checks."
+        ),
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    install_error_handlers(app)
+    install_platform(app)
+
+    @app.get("/health", tags=["platform"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "pass"}
+
+    @app.get("/health/ready", tags=["platform"], summary="Readiness: storage reachable")
+    async def ready(request: Request) -> Response:
+        ok = await request.app.state.store.ping()
+        return JSONResponse(
+            {"status": "pass" if ok else "fail", "checks": {"storage": ok}},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["platform"], summary="Prometheus metrics", response_class=Response)
+    async def metrics(request: Request) -> Response:
+        registry: Metrics = request.app.state.metrics
+        return Response(registry.render(), media_type=registry.content_type)
+
+    app.include_router(mesh_router)
+    app.include_router(identity_router)
+    app.include_router(ods_router)
+    app.include_router(admin_router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers: settings from ``HARNESS_*`` variables."""
+    return create_app(ServerSettings())

@@ -1,0 +1,220 @@
+"""The one place where domain errors become HTTP responses.
+
+FHIR-style APIs answer every error with a FHIR ``OperationOutcome`` whose coding comes from
+``https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode``; MESH answers with its own v1 or
+v2 error body, as ``mesh-client`` expects. Nothing ever answers with a bare traceback or an
+HTML page: unknown routes, bad methods, validation failures and unexpected exceptions are all
+mapped here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from email.utils import formatdate
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from harness.server.domain import (
+    AccessDenied,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    MeshProblem,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    SpineError,
+    TooManyRequests,
+    Unauthorised,
+)
+from harness.server.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+SPINE_CODE_SYSTEM = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+MESH_PREFIX = "/messageexchange"
+
+# error class -> (HTTP status, FHIR issue type)
+_STATUS: dict[type[SpineError], tuple[int, str]] = {
+    BadRequest: (400, "value"),
+    Unauthorised: (401, "forbidden"),
+    AccessDenied: (401, "forbidden"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not-found"),
+    Conflict: (409, "conflict"),
+    PreconditionFailed: (412, "business-rule"),
+    TooManyRequests: (429, "throttled"),
+    ServiceUnavailable: (503, "transient"),
+}
+_MESH_STATUS = {
+    "bad-request": 400,
+    "forbidden": 403,
+    "not-found": 404,
+    "gone": 410,
+    "too-large": 413,
+    "rejected": 417,
+    "unavailable": 503,
+}
+# Spine codes for plain HTTP errors raised by the framework (unknown route, bad method, …).
+_HTTP_CODES = {
+    400: "INVALID_VALUE",
+    401: "UNAUTHORISED",
+    403: "ACCESS_DENIED",
+    404: "RESOURCE_NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_SERVER_ERROR",
+    501: "NOT_IMPLEMENTED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def operation_outcome(
+    code: str, diagnostics: str, *, issue_type: str, severity: str = "error"
+) -> dict[str, Any]:
+    """A FHIR R4 ``OperationOutcome`` with one issue coded from Spine-ErrorOrWarningCode."""
+    return {
+        "resourceType": "OperationOutcome",
+        "id": str(uuid.uuid4()),
+        "meta": {
+            "profile": ["https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"]
+        },
+        "issue": [
+            {
+                "severity": severity,
+                "code": issue_type,
+                "details": {
+                    "coding": [
+                        {
+                            "system": SPINE_CODE_SYSTEM,
+                            "version": "1",
+                            "code": code,
+                            "display": code.replace("_", " ").capitalize(),
+                        }
+                    ]
+                },
+                "diagnostics": diagnostics,
+            }
+        ],
+    }
+
+
+def _retry_headers(error: SpineError) -> dict[str, str]:
+    if error.retry_at is not None:
+        return {"Retry-After": formatdate(error.retry_at, usegmt=True)}
+    if error.retry_after_s is not None:
+        return {"Retry-After": str(max(1, round(error.retry_after_s)))}
+    return {}
+
+
+def spine_error_response(error: SpineError) -> JSONResponse:
+    """The HTTP response for a domain error of a FHIR-style API."""
+    status, issue_type = next(
+        (v for cls, v in _STATUS.items() if isinstance(error, cls)), (500, "exception")
+    )
+    body = operation_outcome(error.code, error.diagnostics, issue_type=issue_type)
+    return JSONResponse(
+        body, status_code=status, headers=_retry_headers(error), media_type=FHIR_JSON
+    )
+
+
+def mesh_error_response(problem: MeshProblem, *, v2: bool) -> JSONResponse:
+    """A MESH error in the v2 (``detail``) or v1 (``errorDescription``) shape."""
+    status = _MESH_STATUS.get(problem.kind, 400)
+    internal_id = str(uuid.uuid4())
+    body: dict[str, Any]
+    if v2:
+        body = {
+            "message_id": problem.message_id,
+            "internal_id": internal_id,
+            "detail": [{"event": "SEND", "code": problem.code, "msg": problem.description}],
+        }
+    else:
+        body = {
+            "messageID": problem.message_id,
+            "errorEvent": "SEND",
+            "errorCode": problem.code,
+            "errorDescription": problem.description,
+        }
+    return JSONResponse(body, status_code=status)
+
+
+def _is_mesh(request: Request) -> bool:
+    return request.url.path.startswith(MESH_PREFIX)
+
+
+def _wants_v2(request: Request) -> bool:
+    return "vnd.mesh.v2" in request.headers.get("accept", "").lower()
+
+
+def http_error_response(request: Request, status: int, diagnostics: str) -> Response:
+    """A framework-level HTTP error, shaped for the API the request was for."""
+    if _is_mesh(request):
+        kind = {403: "forbidden", 404: "not-found", 410: "gone", 413: "too-large"}.get(
+            status, "bad-request"
+        )
+        response = mesh_error_response(
+            MeshProblem(kind, str(status), diagnostics), v2=_wants_v2(request)
+        )
+        response.status_code = status
+        return response
+    code = _HTTP_CODES.get(status, "INTERNAL_SERVER_ERROR" if status >= 500 else "INVALID_VALUE")
+    issue = "not-found" if status == 404 else "processing" if status >= 500 else "invalid"
+    return JSONResponse(
+        operation_outcome(code, diagnostics, issue_type=issue),
+        status_code=status,
+        media_type=FHIR_JSON,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into the right body."""
+
+    @app.exception_handler(SpineError)
+    async def _spine(_request: Request, exc: SpineError) -> Response:
+        return spine_error_response(exc)
+
+    @app.exception_handler(MeshProblem)
+    async def _mesh(request: Request, exc: MeshProblem) -> Response:
+        return mesh_error_response(exc, v2=_wants_v2(request))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store(request: Request, exc: StoreUnavailable) -> Response:
+        log.warning("storage unavailable: %s", exc)
+        error = ServiceUnavailable("storage is unavailable; retry later", retry_after_s=5)
+        if _is_mesh(request):
+            return mesh_error_response(
+                MeshProblem("unavailable", "503", error.diagnostics), v2=_wants_v2(request)
+            )
+        return spine_error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg')}")
+        return http_error_response(request, 400, "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        response = http_error_response(request, exc.status_code, detail)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Log the traceback for operators; the client gets a coded outcome, never the trace.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return http_error_response(request, 500, "an unexpected error occurred")

@@ -1,0 +1,1 @@
+"""A small Care Identity Service: applications (ASIDs, API keys), users, roles and sessions."""

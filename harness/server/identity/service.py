@@ -1,0 +1,208 @@
+"""Identity rules: who an application or a user is, and what a role may do.
+
+National RBAC gives every job role an ``R`` code and every activity a ``B`` code; a baseline
+policy maps roles to activities (B0825 *Amend Patient Demographics* includes B0820 *View
+Patient Demographics*). Users hold roles at an organisation and choose one per session; APIs
+receive the session's User Role Profile id as ``NHSD-Session-URID``.
+
+Everything here is derived deterministically from the organisation directory and a secret, so
+the load driver can compute the same credentials the server accepts without sharing a file:
+each organisation's clinical system is one application with an ASID and an API key, and each
+organisation has ``USERS_PER_ORGANISATION`` users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from sqlalchemy import insert, select
+
+from harness.server.domain import AccessDenied, BadRequest, Forbidden, Unauthorised
+from harness.server.store import Store
+from harness.server.store.schema import sessions
+from harness.spine import Directory, Organisation, OrgType
+
+SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption)
+USERS_PER_ORGANISATION = 5
+CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
+
+# Job roles (R codes) and the activities (B codes) of their baseline policy. R8000 and the
+# B0825 ⊃ B0820 pair are documented (spine.md §2.7); the rest are assumptions in that style.
+ROLE_ACTIVITIES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "R8000": frozenset({"B0825", "B0820", "B0570", "B0058", "B0264", "B8028"}),  # clinician
+        "R8001": frozenset({"B0820", "B0264", "B8028"}),  # nurse
+        "R8003": frozenset({"B0820", "B0420", "B0264"}),  # pharmacist / health professional
+        "R8008": frozenset({"B0825", "B0820"}),  # admin and clinical support
+    }
+)
+ROLES_BY_TYPE: Mapping[OrgType, tuple[str, ...]] = MappingProxyType(
+    {
+        OrgType.GP_PRACTICE: ("R8000", "R8001", "R8008"),
+        OrgType.COMMUNITY_PHARMACY: ("R8003", "R8008"),
+        OrgType.TRUST: ("R8000", "R8001", "R8008"),
+        OrgType.AMBULANCE: ("R8000", "R8001"),
+        OrgType.URGENT_CARE: ("R8000", "R8001", "R8008"),
+        OrgType.DENTAL: ("R8000", "R8008"),
+        OrgType.OPTICAL: ("R8000", "R8008"),
+        OrgType.COMMUNITY: ("R8000", "R8001", "R8008"),
+    }
+)
+
+
+def asid_for(ods_code: str) -> str:
+    """The 12-digit ASID of an organisation's clinical system."""
+    digest = hashlib.sha256(f"asid:{ods_code}".encode()).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
+
+
+def api_key_for(asid: str, secret: str) -> str:
+    """The API key of an application (HMAC of its ASID with the server's identity secret)."""
+    return hmac.new(secret.encode(), f"apikey:{asid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def urid_for(user_id: str, role: str) -> str:
+    """The User Role Profile id of a user in a role (12 digits, like ``555254240100``)."""
+    digest = hashlib.sha256(f"urid:{user_id}:{role}".encode()).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """An organisation's clinical system."""
+
+    asid: str
+    ods_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An authenticated user in one role."""
+
+    token: str
+    user_id: str
+    urid: str
+    role: str
+    ods_code: str
+    asid: str
+    expires_at: float
+
+    @property
+    def activities(self) -> frozenset[str]:
+        """What the session's role may do."""
+        return ROLE_ACTIVITIES.get(self.role, frozenset())
+
+
+class IdentityService:
+    """Applications, users and sessions over one directory and store."""
+
+    def __init__(
+        self, *, directory: Directory, store: Store, secret: str, clock: Callable[[], float]
+    ) -> None:
+        self.directory = directory
+        self.store = store
+        self.secret = secret
+        self.clock = clock
+        self._apps = {
+            api_key_for(asid_for(org.ods_code), secret): Application(
+                asid_for(org.ods_code), org.ods_code
+            )
+            for org in directory
+        }
+        self._cache: dict[str, tuple[float, Session]] = {}
+
+    def users_of(self, org: Organisation) -> list[str]:
+        """The user ids of an organisation."""
+        return [f"{org.ods_code}-{n:02d}" for n in range(1, USERS_PER_ORGANISATION + 1)]
+
+    def asid_of_key(self, api_key: str) -> str | None:
+        """The ASID an API key belongs to (``None`` for an unknown key)."""
+        app = self._apps.get(api_key)
+        return app.asid if app else None
+
+    def application(self, api_key: str | None) -> Application:
+        """The application an API key belongs to."""
+        if not api_key:
+            raise Unauthorised("an apikey header is required to access this resource")
+        app = self._apps.get(api_key)
+        if app is None:
+            raise AccessDenied("the apikey is not valid")
+        return app
+
+    async def create_session(self, app: Application, *, user_id: str, role: str) -> Session:
+        """Authenticate ``user_id`` in ``role`` for ``app``'s organisation."""
+        ods_code, _, number = user_id.rpartition("-")
+        if ods_code != app.ods_code or ods_code not in self.directory or not number.isdigit():
+            raise Forbidden(f"user {user_id!r} is not registered at {app.ods_code}")
+        if not 1 <= int(number) <= USERS_PER_ORGANISATION:
+            raise Forbidden(f"user {user_id!r} is not registered at {app.ods_code}")
+        org = self.directory[ods_code]
+        if role not in ROLES_BY_TYPE[org.org_type]:
+            raise BadRequest(
+                f"role {role!r} is not held at {ods_code}; choose one of "
+                f"{', '.join(ROLES_BY_TYPE[org.org_type])}"
+            )
+        session = Session(
+            token=f"{app.asid}.{secrets.token_urlsafe(24)}",
+            user_id=user_id,
+            urid=urid_for(user_id, role),
+            role=role,
+            ods_code=ods_code,
+            asid=app.asid,
+            expires_at=self.clock() + SESSION_TTL_S,
+        )
+        async with self.store.begin() as conn:
+            await conn.execute(insert(sessions).values(**_row(session)))
+        return session
+
+    async def session(
+        self, authorization: str | None, *, urid: str | None, end_user_ods: str | None
+    ) -> Session:
+        """The session of a ``Bearer`` token, checked against the NHSD-* headers."""
+        if not authorization:
+            raise Unauthorised("an Authorization header with a Bearer token is required")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AccessDenied("the Authorization header must be 'Bearer <token>'")
+        found = await self._lookup(token.strip())
+        if found is None or found.expires_at <= self.clock():
+            raise AccessDenied("the access token is not valid or has expired")
+        if urid is not None and urid != found.urid:
+            raise Forbidden("NHSD-Session-URID does not match the session's role profile")
+        if end_user_ods is not None and end_user_ods.upper() != found.ods_code:
+            raise Forbidden("NHSD-End-User-Organisation-ODS does not match the session")
+        return found
+
+    async def _lookup(self, token: str) -> Session | None:
+        now = self.clock()
+        cached = self._cache.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self.store.connect() as conn:
+            row = (
+                (await conn.execute(select(sessions).where(sessions.c.token == token)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        found = Session(**dict(row))
+        self._cache[token] = (now + CACHE_TTL_S, found)
+        return found
+
+
+def _row(session: Session) -> dict[str, object]:
+    return {
+        "token": session.token,
+        "user_id": session.user_id,
+        "urid": session.urid,
+        "role": session.role,
+        "ods_code": session.ods_code,
+        "asid": session.asid,
+        "expires_at": session.expires_at,
+    }

@@ -1,0 +1,67 @@
+"""Prometheus metrics: requests by route and status, latency histogram, requests in flight.
+
+With several uvicorn workers each process keeps its own counters; ``harness serve`` sets
+``PROMETHEUS_MULTIPROC_DIR`` so that ``/metrics`` aggregates every worker's files
+(prometheus_client's multiprocess mode) and the numbers are right whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# Spine's objective is 0.5 s at p95; buckets are dense around it.
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The server's metrics, registered in a registry of their own (no global state)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        # In multiprocess mode values go to per-process files; registering is not needed.
+        self.registry = None if self.multiprocess else CollectorRegistry()
+        self.requests = Counter(
+            "spine_requests_total",
+            "Requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "spine_request_duration_seconds",
+            "Request latency by route template and method",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "spine_requests_in_flight",
+            "Requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one finished request."""
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+    def render(self) -> bytes:
+        """The text exposition of every worker's metrics."""
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        assert self.registry is not None
+        return generate_latest(self.registry)

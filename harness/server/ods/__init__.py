@@ -1,0 +1,1 @@
+"""Organisation lookups (the ODS FHIR API): a small read used to exercise the platform."""
