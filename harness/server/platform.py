@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.server.apis import Api, api_for
 from harness.server.domain import BadRequest, MeshProblem, ServiceUnavailable, SpineError
@@ -27,8 +29,10 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SYNC_WAIT_DEFAULT_S = 10.0  # PDS's async-to-sync wrapper waits 10 s unless told otherwise
 SYNC_WAIT_MIN_S, SYNC_WAIT_MAX_S = 0.25, 29.0  # "the proxy resets values <0.25 or >29"
 NOT_REPLAYED = frozenset({429, 500, 502, 503, 504})
+SLOW_WRITE_RETRY_AFTER_S = 5  # PDS answers a slow update with "Retry-After: 5"
 
 Next = Callable[[Request], Awaitable[Response]]
+"""Runs the rest of the application for a request and returns its whole response."""
 
 
 def sync_wait_s(request: Request) -> float:
@@ -92,6 +96,7 @@ class Platform:
         asid_of_key: Callable[[str], str | None],
     ) -> None:
         self.asid_of_key = asid_of_key
+        self._background: set[asyncio.Future[Response]] = set()
         self.faults = faults
         self.limiter = limiter
         self.idempotency = idempotency
@@ -139,26 +144,48 @@ class Platform:
     async def _idempotent(
         self, request: Request, call_next: Next, request_id: str, api: Api
     ) -> Response:
+        """Run a state-changing request at most once, within the client's ``X-Sync-Wait``.
+
+        Past the wait the client gets 503 with ``Retry-After`` while the work goes on; its
+        retry with the same ``X-Request-ID`` then receives the finished response.
+        """
         app = application_of(request, api, self.asid_of_key)
         key = f"{app}|{request.method}|{request.url.path}|{request_id}"
+        wait_s = sync_wait_s(request)
+        task = asyncio.ensure_future(self._execute_once(request, call_next, key, wait_s))
+        done, _ = await asyncio.wait({task}, timeout=wait_s)
+        if task in done:
+            return task.result()
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return spine_error_response(
+            ServiceUnavailable(
+                f"the request is taking longer than X-Sync-Wait ({wait_s:g} s); retry with the "
+                "same X-Request-ID to get its result",
+                retry_after_s=SLOW_WRITE_RETRY_AFTER_S,
+            )
+        )
+
+    async def _execute_once(
+        self, request: Request, call_next: Next, key: str, wait_s: float
+    ) -> Response:
         try:
-            stored = await self.idempotency.claim(key, wait_s=sync_wait_s(request))
+            stored = await self.idempotency.claim(key, wait_s=wait_s)
         except StillRunning:
             return spine_error_response(
                 ServiceUnavailable(
                     "the original request with this X-Request-ID is still being processed",
-                    retry_after_s=1,
+                    retry_after_s=SLOW_WRITE_RETRY_AFTER_S,
                 )
             )
         if stored is not None:
             return Response(stored.body, stored.status_code, headers=dict(stored.headers))
         try:
             response = await call_next(request)
-            chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
-            body = b"".join(chunks)
         except BaseException:
             await self.idempotency.release(key)
             raise
+        body = bytes(response.body)
         headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
         if response.status_code in NOT_REPLAYED:
             await self.idempotency.release(key)
@@ -168,11 +195,12 @@ class Platform:
             )
         return Response(body, response.status_code, headers=dict(headers))
 
-    async def handle(self, request: Request, call_next: Next) -> Response:
-        """Run one request through the platform rules."""
+    async def handle(self, request: Request, call_next: Next) -> Response | None:
+        """Apply the platform rules: a response refuses or answers the request; ``None`` lets
+        it through to the application untouched (streamed, not buffered)."""
         api = api_for(request.url.path)
         if api is None:
-            return await call_next(request)
+            return None
         request_id = request.headers.get("x-request-id")
         if api.fhir:
             if request_id is None:
@@ -190,23 +218,65 @@ class Platform:
             return refused
         if api.fhir and request.method in STATE_CHANGING and request_id is not None:
             return await self._idempotent(request, call_next, request_id, api)
-        return await call_next(request)
+        return None
 
 
-def install_platform(app: FastAPI) -> None:
-    """Register the platform middleware (the platform itself is built in the lifespan)."""
+class PlatformMiddleware:
+    """Pure ASGI middleware around :class:`Platform` (no per-request task or buffering).
 
-    @app.middleware("http")
-    async def _platform(request: Request, call_next: Next) -> Response:
-        platform: Platform | None = getattr(request.app.state, "platform", None)
-        if platform is None:
-            return await call_next(request)
+    Starlette's ``BaseHTTPMiddleware`` cost about half of a small request's throughput here,
+    so this is written against ASGI directly: ordinary requests stream straight through, and
+    only de-duplicated state-changing requests are captured whole so they can be stored.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def _capture(self, request: Request) -> Response:
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(request.scope, request.receive, keep)
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+        response = Response(body, start["status"])
+        response.raw_headers = [
+            (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
+        ] + [(b"content-length", str(len(body)).encode())]
+        return response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        platform: Platform | None = getattr(scope["app"].state, "platform", None)
+        if scope["type"] != "http" or platform is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        echoed = [
+            (name, value)
+            for name in ("X-Request-ID", "X-Correlation-ID")
+            if (value := request.headers.get(name)) is not None
+        ]
+        status = 500
+
+        async def send_echoing(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                for name, value in echoed:
+                    headers[name] = value
+            await send(message)
+
         started = time.perf_counter()
         platform.metrics.in_flight.inc()
-        status = 500
         try:
-            response = await platform.handle(request, call_next)
-            status = response.status_code
+            response = await platform.handle(request, self._capture)
+            if response is None:
+                await self.app(scope, receive, send_echoing)
+            else:
+                await response(scope, receive, send_echoing)
         finally:
             platform.metrics.in_flight.dec()
             platform.metrics.observe(
@@ -215,8 +285,8 @@ def install_platform(app: FastAPI) -> None:
                 status=status,
                 seconds=time.perf_counter() - started,
             )
-        if request_id := request.headers.get("x-request-id"):
-            response.headers["X-Request-ID"] = request_id
-        if correlation := request.headers.get("x-correlation-id"):
-            response.headers["X-Correlation-ID"] = correlation
-        return response
+
+
+def install_platform(app: FastAPI) -> None:
+    """Register the platform middleware (the platform itself is built in the lifespan)."""
+    app.add_middleware(PlatformMiddleware)

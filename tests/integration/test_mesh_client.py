@@ -14,7 +14,7 @@ import requests
 import trustme
 from mesh_client import AuthTokenGenerator, MeshClient, MeshError
 
-from tests.conftest import LiveServer, start_server, stop_server
+from tests.conftest import LiveServer, free_port, start_server, stop_server
 
 pytestmark = [
     pytest.mark.integration,
@@ -25,7 +25,9 @@ pytestmark = [
 KEY = b"TestKey"
 
 
-def client_for(server: LiveServer, mailbox: str, password: str = "password", **kwargs: object) -> MeshClient:
+def client_for(
+    server: LiveServer, mailbox: str, password: str = "password", **kwargs: object
+) -> MeshClient:
     return MeshClient(server.url, mailbox, password, shared_key=KEY, **kwargs)  # type: ignore[arg-type]
 
 
@@ -49,13 +51,21 @@ def test_handshake_and_ping(alice: MeshClient) -> None:
 def test_chunked_multi_megabyte_round_trip(alice: MeshClient, bob: MeshClient) -> None:
     data = os.urandom(3 * 1024 * 1024 + 12_345)  # four chunks of at most 1 MiB
     message_id = alice.send_message(
-        "X26ABC2", data, workflow_id="RESTRICTED", subject="results", local_id="local-1", filename="r.bin"
+        "X26ABC2",
+        data,
+        workflow_id="RESTRICTED",
+        subject="results",
+        local_id="local-1",
+        filename="r.bin",
     )
     assert message_id in bob.list_messages()
     message = bob.retrieve_message(message_id)
     assert message.read() == data
     assert (message.sender, message.workflow_id, message.subject, message.local_id) == (
-        "X26ABC1", "RESTRICTED", "results", "local-1",
+        "X26ABC1",
+        "RESTRICTED",
+        "results",
+        "local-1",
     )
     assert message.mex_header("chunk-range") == "1:4"
     assert alice.track_message(message_id)["status"] == "accepted"
@@ -74,8 +84,13 @@ def test_gzip_transparent_compression(alice: MeshClient, bob: MeshClient) -> Non
 
 
 def test_paging_through_more_than_500(live_server: LiveServer) -> None:
-    with client_for(live_server, "X26ABC1") as sender, client_for(live_server, "X26ABC3") as receiver:
-        sent = [sender.send_message("X26ABC3", b"x", workflow_id="TEST_WORKFLOW") for _ in range(510)]
+    with (
+        client_for(live_server, "X26ABC1") as sender,
+        client_for(live_server, "X26ABC3") as receiver,
+    ):
+        sent = [
+            sender.send_message("X26ABC3", b"x", workflow_id="TEST_WORKFLOW") for _ in range(510)
+        ]
         assert len(receiver.list_messages()) == 500
         assert list(receiver.iterate_message_ids()) == sent
         with pytest.warns(DeprecationWarning, match="deprecated"):
@@ -93,9 +108,10 @@ def test_error_cases(live_server: LiveServer, alice: MeshClient) -> None:
         alice.send_message("NOBODY99", b"x", workflow_id="TEST_WORKFLOW")
     with pytest.raises(MeshError, match="Workflow ID not registered"):
         alice.send_message("X26ABC2", b"x", workflow_id="NOT_A_WORKFLOW")
-    with client_for(live_server, "X26ABC1", password="wrong") as intruder, pytest.raises(
-        requests.HTTPError
-    ) as refused:
+    with (
+        client_for(live_server, "X26ABC1", password="wrong") as intruder,
+        pytest.raises(requests.HTTPError) as refused,
+    ):
         intruder.list_messages()
     assert refused.value.response.status_code == 403
 
@@ -133,22 +149,39 @@ def test_mutual_tls(tmp_path: Path, mesh_seed: Path) -> None:
     ctx = ssl.create_default_context(cafile=str(paths["ca"]))
     ctx.load_cert_chain(str(paths["client"]))
     server = start_server(
-        tmp_path, "--organisations", "50", "--mesh-directory", str(mesh_seed),
-        "--tls-cert", str(paths["cert"]), "--tls-key", str(paths["key"]), "--tls-ca", str(paths["ca"]),
-        "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'tls.db'}",
-        scheme="https", verify=ctx,
+        tmp_path,
+        "--organisations",
+        "50",
+        "--mesh-directory",
+        str(mesh_seed),
+        "--tls-cert",
+        str(paths["cert"]),
+        "--tls-key",
+        str(paths["key"]),
+        "--tls-ca",
+        str(paths["ca"]),
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'tls.db'}",
+        scheme="https",
+        verify=ctx,
     )
     try:
         with MeshClient(
-            server.url, "X26ABC1", "password", shared_key=KEY,
-            verify=str(paths["ca"]), cert=(str(paths["client"]),),
+            server.url,
+            "X26ABC1",
+            "password",
+            shared_key=KEY,
+            verify=str(paths["ca"]),
+            cert=(str(paths["client"]),),
         ) as client:
             client.handshake()
             message_id = client.send_message("X26ABC2", b"over mTLS", workflow_id="TEST_WORKFLOW")
             assert message_id
         # Without a client certificate the TLS handshake itself is refused.
         with pytest.raises(httpx.HTTPError):
-            httpx.get(f"{server.url}/health", verify=ssl.create_default_context(cafile=str(paths["ca"])))
+            httpx.get(
+                f"{server.url}/health", verify=ssl.create_default_context(cafile=str(paths["ca"]))
+            )
     finally:
         stop_server(server)
 
@@ -163,8 +196,21 @@ def test_serve_refuses_a_taken_port(tmp_path: Path) -> None:
         sock.listen()
         port = sock.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "harness", "serve", "--port", str(port), "--organisations", "10"],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "serve",
+                "--port",
+                str(port),
+                "--organisations",
+                "10",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            check=False,
         )
     assert result.returncode == 2
     assert f"port {port}" in result.stderr
@@ -175,9 +221,23 @@ def test_serve_refuses_an_unreachable_database(tmp_path: Path) -> None:
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-m", "harness", "serve", "--port", "0", "--organisations", "10",
-         "--database-url", "postgresql+asyncpg://nobody@127.0.0.1:1/none"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "serve",
+            "--port",
+            str(free_port()),
+            "--organisations",
+            "10",
+            "--database-url",
+            "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 2
     assert "cannot open the database" in result.stderr

@@ -261,7 +261,8 @@ def test_outage_errors_and_latency_faults(client: TestClient) -> None:
 
 def test_storage_stall_blocks_then_recovers(client: TestClient) -> None:
     cred = credentials(client)
-    _fault(client, kind="stall-storage", duration_s=0.6)
+    # Generous margins: the stall starts when the admin call returns, on a shared machine.
+    _fault(client, kind="stall-storage", duration_s=1.2)
     started = time.perf_counter()
     response = client.post(
         "/authentication/session",
@@ -343,3 +344,22 @@ def test_reset_wipes_state(client: TestClient, tmp_path: Path) -> None:
     assert client.delete("/admin/reset").status_code == 200
     assert _count(client, sessions) == 0
     assert client.get("/health/ready").status_code == 200
+
+
+def test_slow_write_answers_503_then_the_retry_gets_the_result(client: TestClient) -> None:
+    cred = credentials(client)
+    headers = {"apikey": str(cred["api_key"]), "X-Sync-Wait": "0.3", **rid()}
+    body = {"user_id": cred["users"][2], "role": cred["roles"][0]}  # type: ignore[index]
+    _fault(client, kind="stall-storage", duration_s=1.0)
+    started = time.perf_counter()
+    slow = client.post("/authentication/session", json=body, headers=headers)
+    assert slow.status_code == 503
+    assert slow.headers["Retry-After"] == "5"
+    assert "X-Sync-Wait" in slow.json()["issue"][0]["diagnostics"]
+    assert time.perf_counter() - started < 0.9
+    time.sleep(1.0)
+    retry = client.post(
+        "/authentication/session", json=body, headers={**headers, "X-Sync-Wait": "5"}
+    )
+    assert retry.status_code == 201
+    assert _count(client, sessions) == 1
