@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from harness import __version__
-from harness.cli import profile, scenarios, serve
+from harness.cli import load, profile, scenarios, serve
 from harness.cli.output import ExitCode, make_console, report_error
 from harness.errors import HarnessError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.command("profile")(profile.profile)
+app.command("load")(load.load)
 app.command("serve")(serve.serve)
 app.add_typer(scenarios.app, name="scenarios")
 

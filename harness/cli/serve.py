@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
-import ssl
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from harness.cli.output import ExitCode, make_console
+
+if TYPE_CHECKING:
+    import socket
 
 LISTEN_BACKLOG = 2048
 
@@ -25,6 +24,8 @@ def _listen(host: str, port: int) -> socket.socket:
     then never sets TCP_NODELAY, so with ``--workers N`` every keep-alive response waits ~40 ms
     for a delayed ACK (measured here: 180 req/s instead of 4,100; uvicorn issue #3149, open).
     """
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -68,6 +69,12 @@ def serve(
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> int:
     """Run the reference Spine server (MESH, identity, ODS, admin, metrics)."""
+    # Imported here, not at the top: `harness load` shares this CLI module and must be able
+    # to gevent-patch ssl and asyncio before anything imports them.
+    import asyncio
+    import ssl
+    import tempfile
+
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 

@@ -142,13 +142,12 @@ def _decode(text: str) -> HdrHistogram:
 
 
 def merge_windows(windows: Iterable[Window]) -> dict[WindowKey, Window]:
-    """Merge windows by key (the windows of several workers become one set)."""
+    """Merge windows by key into new windows (the inputs are left unchanged)."""
     merged: dict[WindowKey, Window] = {}
     for window in windows:
-        if window.key in merged:
-            merged[window.key].merge(window)
-        else:
-            merged[window.key] = window
+        if window.key not in merged:
+            merged[window.key] = Window(window.key)
+        merged[window.key].merge(window)
     return merged
 
 

@@ -1,0 +1,387 @@
+"""The open-model generator: one greenlet walks the schedule, one greenlet per request.
+
+The dispatcher sleeps until each arrival's intended time and hands it to a fresh greenlet, so a
+slow or stalled server never slows the schedule down: requests keep leaving on time and their
+latency is measured from the *intended* send time (coordinated-omission free), beside the
+service time from the actual send. When the concurrency cap is full the arrival is counted as
+dropped; when the dispatcher itself falls behind, the arrival is sent and counted late. Both are
+generator-health figures that can invalidate a run.
+
+Organisations act like real clients: synchronous calls time out and retry with the documented
+backoff (200 ms doubling to a 3 s cap, with a person waiting) and the same ``X-Request-ID``;
+what still fails goes to the organisation's backlog and is flushed once the service answers
+again — the thundering herd after an incident. MESH mailboxes use NHS England's ``mesh-client``
+and catch up their inboxes after downtime.
+
+This module imports gevent (through Locust); only ``harness.load`` may.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import gevent
+import numpy as np
+import psutil
+import requests
+from gevent.event import Event
+from gevent.lock import BoundedSemaphore
+from gevent.pool import Pool
+from locust.contrib.fasthttp import FastHttpSession
+from mesh_client import MeshClient, MeshError
+
+from harness.load.interactions import (
+    MESH_WORKFLOW,
+    HttpCall,
+    OrgState,
+    StreamInfo,
+    http_driver,
+    login_call,
+)
+from harness.load.recorder import Recorder
+from harness.load.schedule import Schedule
+from harness.slo import Outcome, classify
+from harness.spine import OrgType
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+BACKOFF_START_S = 0.2  # "with a user present, start at 200 ms …"
+BACKOFF_CAP_S = 3.0  # "… and cap at 3 s"
+MAX_RETRIES = 3
+MESH_CLIENTS = 256  # mesh-client instances kept open (least recently used are closed)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """How the generator behaves."""
+
+    base_url: str
+    run_start_s: float  # wall-clock epoch of offset 0
+    max_concurrency: int = 256  # arrivals queued or in flight; beyond it they are dropped
+    connections: int = 32  # the client's connection pool: requests wait here when it is busy
+    request_timeout_s: float = 30.0
+    late_threshold_s: float = 0.010  # an arrival sent later than this counts as late
+    mesh_shared_key: bytes = b"TestKey"
+    mesh_password: str = "password"
+    verify_tls: bool | str = True
+
+
+class Generator:
+    """Plays one :class:`Schedule` against a target and records into a :class:`Recorder`."""
+
+    def __init__(
+        self,
+        *,
+        config: GeneratorConfig,
+        schedule: Schedule,
+        streams: Sequence[StreamInfo],
+        orgs: Sequence[Sequence[OrgState]],
+        recorder: Recorder,
+        session: FastHttpSession,
+        rng: np.random.Generator,
+    ) -> None:
+        self.config = config
+        self.schedule = schedule
+        self.streams = streams
+        self.orgs = orgs
+        self.recorder = recorder
+        self.http = session
+        self.rng = rng
+        self.pool = Pool(config.max_concurrency)
+        # Like a real client system, requests share a bounded set of connections; one that
+        # waits for a connection leaves late, which its latency from the intended time shows
+        # and its service time (measured from the actual send) does not.
+        self.connections = BoundedSemaphore(config.connections)
+        self.stopping = Event()
+        self._mesh: OrderedDict[str, MeshClient] = OrderedDict()
+        self._mailboxes = [o.mailbox for group in orgs for o in group if o.mailbox]
+        self._ods_codes = [o.ods_code for group in orgs for o in group]
+        self._login_locks: dict[str, BoundedSemaphore] = {}
+        self.cpu_samples: list[float] = []
+
+    # ------------------------------------------------------------------ dispatch
+    def run(self) -> None:
+        """Walk the schedule to its end (or until :meth:`stop`), then wait for requests."""
+        monitor = gevent.spawn(self._monitor_cpu)
+        try:
+            for chunk in self.schedule.chunks():
+                for offset, stream, org in zip(
+                    chunk.offset_s, chunk.stream, chunk.org, strict=True
+                ):
+                    if self.stopping.is_set():
+                        return
+                    self._dispatch(float(offset), int(stream), int(org))
+            self.pool.join(timeout=self.config.request_timeout_s * 2)
+        finally:
+            monitor.kill()
+            for client in self._mesh.values():
+                client.close()  # type: ignore[no-untyped-call]
+
+    def stop(self) -> None:
+        """Stop dispatching; requests in flight are left to finish or time out."""
+        self.stopping.set()
+
+    def _dispatch(self, offset_s: float, stream: int, org: int) -> None:
+        intended = self.config.run_start_s + offset_s
+        delay = intended - time.time()
+        if delay > 0:
+            gevent.sleep(delay)
+        info = self.streams[stream]
+        second = int(intended)
+        self.recorder.drawn(second, info.interaction.id, info.org_type)
+        if self.pool.full():
+            self.recorder.dropped(second, info.interaction.id, info.org_type)
+            return
+        lag = time.time() - intended
+        self.recorder.sent(
+            second,
+            info.interaction.id,
+            info.org_type,
+            lag_us=int(lag * 1e6),
+            late=lag > self.config.late_threshold_s,
+        )
+        self.pool.spawn(self._perform, info, self.orgs[info.type_index][org], intended)
+
+    def _monitor_cpu(self) -> None:
+        process = psutil.Process()
+        process.cpu_percent(None)
+        while True:
+            gevent.sleep(1.0)
+            self.cpu_samples.append(process.cpu_percent(None))
+
+    # ------------------------------------------------------------------ work
+    def _perform(self, info: StreamInfo, org: OrgState, intended: float) -> None:
+        if info.kind == "mesh":
+            self._perform_mesh(info, org, intended)
+        else:
+            self._perform_http(info, org, intended)
+
+    def _record(
+        self,
+        info_id: str,
+        org: OrgState,
+        intended: float,
+        sent_at: float,
+        status: int | None,
+        *,
+        slo_s: float,
+        timed_out: bool = False,
+        maintenance: bool = False,
+        global_limit: bool = False,
+        retry: bool = False,
+        derived: bool = False,
+    ) -> Outcome:
+        now = time.time()
+        outcome = classify(
+            status,
+            latency_s=now - intended,
+            latency_slo_s=slo_s,
+            timed_out=timed_out,
+            maintenance=maintenance,
+            global_limit=global_limit,
+        )
+        self.recorder.attempt(
+            int(intended),
+            info_id,
+            org.org_type,
+            org.ods_code,
+            outcome=outcome,
+            status=status,
+            latency_us=int((now - intended) * 1e6),
+            service_us=int((now - sent_at) * 1e6),
+            retry=retry,
+            derived=derived,
+        )
+        return outcome
+
+    def _send(self, call: HttpCall) -> tuple[int | None, dict[str, str], bytes, bool]:
+        """Send one request; (status, headers, body, timed_out)."""
+        response = self.http.request(
+            call.method,
+            call.path,
+            headers=call.headers,
+            data=call.body,  # type: ignore[arg-type]  # geventhttpclient sends bytes as they are
+            name=call.interaction,
+        )
+        error = getattr(response, "error", None)
+        status = getattr(response, "status_code", None) or None
+        if error is not None and status in (None, 0):
+            timed_out = "timeout" in type(error).__name__.lower() or "timed out" in str(error)
+            return None, {}, b"", timed_out
+        headers = {k.lower(): v for k, v in (response.headers or {}).items()}
+        return int(status) if status else None, headers, response.content or b"", False
+
+    def _attempts(
+        self, call: HttpCall, org: OrgState, intended: float, slo_s: float, *, derived: bool
+    ) -> tuple[Outcome, bytes]:
+        """One logical request: the first try and its retries with backoff."""
+        delay = BACKOFF_START_S
+        outcome = Outcome.CONNECTION
+        body = b""
+        for attempt in range(MAX_RETRIES + 1):
+            with self.connections:
+                sent_at = time.time()
+                status, headers, body, timed_out = self._send(call)
+            diagnostics = body.decode("utf-8", "replace").lower() if status in (429, 503) else ""
+            outcome = self._record(
+                call.interaction,
+                org,
+                intended,
+                sent_at,
+                status,
+                slo_s=slo_s,
+                timed_out=timed_out,
+                maintenance=status == 503 and "maintenance" in diagnostics,
+                global_limit=status == 429 and "global rate limit" in diagnostics,
+                retry=attempt > 0,
+                derived=derived,
+            )
+            if not (timed_out or status is None or status in RETRY_STATUSES):
+                return outcome, body
+            if attempt == MAX_RETRIES or self.stopping.is_set():
+                break
+            wait = _retry_after(headers.get("retry-after")) or delay
+            gevent.sleep(min(wait, BACKOFF_CAP_S))
+            delay = min(delay * 2, BACKOFF_CAP_S)
+        return outcome, body
+
+    def _ensure_session(self, org: OrgState, intended: float) -> bool:
+        if org.session_token is not None:
+            return True
+        # One login per organisation: requests arriving meanwhile wait for it, as a clinical
+        # system's users share its session rather than each logging in.
+        lock = self._login_locks.setdefault(org.ods_code, BoundedSemaphore(1))
+        with lock:
+            if org.session_token is not None:
+                return True
+            call = login_call(org)
+            outcome, body = self._attempts(call, org, intended, 0.5, derived=True)
+            if outcome is not Outcome.GOOD and not body.startswith(b"{"):
+                return False
+            try:
+                session = json.loads(body)
+                org.session_token = session["access_token"]
+                org.urid = session["urid"]
+            except (ValueError, KeyError):
+                return False
+            return True
+
+    def _perform_http(self, info: StreamInfo, org: OrgState, intended: float) -> None:
+        builder, needs_session = http_driver(info.interaction.id)
+        if needs_session and not self._ensure_session(org, intended):
+            self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
+            return
+        call = builder(org, self.rng, self._ods_codes)
+        outcome, body = self._attempts(
+            call, org, intended, info.interaction.latency_slo_s, derived=False
+        )
+        if info.interaction.id == "auth.session" and outcome is Outcome.GOOD:
+            session = json.loads(body)
+            org.session_token, org.urid = session["access_token"], session["urid"]
+        succeeded = outcome is Outcome.GOOD
+        if not succeeded and outcome.is_bad and info.interaction.state_changing:
+            org.backlog.append(call)
+        if succeeded and org.backlog:
+            self._flush_backlog(org, intended)
+        self.recorder.journey(info.interaction.id, org.org_type, succeeded=succeeded)
+
+    def _flush_backlog(self, org: OrgState, intended: float) -> None:
+        """Send the work that failed during an outage, now that the service answers."""
+        while org.backlog and not self.stopping.is_set():
+            call = org.backlog.popleft()
+            self._attempts(call, org, time.time(), 0.5, derived=True)
+
+    # ------------------------------------------------------------------ MESH
+    def _client(self, org: OrgState) -> MeshClient:
+        client = self._mesh.get(org.mailbox)
+        if client is None:
+            client = MeshClient(
+                self.config.base_url,
+                org.mailbox,
+                self.config.mesh_password,
+                shared_key=self.config.mesh_shared_key,
+                verify=self.config.verify_tls,
+                max_retries=0,  # retries are the driver's, so each attempt is counted
+                timeout=self.config.request_timeout_s,
+            )
+            self._mesh[org.mailbox] = client
+            if len(self._mesh) > MESH_CLIENTS:
+                _, oldest = self._mesh.popitem(last=False)
+                oldest.close()  # type: ignore[no-untyped-call]
+        else:
+            self._mesh.move_to_end(org.mailbox)
+        return client
+
+    def _perform_mesh(self, info: StreamInfo, org: OrgState, intended: float) -> None:
+        operation = info.interaction.name
+        if operation in ("download", "acknowledge"):
+            queue_name = "inbox" if operation == "download" else "downloaded"
+            owner = self._org_with_work(org, queue_name)
+            if owner is None:
+                self.recorder.no_work()
+                return
+            org = owner
+        client = self._client(org)
+        status: int | None = 200
+        self.connections.acquire()
+        sent_at = time.time()
+        try:
+            if operation == "poll":
+                found = client.list_messages()
+                known = set(org.inbox) | set(org.downloaded)
+                org.inbox.extend(m for m in found if m not in known)
+            elif operation == "send":
+                recipient = self._mailboxes[int(self.rng.integers(len(self._mailboxes)))]
+                client.send_message(recipient, b"x" * 2048, workflow_id=MESH_WORKFLOW)
+            elif operation == "download":
+                message_id = org.inbox.popleft()
+                # Not the context manager: it would acknowledge, which is a separate arrival.
+                message = client.retrieve_message(message_id)
+                try:
+                    message.read()
+                finally:
+                    message.close()  # type: ignore[no-untyped-call]
+                org.downloaded.append(message_id)
+            else:
+                client.acknowledge_message(org.downloaded.popleft())
+        except MeshError:
+            status = 417
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+        except requests.RequestException:
+            status = None
+        finally:
+            self.connections.release()
+        outcome = self._record(
+            info.interaction.id,
+            org,
+            intended,
+            sent_at,
+            status,
+            slo_s=info.interaction.latency_slo_s,
+        )
+        self.recorder.journey(info.interaction.id, org.org_type, succeeded=outcome is Outcome.GOOD)
+
+    def _org_with_work(self, org: OrgState, queue: str) -> OrgState | None:
+        if getattr(org, queue):
+            return org
+        for candidate in self.orgs[list(OrgType).index(org.org_type)]:  # same type first
+            if getattr(candidate, queue):
+                return candidate
+        for group in self.orgs:
+            for candidate in group:
+                if getattr(candidate, queue):
+                    return candidate
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None  # an HTTP-date means maintenance: back off on our own schedule

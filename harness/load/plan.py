@@ -1,0 +1,135 @@
+"""The load plan: a scenario turned into streams, organisations and a schedule per generator.
+
+Everything a generator needs is derived here from the scenario and a few run options, the
+same way in every process, so that N generator processes given the same plan and their own
+index draw disjoint shares of one Poisson process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.config import Scenario
+from harness.config.scenario import ConstantArrivalRate
+from harness.load.interactions import OrgState, StreamInfo, new_org_state
+from harness.load.schedule import Schedule, constant_rates
+from harness.spine import Directory, OrgType, TrafficProfile, build_directory, parse_scale
+from harness.spine.calendar import to_epoch_s
+from harness.spine.credentials import DEFAULT_IDENTITY_SECRET
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line adds to a scenario."""
+
+    target: str
+    run_start_s: float
+    duration_s: float | None = None  # override of the scenario's window (profile seconds)
+    rate_per_s: float | None = None  # constant total rate instead of the profile
+    interactions: tuple[str, ...] = ()  # restrict to these interactions
+    identity_secret: str = DEFAULT_IDENTITY_SECRET
+    mesh_shared_key: str = "TestKey"
+    mesh_password: str = "password"
+    sessions: dict[str, tuple[str, str]] = field(default_factory=dict)  # ods -> (token, urid)
+
+
+@dataclass
+class LoadPlan:
+    """Streams, organisations and schedules of one run."""
+
+    scenario: Scenario
+    options: RunOptions
+    directory: Directory
+    profile: TrafficProfile
+    streams: list[StreamInfo]
+    not_exercised: dict[str, float] = field(default_factory=dict)  # interaction -> rate share
+
+    @property
+    def wall_duration_s(self) -> float:
+        """How long the run lasts on the wall clock."""
+        return self.duration_s / self.scenario.traffic.time_scale
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the window in profile seconds."""
+        return self.options.duration_s or self.scenario.traffic.duration
+
+    def organisations(self) -> list[list[OrgState]]:
+        """Client state for every organisation, grouped in :class:`OrgType` order."""
+        secret = self.options.identity_secret
+        groups = [
+            [
+                new_org_state(o.ods_code, o.org_type, o.mesh_mailbox, secret=secret)
+                for o in self.directory.of_type(org_type)
+            ]
+            for org_type in OrgType
+        ]
+        for group in groups:
+            for state in group:
+                if state.ods_code in self.options.sessions:
+                    state.session_token, state.urid = self.options.sessions[state.ods_code]
+        return groups
+
+    def needs_sessions(self) -> bool:
+        """Whether any exercised interaction is user-restricted."""
+        from harness.load.interactions import http_driver
+
+        return any(s.kind == "http" and http_driver(s.interaction.id)[1] for s in self.streams)
+
+    def schedule(self, *, worker: int, workers: int) -> Schedule:
+        """The schedule of generator ``worker`` of ``workers``."""
+        traffic = self.scenario.traffic
+        mask = np.array([s.kind != "" for s in self.streams])
+        rate = self.options.rate_per_s
+        load = self.scenario.load
+        if rate is None and isinstance(load, ConstantArrivalRate):
+            rate = load.rate_per_s
+        if rate is not None:
+            weights = np.array([s.share for s in self.profile.streams]) * mask
+            rates = constant_rates(rate, weights)
+            rate_scale, time_scale = 1.0, 1.0
+        else:
+            rates = self.profile.rates
+            rate_scale, time_scale = traffic.rate_scale, traffic.time_scale
+        types = list(OrgType)
+        counts = self.directory.counts()
+        return Schedule(
+            rates=rates,
+            stream_types=np.array([types.index(s.org_type) for s in self.streams], dtype=np.int64),
+            type_sizes=[counts[t] for t in types],
+            start_s=to_epoch_s(traffic.start.isoformat()),
+            duration_s=self.duration_s if rate is None else self.wall_duration_s,
+            time_scale=time_scale,
+            rate_scale=rate_scale,
+            mask=mask,
+            seed=self.scenario.seed,
+            worker=worker,
+            workers=workers,
+        )
+
+
+def build_plan(scenario: Scenario, options: RunOptions, served: dict[str, str]) -> LoadPlan:
+    """Derive the plan; ``served`` maps interaction ids the target serves to how they are driven."""
+    traffic = scenario.traffic
+    profile = TrafficProfile(
+        scale=parse_scale(traffic.scale), winter_pressure=traffic.winter_pressure
+    )
+    directory = build_directory(scenario.organisations.count, scenario.seed)
+    counts = directory.counts()
+    wanted = set(options.interactions) or None
+    streams: list[StreamInfo] = []
+    not_exercised: dict[str, float] = {}
+    types = list(OrgType)
+    for stream in profile.streams:
+        interaction = stream.interaction
+        kind = served.get(interaction.id, "")
+        if wanted is not None and interaction.id not in wanted:
+            kind = ""
+        if counts[stream.org_type] == 0:
+            kind = ""
+        if not kind:
+            not_exercised[interaction.id] = not_exercised.get(interaction.id, 0.0) + stream.share
+        streams.append(StreamInfo(interaction, stream.org_type, types.index(stream.org_type), kind))
+    return LoadPlan(scenario, options, directory, profile, streams, not_exercised)

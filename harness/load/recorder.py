@@ -1,0 +1,124 @@
+"""What a generator measured: windows, per-organisation counts, journeys and its own health.
+
+Every drawn arrival is accounted for — sent or dropped (the concurrency cap was full); a
+sent arrival may find no work (a MESH download with nothing to download) — and every HTTP
+attempt, first tries, retries
+and logins alike, lands in the one-second :class:`~harness.slo.windows.Window` of its intended
+send time with its outcome. Completed windows are drained and shipped (to a Locust master, or
+to the results directory), so memory stays flat on long runs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from harness.slo import Outcome, Window, WindowKey, new_histogram
+
+
+@dataclass
+class Accounting:
+    """Totals that must close: drawn = sent + dropped (``no_work`` is part of ``sent``)."""
+
+    drawn: int = 0
+    sent: int = 0
+    dropped: int = 0
+    no_work: int = 0
+    late: int = 0
+    attempts: int = 0
+    retries: int = 0
+    derived: int = 0  # requests no arrival drew: logins, backlog flushes
+
+    def merge(self, other: Accounting) -> None:
+        """Add another generator's totals."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def closes(self) -> bool:
+        """Whether every drawn arrival is accounted for."""
+        return self.drawn == self.sent + self.dropped
+
+
+@dataclass
+class Recorder:
+    """Measurements of one generator process."""
+
+    windows: dict[WindowKey, Window] = field(default_factory=dict)
+    organisations: dict[tuple[str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0])
+    )
+    journeys: dict[tuple[str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0])
+    )
+    totals: Accounting = field(default_factory=Accounting)
+    lag: HdrHistogram = field(default_factory=new_histogram)
+
+    def _window(self, second: int, interaction: str, org_type: str) -> Window:
+        key = WindowKey(second, interaction, org_type)
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = Window(key)
+        return window
+
+    def drawn(self, second: int, interaction: str, org_type: str) -> None:
+        """An arrival came due."""
+        self._window(second, interaction, org_type).drawn += 1
+        self.totals.drawn += 1
+
+    def sent(
+        self, second: int, interaction: str, org_type: str, *, lag_us: int, late: bool
+    ) -> None:
+        """An arrival left (``late`` when it left after the lateness threshold)."""
+        window = self._window(second, interaction, org_type)
+        window.sent += 1
+        self.totals.sent += 1
+        self.lag.record_value(max(1, min(lag_us, 600_000_000)))
+        if late:
+            window.late += 1
+            self.totals.late += 1
+
+    def dropped(self, second: int, interaction: str, org_type: str) -> None:
+        """An arrival could not be sent: the concurrency cap was full."""
+        self._window(second, interaction, org_type).dropped += 1
+        self.totals.dropped += 1
+
+    def no_work(self) -> None:
+        """An arrival found nothing to do (e.g. a download with an empty inbox everywhere)."""
+        self.totals.no_work += 1
+
+    def attempt(
+        self,
+        second: int,
+        interaction: str,
+        org_type: str,
+        ods_code: str,
+        *,
+        outcome: Outcome,
+        status: int | None,
+        latency_us: int,
+        service_us: int,
+        retry: bool = False,
+        derived: bool = False,
+    ) -> None:
+        """One HTTP attempt finished (first try, retry or derived request)."""
+        self._window(second, interaction, org_type).record(
+            outcome, status, latency_us=latency_us, service_us=service_us
+        )
+        self.totals.attempts += 1
+        self.totals.retries += int(retry)
+        self.totals.derived += int(derived)
+        counts = self.organisations[(ods_code, org_type)]
+        counts[0 if outcome is Outcome.GOOD else 1 if outcome.is_bad else 2] += 1
+
+    def journey(self, name: str, org_type: str, *, succeeded: bool) -> None:
+        """An organisation's task finished, after its retries, one way or the other."""
+        counts = self.journeys[(name, org_type)]
+        counts[0] += 1
+        counts[1 if succeeded else 2] += 1
+
+    def drain(self, before_second: int | None = None) -> list[Window]:
+        """Remove and return the windows older than ``before_second`` (all when ``None``)."""
+        done = [k for k in self.windows if before_second is None or k.t < before_second]
+        return [self.windows.pop(k) for k in done]

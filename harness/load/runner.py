@@ -1,0 +1,130 @@
+"""Running generators under Locust, checking their health, and writing the results.
+
+Each generator process runs a Locust :class:`~locust.env.Environment` with one
+:class:`OpenModelUser`, whose single task plays the process's share of the schedule; Locust's
+request events, statistics and (with ``--web``) web UI work as users expect. With
+``--processes N`` the parent starts N generator processes with disjoint shares and merges their
+windows exactly (counts add, HDR histograms add).
+
+A run is **invalid** — exit code 3, never reported as a fast server — when fewer than 99 % of the
+drawn arrivals left on time, when the schedule lag p99 passed its threshold, or when a
+generator's CPU passed 90 %.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import gevent
+import numpy as np
+from gevent.event import Event
+from locust import User, constant, events, task
+from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+from locust.exception import StopUser
+
+from harness.load.driver import Generator, GeneratorConfig
+from harness.load.plan import LoadPlan
+from harness.load.recorder import Recorder
+from harness.load.results import GeneratorReport
+
+
+class OpenModelUser(User):
+    """The one Locust user of a generator process: it plays the schedule, then stops."""
+
+    wait_time = constant(0)
+    play: Callable[[Environment], None] | None = None
+
+    @task
+    def play_schedule(self) -> None:
+        """Run the generator to the end of its schedule."""
+        assert OpenModelUser.play is not None
+        OpenModelUser.play(self.environment)
+        raise StopUser()
+
+
+def run_generator(
+    plan: LoadPlan,
+    *,
+    worker: int,
+    workers: int,
+    web_port: int | None = None,
+    stop_after_s: float | None = None,
+    connections: int = 32,
+) -> GeneratorReport:
+    """Play generator ``worker``'s share of the plan in this process under Locust."""
+    scenario = plan.scenario
+    recorder = Recorder()
+    environment = Environment(user_classes=[OpenModelUser], events=events, host=plan.options.target)
+    config = GeneratorConfig(
+        base_url=plan.options.target,
+        run_start_s=plan.options.run_start_s,
+        max_concurrency=scenario.load.max_concurrency,
+        connections=connections,
+        request_timeout_s=scenario.load.request_timeout,
+        mesh_shared_key=plan.options.mesh_shared_key.encode(),
+        mesh_password=plan.options.mesh_password,
+        verify_tls=False,
+    )
+    session = FastHttpSession(
+        plan.options.target,
+        request_event=environment.events.request,
+        user=None,
+        concurrency=connections,
+        network_timeout=scenario.load.request_timeout,
+        connection_timeout=min(10.0, scenario.load.request_timeout),
+    )
+    generator = Generator(
+        config=config,
+        schedule=plan.schedule(worker=worker, workers=workers),
+        streams=plan.streams,
+        orgs=plan.organisations(),
+        recorder=recorder,
+        session=session,
+        rng=np.random.default_rng([scenario.seed, worker, 10_007]),
+    )
+    done = Event()
+
+    def play(_environment: Environment) -> None:
+        try:
+            generator.run()
+        finally:
+            done.set()
+
+    OpenModelUser.play = play
+    runner = environment.create_local_runner()
+    if web_port is not None:
+        environment.create_web_ui("127.0.0.1", web_port)
+    runner.start(1, spawn_rate=1)
+    if stop_after_s is not None:
+        gevent.spawn_later(stop_after_s, generator.stop)
+    # The schedule's own length plus time for the last requests to finish or time out.
+    deadline = (
+        plan.options.run_start_s
+        - time.time()
+        + plan.wall_duration_s
+        + scenario.load.request_timeout * 2
+        + 5
+    )
+    if not done.wait(timeout=max(1.0, deadline)):
+        generator.stop()
+        done.wait(timeout=scenario.load.request_timeout)
+    runner.quit()
+    if environment.web_ui is not None:
+        environment.web_ui.stop()  # type: ignore[no-untyped-call]
+    stats = environment.stats.total
+    cpu = generator.cpu_samples or [0.0]
+    return GeneratorReport(
+        accounting=recorder.totals,
+        windows=recorder.drain(),
+        organisations=dict(recorder.organisations),
+        journeys=dict(recorder.journeys),
+        lag_p50_ms=recorder.lag.get_value_at_percentile(50) / 1000.0,
+        lag_p99_ms=recorder.lag.get_value_at_percentile(99) / 1000.0,
+        cpu_max_percent=float(max(cpu)),
+        cpu_mean_percent=float(sum(cpu) / len(cpu)),
+        locust_requests=int(stats.num_requests),
+        locust_failures=int(stats.num_failures),
+        stopped_early=generator.stopping.is_set(),
+    )

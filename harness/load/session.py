@@ -1,0 +1,265 @@
+"""A load run end to end: target, plan, generator processes, health, results.
+
+Without ``--target`` the run starts a local reference server (``harness serve`` in a child
+process, on 127.0.0.1) and stops it afterwards. A target must answer like a Spine server — its
+MESH ``_ping`` or its OpenAPI document — or the run refuses to start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from harness.config import Scenario
+from harness.errors import ConfigurationError
+from harness.load.interactions import supported
+from harness.load.plan import LoadPlan, RunOptions, build_plan
+from harness.load.results import (
+    GeneratorReport,
+    Health,
+    check_health,
+    dump_report,
+    report_from_json,
+    write_load_results,
+)
+
+PROCESS_CAPACITY_PER_S = 2_500.0  # arrivals one generator process sustains here (make bench)
+START_DELAY_S = 3.0  # time for generator processes to start before the schedule begins
+SERVER_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class LoadOutcome:
+    """The results of a run, for the CLI to print and write."""
+
+    plan: LoadPlan
+    health: Health
+    section: dict[str, Any]
+    reports: list[GeneratorReport]
+
+
+def probe_target(target: str) -> set[str] | None:
+    """Check the target is a reachable Spine server; return the paths it serves (if published)."""
+    try:
+        ping = requests.get(f"{target}/messageexchange/_ping", timeout=5, verify=False)
+    except requests.RequestException as exc:
+        raise ConfigurationError(f"target {target} is unreachable: {exc}") from None
+    try:
+        spec = requests.get(f"{target}/openapi.json", timeout=5, verify=False)
+        paths = set(spec.json().get("paths", {})) if spec.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        paths = None
+    if ping.status_code != 200 and not paths:
+        raise ConfigurationError(
+            f"target {target} does not look like a Spine server "
+            f"(GET /messageexchange/_ping answered {ping.status_code}, no OpenAPI document)"
+        )
+    return paths
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_server(scenario: Scenario, *, workers: int, data_dir: Path) -> Iterator[str]:
+    """A reference server for the scenario's directory, in a child process."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "100000",
+        "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "1000000",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--organisations",
+            str(scenario.organisations.count),
+            "--seed",
+            str(scenario.seed),
+            "--database-url",
+            f"sqlite+aiosqlite:///{data_dir / 'server.db'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise ConfigurationError(f"the local server exited; see {data_dir / 'server.log'}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise ConfigurationError("the local server did not become ready in time")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def estimate_peak_per_s(plan: LoadPlan) -> float:
+    """The highest per-second arrival rate the plan will draw (expected), across generators."""
+    schedule = plan.schedule(worker=0, workers=1)
+    import numpy as np
+
+    seconds = np.arange(0.0, schedule.duration_s, max(1.0, schedule.duration_s / 600)) + 0.5
+    rates = schedule._rates_at(schedule.start_s + seconds).sum(axis=1)
+    return float(rates.max() * schedule.time_scale) if len(rates) else 0.0
+
+
+WARM_UP_CONCURRENCY = 16
+
+
+def warm_up_sessions(plan: LoadPlan) -> dict[str, tuple[str, str]]:
+    """Log every organisation in before the window, as users do at the start of their day.
+
+    Logins are not part of the measured schedule; without this, the first seconds of a run
+    measure a login storm rather than the profile.
+    """
+    import gevent.pool
+
+    from harness.load.interactions import login_call
+
+    sessions: dict[str, tuple[str, str]] = {}
+    http = requests.Session()
+
+    def login(state: Any) -> None:
+        call = login_call(state)
+        with contextlib.suppress(requests.RequestException, ValueError, KeyError):
+            response = http.request(
+                call.method,
+                f"{plan.options.target}{call.path}",
+                headers=call.headers,
+                data=call.body,
+                timeout=30,
+                verify=False,
+            )
+            if response.status_code == 201:
+                body = response.json()
+                sessions[state.ods_code] = (body["access_token"], body["urid"])
+
+    pool = gevent.pool.Pool(WARM_UP_CONCURRENCY)
+    for group in plan.organisations():
+        for state in group:
+            pool.spawn(login, state)
+    pool.join()
+    http.close()
+    return sessions
+
+
+def run_load(
+    scenario: Scenario,
+    options: RunOptions,
+    *,
+    processes: int = 1,
+    web_port: int | None = None,
+    connections: int = 32,
+    warm_up: bool = True,
+) -> LoadOutcome:
+    """Probe the target, plan, run ``processes`` generators, check health, build the section."""
+    served = supported(probe_target(options.target))
+    plan = build_plan(scenario, options, served)
+    if warm_up and plan.needs_sessions():
+        started = time.time()
+        sessions = warm_up_sessions(plan)
+        options = replace(
+            options,
+            sessions=sessions,
+            run_start_s=options.run_start_s + (time.time() - started),
+        )
+        plan = build_plan(scenario, options, served)
+    peak = estimate_peak_per_s(plan)
+    if peak > PROCESS_CAPACITY_PER_S * processes:
+        raise ConfigurationError(
+            f"the schedule peaks at ~{peak:,.0f} arrivals/s, more than {processes} generator "
+            f"process(es) sustain here (~{PROCESS_CAPACITY_PER_S:,.0f}/s each): lower "
+            "traffic.rate_scale or raise --processes"
+        )
+    if processes == 1:
+        from harness.load.runner import run_generator  # imports Locust: gevent patches here
+
+        reports = [
+            run_generator(plan, worker=0, workers=1, web_port=web_port, connections=connections)
+        ]
+    else:
+        reports = _run_processes(scenario, options, processes, connections)
+    health = check_health(reports)
+    return LoadOutcome(plan, health, {}, reports)
+
+
+def _run_processes(
+    scenario: Scenario, options: RunOptions, processes: int, connections: int
+) -> list[GeneratorReport]:
+    with tempfile.TemporaryDirectory(prefix="harness-load-") as tmp:
+        folder = Path(tmp)
+        (folder / "plan.json").write_text(
+            json.dumps({"scenario": scenario.model_dump(mode="json"), "options": options.__dict__}),
+            encoding="utf-8",
+        )
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "harness.load.worker",
+                    str(folder / "plan.json"),
+                    str(i),
+                    str(processes),
+                    str(folder / f"report-{i}.json"),
+                    str(connections),
+                ],
+            )
+            for i in range(processes)
+        ]
+        failed = [i for i, child in enumerate(children) if child.wait() != 0]
+        if failed:
+            raise ConfigurationError(f"generator process(es) {failed} failed")
+        return [
+            report_from_json(json.loads((folder / f"report-{i}.json").read_text(encoding="utf-8")))
+            for i in range(processes)
+        ]
+
+
+def write_results(outcome: LoadOutcome, directory: Path, *, partial: bool) -> dict[str, Any]:
+    """Write the load files (and each process's own report) and return the results section."""
+    section = write_load_results(
+        directory, outcome.plan, outcome.reports, outcome.health, partial=partial
+    )
+    if len(outcome.reports) > 1:
+        folder = directory / "load" / "processes"
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, report in enumerate(outcome.reports):
+            dump_report(folder / f"report-{index}.json", report)
+    return section

@@ -1,0 +1,300 @@
+"""``harness load`` against a live reference server on 127.0.0.1, bounded in time and requests.
+
+The load driver runs in a child process (``python -m harness load``): importing Locust
+monkey-patches a process with gevent, which the test process must not be.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from harness.slo import Window, read_windows
+from harness.slo.windows import merge_windows
+from tests.conftest import (
+    ADMIN_TOKEN,
+    PROJECT_ROOT,
+    LiveServer,
+    free_port,
+    start_server,
+    stop_server,
+)
+
+pytestmark = pytest.mark.integration
+ODS_ROUTE = 'route="/organisation-data/FHIR/R4/Organization/{ods_code}"'
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A 2-worker reference server without quotas: these tests measure the generator."""
+    live = start_server(
+        tmp_path,
+        "--workers",
+        "2",
+        "--organisations",
+        "200",
+        "--seed",
+        "7",
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'load.db'}",
+        env={
+            "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "100000000",
+            "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "1000000",
+        },
+    )
+    yield live
+    stop_server(live)
+
+
+def scenario(tmp_path: Path, *, max_concurrency: int = 2000) -> Path:
+    path = tmp_path / "load.yaml"
+    path.write_text(
+        "name: load-test\nseed: 7\norganisations: {count: 200}\n"
+        "traffic: {start: '2014-09-01T10:00', duration: 10s}\n"
+        "load: {executor: open-model, request_timeout: 10s, "
+        f"max_concurrency: {max_concurrency}}}\n"
+    )
+    return path
+
+
+def run_load(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "load", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def results(out: Path) -> dict[str, object]:
+    return dict(json.loads((out / "results.json").read_text()))
+
+
+def totals(out: Path, interaction: str) -> Window:
+    merged = [
+        w for w in read_windows(out / "load" / "windows.jsonl") if w.key.interaction == interaction
+    ]
+    total = merged[0]
+    for window in merged[1:]:
+        window.key = total.key  # type: ignore[misc]
+        total.merge(window)
+    return total
+
+
+def server_count(server: LiveServer) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("spine_requests_total{") and ODS_ROUTE in line
+    )
+
+
+def test_constant_500_per_second_is_an_open_poisson_schedule(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    before = server_count(server)
+    done = run_load(
+        str(scenario(tmp_path)),
+        "--target",
+        server.url,
+        "--rate",
+        "500",
+        "--duration",
+        "30s",
+        "--interactions",
+        "sds.device-lookup",
+        "--output",
+        str(out),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    generator = results(out)["load"]["generator"]  # type: ignore[index]
+    drawn = generator["drawn"]
+    assert abs(drawn - 15_000) < 3 * np.sqrt(15_000)
+    assert generator["dropped"] == 0
+    assert generator["drawn"] == generator["sent"] + generator["dropped"]
+    seen = server_count(server) - before
+    assert abs(seen - drawn) / drawn <= 0.005
+    total = totals(out, "sds.device-lookup")
+    assert total.drawn == drawn
+    # Per-second counts of a Poisson process: variance about equal to the mean.
+    per_second = {}
+    for window in read_windows(out / "load" / "windows.jsonl"):
+        per_second[window.key.t] = per_second.get(window.key.t, 0) + window.drawn
+    counts = np.array(sorted(per_second.items()))[1:-1, 1]  # drop the partial edge seconds
+    assert 0.5 < counts.var(ddof=1) / counts.mean() < 1.8
+
+
+def _stall_every(
+    server: LiveServer, *, period_s: float, stall_s: float, stop: threading.Event
+) -> None:
+    while not stop.is_set():
+        httpx.post(
+            f"{server.url}/admin/faults",
+            json={"kind": "latency", "service": "sds", "duration_s": stall_s, "latency_ms": 1000},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        stop.wait(period_s)
+
+
+def test_stalls_show_from_intended_time_not_in_service_time(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    stop = threading.Event()
+    stopper = threading.Thread(
+        target=_stall_every,
+        args=(server,),
+        kwargs={"period_s": 5, "stall_s": 1, "stop": stop},
+        daemon=True,
+    )
+    stopper.start()
+    try:
+        done = run_load(
+            str(scenario(tmp_path)),
+            "--target",
+            server.url,
+            "--rate",
+            "300",
+            "--duration",
+            "20s",
+            "--interactions",
+            "sds.device-lookup",
+            "--connections",
+            "4",
+            "--output",
+            str(out),
+        )
+    finally:
+        stop.set()
+        stopper.join(timeout=10)
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    generator = results(out)["load"]["generator"]  # type: ignore[index]
+    assert generator["dropped"] == 0
+    assert generator["drawn"] == generator["sent"]
+    total = totals(out, "sds.device-lookup")
+    assert total.latency.get_value_at_percentile(99) >= 500_000  # µs, from the intended time
+    assert total.service.get_value_at_percentile(99) < 200_000
+    assert total.latency.get_total_count() == generator["drawn"]
+
+
+def test_two_generator_processes_merge_exactly(server: LiveServer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = run_load(
+        str(scenario(tmp_path)),
+        "--target",
+        server.url,
+        "--rate",
+        "200",
+        "--duration",
+        "10s",
+        "--interactions",
+        "sds.device-lookup",
+        "--processes",
+        "2",
+        "--output",
+        str(out),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    parts = [
+        [Window.from_json(w) for w in json.loads(p.read_text())["windows"]]
+        for p in sorted((out / "load" / "processes").glob("report-*.json"))
+    ]
+    assert len(parts) == 2
+    assert all(parts)
+    merged = merge_windows(list(read_windows(out / "load" / "windows.jsonl")))
+    expected = merge_windows([w for part in parts for w in part])
+    assert set(merged) == set(expected)
+    for key, window in merged.items():
+        other = expected[key]
+        assert (window.drawn, window.sent, window.outcomes) == (
+            other.drawn,
+            other.sent,
+            other.outcomes,
+        )
+        assert window.latency.get_total_count() == other.latency.get_total_count()
+        for q in (50, 99, 99.9):
+            assert window.latency.get_value_at_percentile(
+                q
+            ) == other.latency.get_value_at_percentile(q)
+    assert sum(w.drawn for w in merged.values()) == results(out)["load"]["generator"]["drawn"]  # type: ignore[index]
+
+
+def test_a_saturated_generator_marks_the_run_invalid(server: LiveServer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    httpx.post(
+        f"{server.url}/admin/faults",
+        json={"kind": "latency", "service": "sds", "duration_s": 30, "latency_ms": 300},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    done = run_load(
+        str(scenario(tmp_path, max_concurrency=5)),
+        "--target",
+        server.url,
+        "--rate",
+        "100",
+        "--duration",
+        "5s",
+        "--interactions",
+        "sds.device-lookup",
+        "--output",
+        str(out),
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    generator = results(out)["load"]["generator"]  # type: ignore[index]
+    assert generator["valid"] is False
+    assert generator["dropped"] > 0
+    assert generator["drawn"] == generator["sent"] + generator["dropped"]
+    assert "invalid run" in done.stdout
+
+
+def test_unreachable_or_foreign_targets_are_refused(tmp_path: Path) -> None:
+    unreachable = run_load(
+        str(scenario(tmp_path)),
+        "--target",
+        "http://127.0.0.1:9",
+        "--duration",
+        "1s",
+        "--output",
+        str(tmp_path / "a"),
+    )
+    assert unreachable.returncode == 2
+    assert "unreachable" in unreachable.stderr
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as foreign:
+        try:
+            for _ in range(50):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/")
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            refused = run_load(
+                str(scenario(tmp_path)),
+                "--target",
+                f"http://127.0.0.1:{port}",
+                "--duration",
+                "1s",
+                "--output",
+                str(tmp_path / "b"),
+            )
+        finally:
+            foreign.terminate()
+    assert refused.returncode == 2
+    assert "does not look like a Spine server" in refused.stderr

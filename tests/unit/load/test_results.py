@@ -1,0 +1,87 @@
+"""Generator accounting and the self-check that invalidates a run."""
+
+from __future__ import annotations
+
+from harness.load.recorder import Accounting, Recorder
+from harness.load.results import GeneratorReport, check_health, report_from_json, report_to_json
+from harness.slo import Outcome
+
+
+def _report(recorder: Recorder, *, lag_p99_ms: float = 1.0, cpu: float = 20.0) -> GeneratorReport:
+    return GeneratorReport(
+        accounting=recorder.totals,
+        windows=recorder.drain(),
+        organisations=dict(recorder.organisations),
+        journeys=dict(recorder.journeys),
+        lag_p50_ms=0.5,
+        lag_p99_ms=lag_p99_ms,
+        cpu_max_percent=cpu,
+        cpu_mean_percent=cpu / 2,
+        locust_requests=0,
+        locust_failures=0,
+    )
+
+
+def _run(drawn: int, dropped: int, late: int) -> Recorder:
+    recorder = Recorder()
+    for i in range(drawn):
+        recorder.drawn(i // 100, "pds.retrieve", "gp-practice")
+        if i < dropped:
+            recorder.dropped(i // 100, "pds.retrieve", "gp-practice")
+            continue
+        recorder.sent(i // 100, "pds.retrieve", "gp-practice", lag_us=500, late=i < dropped + late)
+        recorder.attempt(
+            i // 100,
+            "pds.retrieve",
+            "gp-practice",
+            "A81001",
+            outcome=Outcome.GOOD,
+            status=200,
+            latency_us=900,
+            service_us=800,
+        )
+    return recorder
+
+
+def test_healthy_run_is_valid_and_accounting_closes() -> None:
+    recorder = _run(1000, dropped=0, late=5)
+    assert recorder.totals.closes()
+    health = check_health([_report(recorder)])
+    assert health.valid, health.reasons
+
+
+def test_dropped_or_late_arrivals_invalidate_the_run() -> None:
+    health = check_health([_report(_run(1000, dropped=8, late=5))])
+    assert not health.valid
+    assert "left on time" in health.reasons[0]
+
+
+def test_lag_and_cpu_thresholds() -> None:
+    assert not check_health([_report(_run(100, 0, 0), lag_p99_ms=80.0)]).valid
+    health = check_health([_report(_run(100, 0, 0), cpu=95.0)])
+    assert not health.valid
+    assert "CPU" in health.reasons[0]
+
+
+def test_accounting_that_does_not_close_is_invalid() -> None:
+    recorder = _run(100, 0, 0)
+    recorder.totals.drawn += 1  # an arrival neither sent nor dropped
+    assert not check_health([_report(recorder)]).valid
+
+
+def test_reports_round_trip_through_json() -> None:
+    recorder = _run(300, dropped=3, late=0)
+    recorder.journey("pds.retrieve", "gp-practice", succeeded=True)
+    report = _report(recorder)
+    again = report_from_json(report_to_json(report))
+    assert again.accounting == report.accounting
+    assert again.organisations == report.organisations
+    assert again.journeys == report.journeys
+    assert [w.to_json() for w in again.windows] == [w.to_json() for w in report.windows]
+
+
+def test_accounting_merges() -> None:
+    a, b = Accounting(drawn=3, sent=2, dropped=1), Accounting(drawn=5, sent=5)
+    a.merge(b)
+    assert (a.drawn, a.sent, a.dropped) == (8, 7, 1)
+    assert a.closes()
