@@ -61,6 +61,13 @@ def load(
     ),
     web: bool = typer.Option(False, help="Keep Locust's web UI on http://127.0.0.1:8089."),
     warm_up: bool = typer.Option(True, help="Log every organisation in before the window."),
+    master: bool = typer.Option(False, help="Run as Locust master for remote --worker processes."),
+    expect_workers: int = typer.Option(1, min=1, help="Workers the master waits for."),
+    master_bind_host: str = typer.Option("127.0.0.1", help="Address the master listens on."),
+    master_bind_port: int = typer.Option(5557, min=1, max=65535, help="Master port."),
+    worker: bool = typer.Option(False, help="Run as a Locust worker of --master-host."),
+    master_host: str = typer.Option("127.0.0.1", help="The master a worker connects to."),
+    master_port: int = typer.Option(5557, min=1, max=65535, help="The master's port."),
     server_workers: int = typer.Option(2, min=1, max=16, help="Workers of the local server."),
     credentials: Path | None = typer.Option(None, help="Credentials file (YAML)."),
     output: Path | None = typer.Option(None, help="Results directory (default reports/…)."),
@@ -68,6 +75,14 @@ def load(
     """Play the scenario's traffic as an open model and write load/windows.jsonl."""
     import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
     from harness.config import HarnessSettings, load_scenario
+
+    if master and worker:
+        raise typer.BadParameter("--master and --worker exclude each other")
+    if worker:
+        from harness.load.distributed import run_worker
+
+        load_scenario(scenario_file)  # the plan comes from the master; the file must still parse
+        return run_worker(master_host, master_port)
     from harness.config.duration import parse_duration_s
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
@@ -118,6 +133,7 @@ def load(
             web_port=8089 if web else None,
             connections=connections,
             warm_up=warm_up,
+            master=(expect_workers, master_bind_host, master_bind_port) if master else None,
         )
     section = write_results(outcome, results.path, partial=False)
     results.write_json({"load": section}, command="load", seed=scenario.seed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 import numpy as np
@@ -44,19 +45,17 @@ class OpenModelUser(User):
         raise StopUser()
 
 
-def run_generator(
+def build_generator(
     plan: LoadPlan,
     *,
     worker: int,
     workers: int,
-    web_port: int | None = None,
-    stop_after_s: float | None = None,
-    connections: int = 32,
-) -> GeneratorReport:
-    """Play generator ``worker``'s share of the plan in this process under Locust."""
+    request_event: Any,
+    connections: int,
+) -> tuple[Generator, Recorder]:
+    """A generator for share ``worker`` of ``workers``, reporting to a Locust request event."""
     scenario = plan.scenario
     recorder = Recorder()
-    environment = Environment(user_classes=[OpenModelUser], events=events, host=plan.options.target)
     config = GeneratorConfig(
         base_url=plan.options.target,
         run_start_s=plan.options.run_start_s,
@@ -69,7 +68,7 @@ def run_generator(
     )
     session = FastHttpSession(
         plan.options.target,
-        request_event=environment.events.request,
+        request_event=request_event,
         user=None,
         concurrency=connections,
         network_timeout=scenario.load.request_timeout,
@@ -83,6 +82,46 @@ def run_generator(
         recorder=recorder,
         session=session,
         rng=np.random.default_rng([scenario.seed, worker, 10_007]),
+    )
+    return generator, recorder
+
+
+def report_of(generator: Generator, recorder: Recorder, stats: Any) -> GeneratorReport:
+    """What a finished generator measured."""
+    cpu = generator.cpu_samples or [0.0]
+    return GeneratorReport(
+        accounting=recorder.totals,
+        windows=recorder.drain(),
+        organisations=dict(recorder.organisations),
+        journeys=dict(recorder.journeys),
+        lag_p50_ms=recorder.lag.get_value_at_percentile(50) / 1000.0,
+        lag_p99_ms=recorder.lag.get_value_at_percentile(99) / 1000.0,
+        cpu_max_percent=float(max(cpu)),
+        cpu_mean_percent=float(sum(cpu) / len(cpu)),
+        locust_requests=int(stats.num_requests),
+        locust_failures=int(stats.num_failures),
+        stopped_early=generator.stopping.is_set(),
+    )
+
+
+def run_generator(
+    plan: LoadPlan,
+    *,
+    worker: int,
+    workers: int,
+    web_port: int | None = None,
+    stop_after_s: float | None = None,
+    connections: int = 32,
+) -> GeneratorReport:
+    """Play generator ``worker``'s share of the plan in this process under Locust."""
+    scenario = plan.scenario
+    environment = Environment(user_classes=[OpenModelUser], events=events, host=plan.options.target)
+    generator, recorder = build_generator(
+        plan,
+        worker=worker,
+        workers=workers,
+        request_event=environment.events.request,
+        connections=connections,
     )
     done = Event()
 
@@ -113,18 +152,4 @@ def run_generator(
     runner.quit()
     if environment.web_ui is not None:
         environment.web_ui.stop()  # type: ignore[no-untyped-call]
-    stats = environment.stats.total
-    cpu = generator.cpu_samples or [0.0]
-    return GeneratorReport(
-        accounting=recorder.totals,
-        windows=recorder.drain(),
-        organisations=dict(recorder.organisations),
-        journeys=dict(recorder.journeys),
-        lag_p50_ms=recorder.lag.get_value_at_percentile(50) / 1000.0,
-        lag_p99_ms=recorder.lag.get_value_at_percentile(99) / 1000.0,
-        cpu_max_percent=float(max(cpu)),
-        cpu_mean_percent=float(sum(cpu) / len(cpu)),
-        locust_requests=int(stats.num_requests),
-        locust_failures=int(stats.num_failures),
-        stopped_early=generator.stopping.is_set(),
-    )
+    return report_of(generator, recorder, environment.stats.total)

@@ -187,8 +187,13 @@ def run_load(
     web_port: int | None = None,
     connections: int = 32,
     warm_up: bool = True,
+    master: tuple[int, str, int] | None = None,
 ) -> LoadOutcome:
-    """Probe the target, plan, run ``processes`` generators, check health, build the section."""
+    """Probe the target, plan, run the generators, and check their health.
+
+    Generators run in this process (``processes=1``), in local child processes, or — with
+    ``master=(workers, bind_host, bind_port)`` — as Locust workers of this master.
+    """
     served = supported(probe_target(options.target))
     plan = build_plan(scenario, options, served)
     if warm_up and plan.needs_sessions():
@@ -207,7 +212,21 @@ def run_load(
             f"process(es) sustain here (~{PROCESS_CAPACITY_PER_S:,.0f}/s each): lower "
             "traffic.rate_scale or raise --processes"
         )
-    if processes == 1:
+    if master is not None:
+        from harness.load.distributed import run_master
+
+        expect_workers, bind_host, bind_port = master
+        reports = run_master(
+            scenario,
+            options,
+            served,
+            expect_workers=expect_workers,
+            bind_host=bind_host,
+            bind_port=bind_port,
+            connections=connections,
+            web_port=web_port,
+        )
+    elif processes == 1:
         from harness.load.runner import run_generator  # imports Locust: gevent patches here
 
         reports = [

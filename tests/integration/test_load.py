@@ -298,3 +298,51 @@ def test_unreachable_or_foreign_targets_are_refused(tmp_path: Path) -> None:
             foreign.terminate()
     assert refused.returncode == 2
     assert "does not look like a Spine server" in refused.stderr
+
+
+def test_locust_master_and_two_workers(server: LiveServer, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    port = str(free_port())
+    path = str(scenario(tmp_path))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "harness", "load", path, "--worker", "--master-port", port],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        done = run_load(
+            path,
+            "--master",
+            "--expect-workers",
+            "2",
+            "--master-bind-port",
+            port,
+            "--target",
+            server.url,
+            "--rate",
+            "200",
+            "--duration",
+            "10s",
+            "--interactions",
+            "sds.device-lookup",
+            "--output",
+            str(out),
+        )
+        for worker in workers:
+            assert worker.wait(timeout=60) == 0
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    assert done.returncode == 0, done.stdout + done.stderr
+    section = results(out)["load"]  # type: ignore[index]
+    assert section["processes"] == 2
+    generator = section["generator"]
+    assert abs(generator["drawn"] - 2000) < 3 * np.sqrt(2000)
+    assert generator["drawn"] == generator["sent"] + generator["dropped"]
+    assert len(list((out / "load" / "processes").glob("report-*.json"))) == 2
