@@ -149,8 +149,6 @@ def load(
 def _print_summary(console: object, section: dict[str, object], outcome: object) -> None:
     from rich.console import Console
 
-    from harness.slo.windows import merge_windows
-
     assert isinstance(console, Console)
     generator = section["generator"]
     assert isinstance(generator, dict)
@@ -161,8 +159,10 @@ def _print_summary(console: object, section: dict[str, object], outcome: object)
     head.add_row("CPU max", f"{generator['cpu_max_percent']:.0f}%")
     console.print(head)
     by_interaction: dict[str, object] = {}
-    windows = [w for r in outcome.reports for w in r.windows]  # type: ignore[attr-defined]
-    for window in merge_windows(windows).values():
+    from harness.slo import Window
+
+    for data in (w for r in outcome.reports for w in r.windows):  # type: ignore[attr-defined]
+        window = Window.from_json(data)
         key = window.key.interaction
         if key in by_interaction:
             by_interaction[key].merge_into_total(window)  # type: ignore[attr-defined]

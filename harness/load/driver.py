@@ -52,6 +52,8 @@ BACKOFF_START_S = 0.2  # "with a user present, start at 200 ms …"
 BACKOFF_CAP_S = 3.0  # "… and cap at 3 s"
 MAX_RETRIES = 3
 MESH_CLIENTS = 256  # mesh-client instances kept open (least recently used are closed)
+SEAL_EVERY_S = 5.0  # how often finished windows are encoded compactly
+SEAL_AFTER_S = 10  # seconds after which a window is sealed
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Generator:
     def run(self) -> None:
         """Walk the schedule to its end (or until :meth:`stop`), then wait for requests."""
         monitor = gevent.spawn(self._monitor_cpu)
+        sealer = gevent.spawn(self._seal_windows)
         try:
             for chunk in self.schedule.chunks():
                 for offset, stream, org in zip(
@@ -117,6 +120,7 @@ class Generator:
             self.pool.join(timeout=self.config.request_timeout_s * 2)
         finally:
             monitor.kill()
+            sealer.kill()
             for client in self._mesh.values():
                 client.close()  # type: ignore[no-untyped-call]
 
@@ -144,6 +148,12 @@ class Generator:
             late=lag > self.config.late_threshold_s,
         )
         self.pool.spawn(self._perform, info, self.orgs[info.type_index][org], intended)
+
+    def _seal_windows(self) -> None:
+        # Windows a few seconds old are almost complete; late attempts reopen and merge.
+        while True:
+            gevent.sleep(SEAL_EVERY_S)
+            self.recorder.seal(int(time.time()) - SEAL_AFTER_S)
 
     def _monitor_cpu(self) -> None:
         process = psutil.Process()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -54,6 +55,8 @@ class Recorder:
     )
     totals: Accounting = field(default_factory=Accounting)
     lag: HdrHistogram = field(default_factory=new_histogram)
+    sealed: list[dict[str, Any]] = field(default_factory=list)
+    """Finished windows in their compact JSON form (see :meth:`seal`)."""
 
     def _window(self, second: int, interaction: str, org_type: str) -> Window:
         key = WindowKey(second, interaction, org_type)
@@ -118,7 +121,21 @@ class Recorder:
         counts[0] += 1
         counts[1 if succeeded else 2] += 1
 
-    def drain(self, before_second: int | None = None) -> list[Window]:
-        """Remove and return the windows older than ``before_second`` (all when ``None``)."""
+    def seal(self, before_second: int | None = None) -> int:
+        """Encode the windows older than ``before_second`` (all when ``None``) compactly.
+
+        An open window holds two full HDR histograms (~170 KB each); its encoded form is a few
+        hundred bytes, so sealing every few seconds keeps a long run's memory flat. An attempt
+        that finishes after its window was sealed opens a new window with the same key; the
+        two merge exactly when the results are written.
+        """
         done = [k for k in self.windows if before_second is None or k.t < before_second]
-        return [self.windows.pop(k) for k in done]
+        for key in done:
+            self.sealed.append(self.windows.pop(key).to_json())
+        return len(done)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Seal everything and hand over all windows in compact form."""
+        self.seal()
+        sealed, self.sealed = self.sealed, []
+        return sealed

@@ -20,7 +20,6 @@ from typing import Any
 from harness.load.plan import LoadPlan
 from harness.load.recorder import Accounting
 from harness.slo import Window
-from harness.slo.windows import merge_windows, write_windows
 
 ON_TIME_MIN = 0.99  # share of drawn arrivals that must leave on time
 LAG_P99_MAX_MS = 50.0  # schedule lag p99 beyond which the generator could not keep up
@@ -32,7 +31,7 @@ class GeneratorReport:
     """What one generator process measured and how healthy it was."""
 
     accounting: Accounting
-    windows: list[Window]
+    windows: list[dict[str, Any]]  # compact JSON form (see Recorder.seal)
     organisations: dict[tuple[str, str], list[int]]
     journeys: dict[tuple[str, str], list[int]]
     lag_p50_ms: float
@@ -86,8 +85,7 @@ def write_load_results(
     """Write ``load/windows.jsonl``, ``organisations.csv``, ``journeys.csv``; return the section."""
     load_dir = directory / "load"
     load_dir.mkdir(parents=True, exist_ok=True)
-    merged = merge_windows(w for r in reports for w in r.windows)
-    write_windows(load_dir / "windows.jsonl", merged.values())
+    write_merged(load_dir / "windows.jsonl", [w for r in reports for w in r.windows])
     _write_counts(
         load_dir / "organisations.csv",
         ("ods_code", "org_type"),
@@ -125,6 +123,35 @@ def write_load_results(
     }
 
 
+def _window_key(data: dict[str, Any]) -> tuple[int, str, str]:
+    return int(data["t"]), str(data["interaction"]), str(data["org_type"])
+
+
+def write_merged(path: Path, windows: list[dict[str, Any]]) -> int:
+    """Merge compact windows by key and write them in key order, one group at a time.
+
+    Only one group's full histograms are decoded at once, so memory stays small however long
+    the run was; windows of several generators (or re-opened after sealing) merge exactly.
+    """
+    ordered = sorted(windows, key=_window_key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".jsonl.tmp")
+    written = 0
+    with tmp.open("w", encoding="utf-8") as out:
+        index = 0
+        while index < len(ordered):
+            key = _window_key(ordered[index])
+            merged = Window.from_json(ordered[index])
+            index += 1
+            while index < len(ordered) and _window_key(ordered[index]) == key:
+                merged.merge(Window.from_json(ordered[index]))
+                index += 1
+            out.write(json.dumps(merged.to_json(), separators=(",", ":")) + "\n")
+            written += 1
+    tmp.replace(path)
+    return written
+
+
 def _write_counts(
     path: Path,
     keys: tuple[str, str],
@@ -148,7 +175,7 @@ def report_to_json(report: GeneratorReport) -> dict[str, Any]:
     """A generator report as JSON (for a parent process to merge)."""
     return {
         "accounting": asdict(report.accounting),
-        "windows": [w.to_json() for w in report.windows],
+        "windows": report.windows,
         "organisations": [[*k, *v] for k, v in report.organisations.items()],
         "journeys": [[*k, *v] for k, v in report.journeys.items()],
         "lag_p50_ms": report.lag_p50_ms,
@@ -165,7 +192,7 @@ def report_from_json(data: dict[str, Any]) -> GeneratorReport:
     """Rebuild a generator report written by :func:`report_to_json`."""
     return GeneratorReport(
         accounting=Accounting(**data["accounting"]),
-        windows=[Window.from_json(w) for w in data["windows"]],
+        windows=list(data["windows"]),
         organisations={(r[0], r[1]): list(r[2:]) for r in data["organisations"]},
         journeys={(r[0], r[1]): list(r[2:]) for r in data["journeys"]},
         lag_p50_ms=float(data["lag_p50_ms"]),

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.load.recorder import Accounting, Recorder
-from harness.load.results import GeneratorReport, check_health, report_from_json, report_to_json
-from harness.slo import Outcome
+from harness.load.results import (
+    GeneratorReport,
+    check_health,
+    report_from_json,
+    report_to_json,
+    write_merged,
+)
+from harness.slo import Outcome, read_windows
 
 
 def _report(recorder: Recorder, *, lag_p99_ms: float = 1.0, cpu: float = 20.0) -> GeneratorReport:
@@ -77,7 +85,7 @@ def test_reports_round_trip_through_json() -> None:
     assert again.accounting == report.accounting
     assert again.organisations == report.organisations
     assert again.journeys == report.journeys
-    assert [w.to_json() for w in again.windows] == [w.to_json() for w in report.windows]
+    assert again.windows == report.windows
 
 
 def test_accounting_merges() -> None:
@@ -85,3 +93,30 @@ def test_accounting_merges() -> None:
     a.merge(b)
     assert (a.drawn, a.sent, a.dropped) == (8, 7, 1)
     assert a.closes()
+
+
+def test_sealed_windows_reopen_and_merge_exactly(tmp_path: Path) -> None:
+    recorder = Recorder()
+    for late in (False, True):
+        recorder.drawn(5, "pds.retrieve", "gp-practice")
+        recorder.attempt(
+            5,
+            "pds.retrieve",
+            "gp-practice",
+            "A81001",
+            outcome=Outcome.GOOD,
+            status=200,
+            latency_us=1000 if late else 500,
+            service_us=400,
+        )
+        # Seal after the first attempt: the second reopens the same second's window.
+        assert recorder.seal(before_second=6) == 1
+    assert not recorder.windows
+    windows = recorder.drain()
+    assert len(windows) == 2
+    path = tmp_path / "windows.jsonl"
+    assert write_merged(path, windows) == 1
+    (merged,) = list(read_windows(path))
+    assert merged.drawn == 2
+    assert merged.latency.get_total_count() == 2
+    assert merged.latency.get_max_value() >= 1000
