@@ -1,0 +1,196 @@
+"""What the gate writes: ``gate.json``, ``summary.md`` and ``junit.xml``.
+
+Every comparison becomes a JUnit test case — ``<failure>`` for a regression, ``<skipped>`` for
+an interaction with too little traffic to judge, ``<error>`` for every case when either run is
+invalid — and a row in the Markdown table. A warning (runs from different machines, different
+scenarios) appears in all three files and on the console.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.gate.compare import Comparison, GateThresholds
+from harness.gate.summary import RunSummary
+from harness.slo.checks import Check, write_junit
+from harness.slo.confidence import Verdict
+
+GATE_SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class GateResult:
+    """The outcome of one gate run.
+
+    Attributes:
+        verdict: ``pass`` (no regression), ``regression`` or ``invalid``.
+        comparisons: every comparison (empty when a run is invalid).
+        problems: why a run is invalid.
+        warnings: things every output repeats.
+    """
+
+    verdict: str
+    comparisons: list[Comparison]
+    baseline: RunSummary
+    candidate: RunSummary
+    thresholds: GateThresholds
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _name(c: Comparison) -> str:
+    if c.scope == "availability":
+        return "availability: failure rate not higher than baseline"
+    return f"latency {c.statistic} not worse than baseline ({c.scope})"
+
+
+def _message(c: Comparison) -> str:
+    if not c.judged:
+        return f"not judged: {c.reason}"
+    if c.scope == "availability":
+        return (
+            f"failure rate {c.baseline:.4%} → {c.candidate:.4%} "
+            f"({c.method}, p={c.p_value:.2g}, adjusted {c.p_adjusted:.2g})"
+        )
+    return (
+        f"{c.statistic} of {c.block_s}-s windows {c.baseline:.3f} → {c.candidate:.3f} ms, "
+        f"shift {c.relative_shift:+.1%}, P(worse)={c.superiority:.2f}, "
+        f"p={c.p_value:.2g}, adjusted {c.p_adjusted:.2g}"
+    )
+
+
+def checks(result: GateResult) -> list[Check]:
+    """One check per comparison (or one error per invalid run)."""
+    if result.problems:
+        return [
+            Check("both runs valid", "gate.validity", Verdict.INVALID, problem)
+            for problem in result.problems
+        ]
+    machine = next((w for w in result.warnings if "different machines" in w), None)
+    out = [
+        Check(
+            "baseline and candidate ran on the same machine",
+            "gate.machine",
+            Verdict.INCONCLUSIVE if machine else Verdict.PASS,
+            machine or "same machine description",
+        )
+    ]
+    for c in result.comparisons:
+        if not c.judged:
+            verdict = Verdict.INCONCLUSIVE
+        else:
+            verdict = Verdict.FAIL if c.regression else Verdict.PASS
+        out.append(Check(_name(c), f"gate.{c.statistic.replace(' ', '-')}", verdict, _message(c)))
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _side(summary: RunSummary) -> dict[str, Any]:
+    return {
+        "source": str(summary.source),
+        "machine": summary.machine,
+        "valid": summary.valid,
+        "problems": list(summary.problems),
+        "windows": len(summary.table.frame),
+        "scenario": summary.info.get("scenario"),
+        "created_at": summary.info.get("created_at"),
+    }
+
+
+def gate_document(result: GateResult) -> dict[str, Any]:
+    """The content of ``gate.json``."""
+    document: dict[str, Any] = _clean(
+        {
+            "schema_version": GATE_SCHEMA_VERSION,
+            "command": "gate",
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "verdict": result.verdict,
+            "warnings": result.warnings,
+            "problems": result.problems,
+            "thresholds": asdict(result.thresholds),
+            "baseline": _side(result.baseline),
+            "candidate": _side(result.candidate),
+            "comparisons": [asdict(c) for c in result.comparisons],
+            "checks": [c.to_json() for c in checks(result)],
+        }
+    )
+    return document
+
+
+def markdown(result: GateResult) -> str:
+    """``summary.md`` for a pull-request comment."""
+    icon = {"pass": "✅", "regression": "❌", "invalid": "⛔"}[result.verdict]
+    headline = {
+        "pass": "no regression",
+        "regression": "REGRESSION",
+        "invalid": "INVALID — a run cannot be compared",
+    }[result.verdict]
+    lines = [
+        f"### {icon} harness gate: {headline}",
+        "",
+        f"Baseline `{result.baseline.source}` → candidate `{result.candidate.source}`.",
+    ]
+    lines += [f"> **Warning:** {w}" for w in result.warnings]
+    lines += [f"- ⛔ {p}" for p in result.problems]
+    judged = [c for c in result.comparisons if c.judged]
+    if judged:
+        lines += [
+            "",
+            "| check | baseline | candidate | shift | P(worse) | adj. p | |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for c in judged:
+            if c.scope == "availability":
+                base, cand = f"{c.baseline:.4%}", f"{c.candidate:.4%}"
+                shift, sup = f"{(c.shift or 0):+.4%}", "–"
+            else:
+                base, cand = f"{c.baseline:.3f} ms", f"{c.candidate:.3f} ms"
+                shift, sup = f"{c.relative_shift:+.1%}", f"{c.superiority:.2f}"
+            flag = "❌ regression" if c.regression else "ok"
+            lines.append(
+                f"| {c.scope} {c.statistic} | {base} | {cand} | {shift} | {sup} | "
+                f"{c.p_adjusted:.2g} | {flag} |"
+            )
+    skipped = [c for c in result.comparisons if not c.judged]
+    if skipped:
+        scopes = sorted({c.scope for c in skipped})
+        lines += ["", f"Not judged (too little traffic): {', '.join(scopes)}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: GateResult, folder: Path) -> None:
+    """Write ``gate.json``, ``summary.md`` and ``junit.xml`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = gate_document(result)
+    (folder / "gate.json").write_text(
+        json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    (folder / "summary.md").write_text(markdown(result), encoding="utf-8")
+    write_junit(
+        folder / "junit.xml",
+        checks(result),
+        suite="harness gate",
+        properties={
+            "verdict": result.verdict,
+            "baseline": result.baseline.source,
+            "candidate": result.candidate.source,
+            "baseline_machine": json.dumps(result.baseline.machine, sort_keys=True),
+            "candidate_machine": json.dumps(result.candidate.machine, sort_keys=True),
+            **{f"threshold.{k}": v for k, v in asdict(result.thresholds).items()},
+        },
+        system_out="\n".join(f"warning: {w}" for w in result.warnings),
+    )

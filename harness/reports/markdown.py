@@ -1,0 +1,65 @@
+"""``summary.md``: the verdict and the few numbers a pull-request comment needs.
+
+Short on purpose (a few dozen lines at most): the verdict, warnings, a headline table per
+service, and only the checks that did not pass. The full story is in ``report.html``.
+"""
+
+from __future__ import annotations
+
+from harness.reports.data import ReportData
+from harness.reports.html import VERDICT_TEXT, num, pct
+from harness.slo.confidence import Verdict
+
+ICON = {
+    Verdict.PASS: "✅",
+    Verdict.FAIL: "❌",
+    Verdict.INCONCLUSIVE: "⚠️",
+    Verdict.INVALID: "⛔",
+}
+MAX_LISTED = 10
+
+
+def render_markdown(data: ReportData) -> str:
+    """The summary as Markdown text."""
+    lines = [
+        f"### {ICON[data.verdict]} {data.title}: {VERDICT_TEXT[data.verdict]}",
+        "",
+        f"Target {pct(data.objectives.availability_target)}, one-sided confidence "
+        f"{data.objectives.confidence:.0%}.",
+    ]
+    lines += [f"> **Warning:** {w}" for w in data.warnings]
+    slo = data.slo
+    if slo is not None:
+        overall = slo["request_based"]["overall"]
+        sliced = slo["time_sliced"]["overall"]
+        budget = slo["budget"]
+        lines += [
+            "",
+            "| scope | valid | bad | availability | verdict |",
+            "|---|---:|---:|---:|---|",
+            f"| **overall** | {num(overall['valid'])} | {num(overall['bad'])} | "
+            f"{pct(overall['availability'])} | {overall['judgement']['verdict']} |",
+        ]
+        for name, item in slo["request_based"]["per_service"].items():
+            lines.append(
+                f"| {name} | {num(item['valid'])} | {num(item['bad'])} | "
+                f"{pct(item['availability'])} | {item['judgement']['verdict']} |"
+            )
+        lines += [
+            "",
+            f"Time-sliced: {pct(sliced['availability'])} of {sliced['measured']} measured "
+            f"{sliced['slice_s']}-s slices. Error budget left: "
+            f"{pct(budget['messages_remaining_fraction'], 3)} (messages), "
+            f"{pct(budget['minutes_remaining_fraction'], 3)} (minutes).",
+        ]
+    elif data.run.simulation is not None:
+        breach = data.run.simulation.get("request_based", {}).get("breach", {})
+        lines += ["", f"Simulated P(month below target): {pct(breach.get('probability'), 3)}."]
+    failing = [c for c in data.checks if c.verdict is not Verdict.PASS]
+    if failing:
+        lines += ["", "Checks not passed:", ""]
+        lines += [f"- {ICON[c.verdict]} **{c.name}** — {c.message}" for c in failing[:MAX_LISTED]]
+        if len(failing) > MAX_LISTED:
+            lines.append(f"- … and {len(failing) - MAX_LISTED} more (see junit.xml)")
+    lines += ["", f"{len(data.checks)} checks; full report: `report.html`."]
+    return "\n".join(lines) + "\n"

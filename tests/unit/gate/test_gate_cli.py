@@ -1,0 +1,140 @@
+"""``harness gate``: baselines by name or directory, outputs, warnings and exit codes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli.main import run
+from harness.cli.output import ExitCode
+from tests.synthetic import Shape, write_run
+
+SHAPE = Shape(duration_s=20, rate_per_s=500)
+OTHER_MACHINE = {"system": "Linux", "release": "6.8", "processor": "aarch64", "cpus": 8}
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(8)
+    slower = dataclasses.replace(SHAPE, shift_us=0.3 * SHAPE.median_us)
+    return {
+        "a": write_run(tmp_path / "a", rng, SHAPE),
+        "b": write_run(tmp_path / "b", rng, SHAPE),
+        "slow": write_run(tmp_path / "slow", rng, slower),
+        "elsewhere": write_run(tmp_path / "elsewhere", rng, SHAPE, machine=OTHER_MACHINE),
+        "partial": write_run(tmp_path / "partial", rng, SHAPE, partial=True),
+    }
+
+
+def _gate(tmp_path: Path, name: str, *args: str) -> tuple[int, Path]:
+    out = tmp_path / f"gate-{name}"
+    code = run(
+        ["gate", "--output", str(out), "--baselines-dir", str(tmp_path / "baselines"), *args]
+    )
+    return code, out
+
+
+def test_save_a_baseline_then_gate_by_name(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    baselines = tmp_path / "baselines"
+    code = run(
+        [
+            "gate",
+            "--candidate",
+            str(runs["a"]),
+            "--save-baseline",
+            "main",
+            "--baselines-dir",
+            str(baselines),
+        ]
+    )
+    assert code == ExitCode.PASS
+    meta = json.loads((baselines / "main" / "baseline.json").read_text())
+    assert meta["machine"]["cpus"] == 2
+    lines = (baselines / "main" / "windows.jsonl").read_text().splitlines()
+    assert len(lines) == 20 * 7  # merged over organisation types: one per second × interaction
+    assert {json.loads(line)["org_type"] for line in lines} == {"all"}
+    assert (baselines / "main" / "windows.jsonl").stat().st_size < 500_000
+
+    code, out = _gate(tmp_path, "aa", "--baseline", "main", "--candidate", str(runs["b"]))
+    assert code == ExitCode.PASS
+    document = json.loads((out / "gate.json").read_text())
+    assert document["verdict"] == "pass"
+    assert document["warnings"] == []
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert suite.findall("testcase/failure") == []
+    assert "no regression" in (out / "summary.md").read_text()
+    assert "gate: pass" in capsys.readouterr().out
+
+
+def test_a_slower_candidate_is_a_regression(tmp_path: Path, runs: dict[str, Path]) -> None:
+    code, out = _gate(
+        tmp_path, "slow", "--baseline", str(runs["a"]), "--candidate", str(runs["slow"])
+    )
+    assert code == ExitCode.FAIL
+    document = json.loads((out / "gate.json").read_text())
+    assert document["verdict"] == "regression"
+    flagged = [c for c in document["comparisons"] if c["regression"]]
+    assert any(c["scope"] == "all interactions" and c["statistic"] == "p50" for c in flagged)
+    failures = ET.parse(out / "junit.xml").getroot().findall("testsuite/testcase/failure")
+    assert any("p50" in (f.get("message") or "") for f in failures)
+    assert "❌ regression" in (out / "summary.md").read_text()
+
+
+def test_different_machines_warn_in_every_output(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _gate(
+        tmp_path, "machine", "--baseline", str(runs["elsewhere"]), "--candidate", str(runs["b"])
+    )
+    assert code in (ExitCode.PASS, ExitCode.FAIL)
+    assert "different machines" in capsys.readouterr().err
+    assert "different machines" in json.loads((out / "gate.json").read_text())["warnings"][0]
+    assert "different machines" in (out / "summary.md").read_text()
+    junit = (out / "junit.xml").read_text()
+    assert "different machines" in junit
+    skipped = ET.parse(out / "junit.xml").getroot().findall("testsuite/testcase/skipped")
+    assert any("aarch64" in (s.get("message") or "") for s in skipped)
+
+
+def test_an_invalid_run_exits_3_and_is_never_saved(tmp_path: Path, runs: dict[str, Path]) -> None:
+    code, out = _gate(
+        tmp_path, "partial", "--baseline", str(runs["a"]), "--candidate", str(runs["partial"])
+    )
+    assert code == ExitCode.INVALID_RUN
+    assert json.loads((out / "gate.json").read_text())["verdict"] == "invalid"
+    errors = ET.parse(out / "junit.xml").getroot().findall("testsuite/testcase/error")
+    assert errors
+    code = run(
+        [
+            "gate",
+            "--candidate",
+            str(runs["partial"]),
+            "--save-baseline",
+            "bad",
+            "--baselines-dir",
+            str(tmp_path / "baselines"),
+        ]
+    )
+    assert code == ExitCode.INVALID_RUN
+    assert not (tmp_path / "baselines" / "bad").exists()
+
+
+def test_unusable_arguments_exit_2(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = _gate(tmp_path, "unknown", "--baseline", "no-such", "--candidate", str(runs["a"]))
+    assert code == ExitCode.USAGE
+    assert "no baseline 'no-such'" in capsys.readouterr().err
+    assert run(["gate", "--candidate", str(runs["a"])]) == ExitCode.USAGE
+    code, _ = _gate(
+        tmp_path, "missing", "--baseline", str(runs["a"]), "--candidate", str(tmp_path / "x")
+    )
+    assert code == ExitCode.USAGE
