@@ -138,12 +138,17 @@ def load(
     section = write_results(outcome, results.path, partial=False)
     results.write_json({"load": section}, command="load", seed=scenario.seed)
     _print_summary(console, section, outcome)
+    from harness.cli.report import VERDICT_EXIT
+    from harness.reports.render import write_report
+
+    report = write_report(results.path)
+    console.print(f"verdict: {report.verdict}  report: {results.path / 'report.html'}")
     console.print(f"results: {results.path}")
     if not outcome.health.valid:
         for reason in outcome.health.reasons:
             console.print(f"[bold red]invalid run:[/] {reason}")
         return ExitCode.INVALID_RUN
-    return ExitCode.PASS
+    return VERDICT_EXIT[str(report.verdict)]
 
 
 def _print_summary(console: object, section: dict[str, object], outcome: object) -> None:

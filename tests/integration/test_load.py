@@ -119,7 +119,7 @@ def test_constant_500_per_second_is_an_open_poisson_schedule(
         "--output",
         str(out),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr  # valid run, SLO met
     generator = results(out)["load"]["generator"]  # type: ignore[index]
     drawn = generator["drawn"]
     assert abs(drawn - 15_000) < 3 * np.sqrt(15_000)
@@ -180,8 +180,9 @@ def test_stalls_show_from_intended_time_not_in_service_time(
     finally:
         stop.set()
         stopper.join(timeout=10)
-    assert done.returncode in (0, 3), done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # stalls breach the SLO
     generator = results(out)["load"]["generator"]  # type: ignore[index]
+    assert generator["valid"], generator["reasons"]
     assert generator["dropped"] == 0
     assert generator["drawn"] == generator["sent"]
     total = totals(out, "sds.device-lookup")
@@ -207,7 +208,7 @@ def test_two_generator_processes_merge_exactly(server: LiveServer, tmp_path: Pat
         "--output",
         str(out),
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # too few requests to decide
     parts = [
         [Window.from_json(w) for w in json.loads(p.read_text())["windows"]]
         for p in sorted((out / "load" / "processes").glob("report-*.json"))
@@ -339,7 +340,7 @@ def test_locust_master_and_two_workers(server: LiveServer, tmp_path: Path) -> No
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # too few requests to decide
     section = results(out)["load"]  # type: ignore[index]
     assert section["processes"] == 2
     generator = section["generator"]
