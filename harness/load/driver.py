@@ -22,7 +22,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gevent
 import numpy as np
@@ -284,7 +284,8 @@ class Generator:
         if needs_session and not self._ensure_session(org, intended):
             self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
             return
-        call = builder(org, self.rng, self._ods_codes)
+        # Record under the arrival's interaction even when a stand-in request serves it.
+        call = replace(builder(org, self.rng, self._ods_codes), interaction=info.interaction.id)
         outcome, body = self._attempts(
             call, org, intended, info.interaction.latency_slo_s, derived=False
         )
