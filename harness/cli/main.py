@@ -9,7 +9,7 @@ import typer
 
 from harness import __version__
 from harness.cli import gate as gate_command
-from harness.cli import load, profile, scenarios, serve
+from harness.cli import load, profile, scenarios, serve, simulate
 from harness.cli import report as report_command
 from harness.cli.output import ExitCode, make_console, report_error
 from harness.errors import HarnessError
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.command("profile")(profile.profile)
 app.command("load")(load.load)
+app.command("simulate")(simulate.simulate)
 app.command("serve")(serve.serve)
 app.command("report")(report_command.report)
 app.command("gate")(gate_command.gate)

@@ -22,8 +22,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from harness.config.scenario import LoseDataCentre, Scenario
+from harness.config.availability import Component, SiteDrain, known_components
+from harness.config.fields import Exponential
+from harness.config.scenario import DataCentreMode, LoseDataCentre, Scenario
 from harness.errors import ScenarioError, ScenarioProblem
+from harness.spine import OrgType
+from harness.spine.organisations import SUPPLIER_SHARE
 
 Loc = Sequence[str | int]
 
@@ -129,6 +133,10 @@ def _cross_check(scenario: Scenario, data: dict[str, Any]) -> list[tuple[Loc, st
                     f"redundancy {pool.redundancy} leaves no working server of {pool.servers}",
                 )
             )
+    found.extend(_topology_problems(scenario))
+    found.extend(_failure_problems(scenario))
+    found.extend(_plan_problems(scenario))
+    found.extend(_importance_problems(scenario))
     for key, values in scenario.sweep.items():
         for value in values:
             try:
@@ -141,6 +149,128 @@ def _cross_check(scenario: Scenario, data: dict[str, Any]) -> list[tuple[Loc, st
                 )
                 found.append((("sweep", key), f"value {value!r} does not apply: {reason}"))
                 break
+    return found
+
+
+def _topology_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
+    """Failover targets and drained sites must be data centres of the topology."""
+    found: list[tuple[Loc, str]] = []
+    topology = scenario.topology
+    sites = topology.data_centres
+    if topology.mode is DataCentreMode.ACTIVE_PASSIVE and len(sites) < 2:
+        found.append((("topology", "mode"), "active-passive needs at least two data centres"))
+    for site, targets in topology.failover.targets.items():
+        if site not in sites:
+            found.append(
+                (
+                    ("topology", "failover", "targets", site),
+                    f"unknown data centre {site!r}; topology has {sites}",
+                )
+            )
+        for i, target in enumerate(targets):
+            if target not in sites or target == site:
+                reason = "a site cannot fail over to itself" if target == site else "unknown"
+                found.append(
+                    (
+                        ("topology", "failover", "targets", site, i),
+                        f"failover target {target!r}: {reason}; topology has {sites}",
+                    )
+                )
+    for i, window in enumerate(scenario.maintenance):
+        if isinstance(window, SiteDrain) and window.data_centre not in sites:
+            found.append(
+                (
+                    ("maintenance", i, "data_centre"),
+                    f"unknown data centre {window.data_centre!r}; topology has {sites}",
+                )
+            )
+    return found
+
+
+def _failure_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
+    """Failure processes must name known components, and options that apply to them."""
+    found: list[tuple[Loc, str]] = []
+    known = known_components()
+    suppliers = sorted({name for shares in SUPPLIER_SHARE.values() for name in shares})
+    software = {Component.SOFTWARE_RELEASE, Component.SOFTWARE_FAULT}
+    for i, failure in enumerate(scenario.failures):
+        if failure.component not in known:
+            found.append(
+                (
+                    ("failures", i, "component"),
+                    f"unknown component {failure.component!r}; known: {', '.join(known)}",
+                )
+            )
+        if failure.service is not None and failure.component not in software:
+            found.append(
+                (("failures", i, "service"), "only software faults are limited to a service")
+            )
+        if failure.supplier is not None:
+            if failure.component != Component.SUPPLIER_GATEWAY:
+                found.append(
+                    (("failures", i, "supplier"), "only a supplier-gateway names a supplier")
+                )
+            elif failure.supplier not in suppliers:
+                found.append(
+                    (
+                        ("failures", i, "supplier"),
+                        f"unknown supplier {failure.supplier!r}; known: {', '.join(suppliers)}",
+                    )
+                )
+    return found
+
+
+def _importance_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
+    """Importance sampling must bias a component that fails, with exponential times."""
+    spec = scenario.simulation.importance
+    if spec is None:
+        return []
+    where: Loc = ("simulation", "importance", "component")
+    renewals = (Component.SERVER, Component.SITE, Component.NETWORK, Component.LOAD_BALANCER)
+    biasable = {str(c) for c in (*renewals, Component.DATABASE)}
+    biasable |= {c for c in known_components() if c.endswith("-server")}
+    if spec.component not in biasable:
+        return [(where, f"cannot bias {spec.component!r}; choose one of {sorted(biasable)}")]
+    processes = [f for f in scenario.failures if f.component == spec.component]
+    if not processes:
+        return [(where, f"no failure process for {spec.component!r} to bias")]
+    if any(not isinstance(f.time_to_failure, Exponential) for f in processes):
+        return [(where, "only exponential times to failure can be biased")]
+    return []
+
+
+def _plan_problems(scenario: Scenario) -> list[tuple[Loc, str]]:
+    """Migration waves and planned work must fit the organisation types and the window."""
+    found: list[tuple[Loc, str]] = []
+    window_s = scenario.simulation.duration
+    types = [str(t) for t in OrgType]
+    for i, window in enumerate(scenario.maintenance):
+        if window.first >= window_s:
+            found.append(
+                (
+                    ("maintenance", i, "first"),
+                    f"starts at {window.first:g}s, after the simulated window ({window_s:g}s)",
+                )
+            )
+    migration = scenario.migration
+    if migration is None:
+        return found
+    if migration.start >= window_s:
+        found.append((("migration", "start"), f"starts after the simulated window ({window_s:g}s)"))
+    seen: dict[str, int] = {}
+    for w, wave in enumerate(migration.waves):
+        if wave.at >= window_s:
+            found.append(
+                (("migration", "waves", w, "at"), f"after the simulated window ({window_s:g}s)")
+            )
+        for j, org_type in enumerate(wave.org_types):
+            where: Loc = ("migration", "waves", w, "org_types", j)
+            if org_type not in types:
+                found.append((where, f"unknown organisation type {org_type!r}; known: {types}"))
+            elif org_type in seen:
+                found.append((where, f"{org_type!r} already moves in wave {seen[org_type]}"))
+            else:
+                seen[org_type] = w
     return found
 
 

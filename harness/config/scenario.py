@@ -23,37 +23,24 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    WithJsonSchema,
-    field_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
 
-from harness.config.duration import parse_duration_s
+from harness.config.availability import (
+    DatabaseSpec,
+    LoadBalancerSpec,
+    MaintenanceWindow,
+    MigrationSpec,
+    ReleaseSpec,
+    SimulationSpec,
+)
+from harness.config.fields import DURATION_JSON_SCHEMA as DURATION_JSON_SCHEMA
+from harness.config.fields import KEBAB_PATTERN as KEBAB_PATTERN
+from harness.config.fields import Distribution, KebabId, Seconds, StrictModel
+from harness.config.fields import Exponential as Exponential
+from harness.config.fields import Lognormal as Lognormal
+from harness.config.fields import Weibull as Weibull
 from harness.errors import ConfigurationError
 from harness.spine import AVAILABILITY_TARGET, CATALOGUE, Service, parse_scale
-
-KEBAB_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-
-DURATION_JSON_SCHEMA = {
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*)+$"},
-    ],
-    "description": "seconds, or a duration such as 90s, 10m, 1h30m, 250ms",
-}
-Seconds = Annotated[
-    float,
-    BeforeValidator(parse_duration_s),
-    Field(ge=0),
-    WithJsonSchema(DURATION_JSON_SCHEMA),
-]
-"""A duration in seconds, written as a number or a string such as ``10m`` or ``1h30m``."""
-KebabId = Annotated[str, Field(pattern=KEBAB_PATTERN, max_length=64)]
 
 
 def _check_scale(value: str) -> str:
@@ -72,12 +59,6 @@ def _check_interaction(value: str) -> str:
 
 
 InteractionId = Annotated[str, AfterValidator(_check_interaction)]
-
-
-class StrictModel(BaseModel):
-    """Base of every scenario model: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class OrganisationsSpec(StrictModel):
@@ -134,6 +115,10 @@ class FailoverSpec(StrictModel):
     """Time to notice a site failure."""
     success_probability: float = Field(0.98, ge=0.0, le=1.0)
     """Chance that an automatic failover works first time."""
+    manual: Seconds = Field(1800.0, gt=0)
+    """Time to fail over by hand after the automatic failover did not work."""
+    targets: dict[KebabId, list[KebabId]] = Field(default_factory=dict)
+    """Where each site's traffic goes when it fails (default: every other site)."""
 
 
 class TopologySpec(StrictModel):
@@ -144,6 +129,10 @@ class TopologySpec(StrictModel):
     pools: dict[Service, PoolSpec] = Field(default_factory=dict)
     """Server pools by service id; services not listed get the defaults of ``PoolSpec``."""
     failover: FailoverSpec = FailoverSpec()
+    load_balancers: LoadBalancerSpec = LoadBalancerSpec()
+    database: DatabaseSpec = DatabaseSpec()
+    repair_crews: int = Field(2, ge=1, le=1_000)
+    """Engineers per site who repair failed servers, one failure each at a time."""
 
     @field_validator("data_centres")
     @classmethod
@@ -153,32 +142,6 @@ class TopologySpec(StrictModel):
         return value
 
 
-class Exponential(StrictModel):
-    """Memoryless times: constant hazard."""
-
-    distribution: Literal["exponential"]
-    mean: Seconds = Field(gt=0)
-
-
-class Weibull(StrictModel):
-    """Times with a rising (shape > 1) or falling (shape < 1) hazard."""
-
-    distribution: Literal["weibull"]
-    shape: float = Field(gt=0)
-    scale: Seconds = Field(gt=0)
-
-
-class Lognormal(StrictModel):
-    """Repair times with a long tail (median plus a multiplicative spread)."""
-
-    distribution: Literal["lognormal"]
-    median: Seconds = Field(gt=0)
-    sigma: float = Field(gt=0)
-
-
-Distribution = Annotated[Exponential | Weibull | Lognormal, Field(discriminator="distribution")]
-
-
 class FailureSpec(StrictModel):
     """A failure process of one kind of component."""
 
@@ -186,6 +149,12 @@ class FailureSpec(StrictModel):
     """What fails, e.g. ``pds-server``, ``database``, ``site``, ``supplier-gateway``."""
     time_to_failure: Distribution
     time_to_repair: Distribution
+    service: Service | None = None
+    """Software faults only: the service that fails (default: one at random each time)."""
+    supplier: KebabId | None = None
+    """Supplier gateways only: whose link fails (default: one at random, by organisations)."""
+    error_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    """Software faults and configuration changes: share of requests that fail."""
 
 
 class OpenModelLoad(StrictModel):
@@ -324,6 +293,13 @@ class Scenario(StrictModel):
     load: LoadSpec = OpenModelLoad()
     faults: list[Fault] = Field(default_factory=list)
     slo: SloSpec = SloSpec()
+    releases: ReleaseSpec | None = None
+    """Software releases with regressions (availability model; none by default)."""
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    """Planned maintenance windows (availability model)."""
+    migration: MigrationSpec | None = None
+    """A migration during the simulated window (availability model)."""
+    simulation: SimulationSpec = SimulationSpec()
     sweep: dict[str, list[SweepValue]] = Field(default_factory=dict)
     """A grid of dotted keys to lists of values, e.g. ``topology.pools.pds.servers: [4, 6]``."""
 

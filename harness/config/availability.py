@@ -1,0 +1,235 @@
+"""The parts of a scenario that only the availability model reads.
+
+A capacity planner describes *how the platform fails* and *what planned work it undergoes*;
+the simulation (``harness simulate``) turns that into a distribution of monthly availability::
+
+    topology:
+      database: {failover: 90s, success_probability: 0.95, manual_recovery: 30m}
+      load_balancers: {per_site: 2, switchover: 10s}
+    releases: {interval: 14d, regression_probability: 0.05}
+    maintenance:
+      - {kind: rolling-patch, first: 6d2h, every: 7d, per_server: 10m}
+    migration: {plan: phased, start: 5d22h, wave_interval: 7d}
+    simulation: {duration: 30d, timeout: 30s, excluded_causes: [org-connectivity, supplier]}
+
+Every section has defaults, so a scenario written for the load test alone is still a valid
+simulation input (with no releases, no maintenance and no migration). Cross-references — a
+failover target that is not a data centre, a wave naming an unknown organisation type — are
+checked by :mod:`harness.config.loading`, where the error can be located in the file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from harness.config.fields import Distribution, KebabId, Lognormal, Seconds, StrictModel
+from harness.spine import Service
+
+DAY_S = 86_400.0  # seconds in a day
+
+
+class Cause(StrEnum):
+    """What burned the error budget; every failed or slow message is given one cause."""
+
+    HARDWARE = "hardware"  # application servers failing and being repaired
+    SITE = "site"  # a whole data centre, its load balancers or its network path
+    DATABASE = "database"  # a database cluster failing over or down
+    SOFTWARE = "software"  # national software faults and release regressions
+    CONFIG = "config"  # a configuration change that breaks every site at once
+    MAINTENANCE = "maintenance"  # planned work: patching, site drains, service downtime
+    SUPPLIER = "supplier"  # a clinical-system supplier's organisations cut off
+    MIGRATION = "migration"  # cut-over downtime and rollbacks of a migration
+    ORG_CONNECTIVITY = "org-connectivity"  # one organisation's own network link
+    LOAD = "load"  # queueing at full capacity: the platform is simply too small
+
+
+class Component(StrEnum):
+    """Kinds of component a ``failures`` entry may name (besides ``<service>-server``)."""
+
+    SERVER = "server"  # every application server of every pool
+    SITE = "site"  # a whole data centre (power, cooling, building)
+    LOAD_BALANCER = "load-balancer"  # each load balancer of a site's pair
+    NETWORK = "network"  # a site's network path to the clients
+    DATABASE = "database"  # each node of a site's database cluster
+    SOFTWARE_RELEASE = "software-release"  # a national software fault (common to all sites)
+    SOFTWARE_FAULT = "software-fault"  # the same as software-release
+    CONFIG_CHANGE = "config-change"  # a bad configuration push (all services, all sites)
+    SUPPLIER_GATEWAY = "supplier-gateway"  # one supplier's link to the Spine
+    ORG_CONNECTIVITY = "org-connectivity"  # each organisation's own link, independently
+
+
+def known_components() -> list[str]:
+    """Every component name a failure process may use."""
+    return [str(c) for c in Component] + [f"{s}-server" for s in Service]
+
+
+class LoadBalancerSpec(StrictModel):
+    """The load balancers in front of each data centre."""
+
+    per_site: int = Field(2, ge=1, le=16)
+    """Load balancers per site; the site is cut off only when all of them are down."""
+    switchover: Seconds = 10.0
+    """Traffic of the site fails for this long while a standby takes over from a failed one."""
+
+
+class DatabaseSpec(StrictModel):
+    """Each data centre's database cluster: a primary and standbys with automatic failover."""
+
+    nodes: int = Field(2, ge=1, le=9)
+    """Nodes per site (one primary, the rest standbys)."""
+    failover: Seconds = 90.0
+    """Writes and reads fail for this long while a standby is promoted."""
+    success_probability: float = Field(0.95, ge=0.0, le=1.0)
+    """Chance that the automatic promotion works; otherwise ``manual_recovery`` applies."""
+    manual_recovery: Seconds = Field(1800.0, gt=0)
+    """Outage when the automatic failover fails and an engineer promotes by hand."""
+
+
+class ReleaseSpec(StrictModel):
+    """Software releases on a cadence, each with a chance of shipping a regression."""
+
+    interval: Seconds = Field(14 * DAY_S, gt=0)
+    """Time between releases of a service."""
+    first: Seconds = 1 * DAY_S + 20 * 3600.0
+    """Offset of the first release from the start of the simulated window (Tuesday 20:00)."""
+    services: list[Service] = Field(default_factory=list)
+    """Services released (empty: every service, one after another, an hour apart)."""
+    regression_probability: float = Field(0.05, ge=0.0, le=1.0)
+    """Chance that a release ships a regression."""
+    error_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    """Share of the service's requests that fail while a regression is live."""
+    time_to_rollback: Distribution = Lognormal(distribution="lognormal", median=1800.0, sigma=0.6)
+    """Time from release to the regression being rolled back."""
+
+
+class _WindowBase(StrictModel):
+    first: Seconds = 0.0
+    """Offset of the first window from the start of the simulated window."""
+    every: Seconds = Field(7 * DAY_S, gt=0)
+    """Time between windows."""
+
+
+class RollingPatch(_WindowBase):
+    """Servers patched one at a time, pool by pool and site by site: capacity dips, no outage."""
+
+    kind: Literal["rolling-patch"]
+    per_server: Seconds = Field(600.0, gt=0)
+    """Time each server is out of its pool."""
+    services: list[Service] = Field(default_factory=list)
+    """Pools patched (empty: every pool)."""
+
+
+class SiteDrain(_WindowBase):
+    """One data centre drained on purpose: its traffic moves to the others without failing."""
+
+    kind: Literal["site-drain"]
+    data_centre: KebabId
+    duration: Seconds = Field(gt=0)
+
+
+class ServiceDowntime(_WindowBase):
+    """A service taken down on purpose (503 with ``Retry-After``): its requests fail."""
+
+    kind: Literal["service-downtime"]
+    service: Service
+    duration: Seconds = Field(gt=0)
+
+
+MaintenanceWindow = Annotated[
+    RollingPatch | SiteDrain | ServiceDowntime, Field(discriminator="kind")
+]
+
+
+class MigrationPlan(StrEnum):
+    """How organisations move to the new platform."""
+
+    PHASED = "phased"  # waves of organisation types over weekends, canary first
+    BIG_BANG = "big-bang"  # everyone at once
+
+
+class WaveSpec(StrictModel):
+    """One migration wave: which organisation types move, and when."""
+
+    org_types: list[KebabId] = Field(min_length=1)
+    """Organisation types in the wave (``gp-practice``, ``community-pharmacy``…)."""
+    at: Seconds
+    """Offset of the cut-over from the start of the simulated window."""
+
+
+class MigrationSpec(StrictModel):
+    """A migration to a new platform during the simulated window (the 2014 decision)."""
+
+    plan: MigrationPlan = MigrationPlan.PHASED
+    start: Seconds = 5 * DAY_S + 22 * 3600.0
+    """Offset of the first cut-over (Saturday 22:00 when the window starts on a Monday)."""
+    wave_interval: Seconds = Field(7 * DAY_S, gt=0)
+    """Phased plan without explicit waves: time between the directory's waves 0 (canary)…4."""
+    waves: list[WaveSpec] = Field(default_factory=list)
+    """Explicit waves of a phased plan; empty means the directory's own waves."""
+    cutover_downtime: Seconds = 300.0
+    """Outage of the organisations being moved, per wave (everyone at once for big-bang)."""
+    dual_running: bool = True
+    """Phased only: old and new platforms run side by side, so a cut-over costs no downtime."""
+    rollback_probability: float = Field(0.05, ge=0.0, le=1.0)
+    """Chance that a wave (the big bang) goes wrong and its organisations fail until rollback."""
+    error_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    """Share of the moved organisations' requests that fail while a wave is going wrong."""
+    time_to_rollback: Distribution = Lognormal(distribution="lognormal", median=7200.0, sigma=0.5)
+    org_failure_probability: float = Field(0.002, ge=0.0, le=1.0)
+    """Chance that one organisation's own cut-over fails (its clinical system must be fixed)."""
+    org_time_to_fix: Distribution = Lognormal(distribution="lognormal", median=14400.0, sigma=0.8)
+
+
+class FlushSpec(StrictModel):
+    """What clients do when they reconnect after a cohort outage (the thundering herd)."""
+
+    fraction: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of the messages held during the outage that are sent on reconnection."""
+    duration: Seconds = Field(600.0, gt=0)
+    """Time over which the held messages are flushed."""
+
+
+class ImportanceSpec(StrictModel):
+    """Importance sampling: fail one kind of component more often, and reweight the months.
+
+    Rare combinations (both data centres down in one month) barely ever happen in a plain run;
+    making the component fail ``factor`` times more often and weighting each month by its
+    likelihood ratio estimates their probability without millions of replications. Only
+    components with exponential times to failure can be biased this way.
+    """
+
+    component: KebabId
+    """The component whose failures are made more frequent (``site``, ``database``…)."""
+    factor: float = Field(10.0, gt=1.0, le=10_000.0)
+    """How many times more often it fails in the biased runs."""
+
+
+class SimulationSpec(StrictModel):
+    """The simulated window and how messages are judged."""
+
+    start: datetime = datetime(2014, 9, 1, 0, 0)
+    """Start of the simulated window; a time without offset is London local time."""
+    duration: Seconds = Field(30 * DAY_S, ge=3600.0, le=366 * DAY_S)
+    """Length of one simulated month (30 days by default)."""
+    timeout: Seconds = Field(30.0, gt=0)
+    """Client timeout: a request that would wait longer fails instead."""
+    slow_is_bad: bool = True
+    """Count requests slower than their latency objective against availability."""
+    bad_minute_threshold: float = Field(0.01, gt=0.0, lt=1.0)
+    """A minute is bad (time-based availability) when more than this share of it is bad."""
+    excluded_causes: list[Cause] = Field(
+        default_factory=lambda: [Cause.ORG_CONNECTIVITY, Cause.SUPPLIER]
+    )
+    """Causes reported (per organisation and type) but excluded from the Spine's SLI: an
+    organisation's own link and a supplier's gateway are not the Spine's to keep up."""
+    reconnect_flush: FlushSpec = FlushSpec()
+    slo_gate: bool = False
+    """Exit 1 when the breach probability's lower confidence bound exceeds ``max_breach``."""
+    max_breach_probability: float = Field(0.05, ge=0.0, le=1.0)
+    """The acceptable probability that a month breaches the availability target."""
+    importance: ImportanceSpec | None = None
+    """Importance sampling of a rare failure (off by default)."""
