@@ -144,15 +144,25 @@ def start_server(
         )
     url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/health", timeout=1, verify=verify).status_code == 200:  # type: ignore[arg-type]
-                return LiveServer(url, process, log_path)
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                response = httpx.get(f"{url}/health", timeout=1, verify=verify)  # type: ignore[arg-type]
+                if response.status_code == 200:
+                    return LiveServer(url, process, log_path)
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+    except BaseException:
+        # Never leave a server behind, whatever went wrong while waiting for it.
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        raise
 
 
 def stop_server(server: LiveServer) -> None:
