@@ -71,3 +71,54 @@ def mesh_auth(
 
 
 V2 = {"Accept": "application/vnd.mesh.v2+json"}
+
+
+def org_code(client: TestClient, org_type: str, n: int = 0) -> str:
+    """The ODS code of the ``n``-th organisation of a type in the test directory."""
+    orgs = [
+        o
+        for o in client.app.state.directory.organisations  # type: ignore[attr-defined]
+        if str(o.org_type) == org_type
+    ]
+    return str(orgs[n].ods_code)
+
+
+def login_as(client: TestClient, ods_code: str, role: str, user: int = 0) -> dict[str, str]:
+    """Headers of a session of ``ods_code``'s ``user``-th user in ``role``."""
+    response = client.get(f"/admin/credentials/{ods_code}", headers=admin())
+    assert response.status_code == 200, response.text
+    cred = response.json()
+    session = client.post(
+        "/authentication/session",
+        json={"user_id": cred["users"][user], "role": role},
+        headers={"apikey": str(cred["api_key"]), **rid()},
+    )
+    assert session.status_code == 201, session.text
+    body = session.json()
+    return {
+        "Authorization": f"Bearer {body['access_token']}",
+        "NHSD-Session-URID": body["urid"],
+    }
+
+
+def fhir_valid(body: dict[str, object]) -> dict[str, object]:
+    """Validate a FHIR body (and every resource it contains) against the R4B models."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    resource_type = body["resourceType"]
+    assert isinstance(resource_type, str)
+    get_fhir_model_class(resource_type).model_validate(body)
+    for entry in body.get("entry", []) or []:  # type: ignore[attr-defined]
+        fhir_valid(entry["resource"])
+    for parameter in body.get("parameter", []) or []:  # type: ignore[attr-defined]
+        if "resource" in parameter:
+            fhir_valid(parameter["resource"])
+    return body
+
+
+def outcome_code(response: object) -> str:
+    """The Spine code of an OperationOutcome response (validated as FHIR)."""
+    body = response.json()  # type: ignore[attr-defined]
+    assert body["resourceType"] == "OperationOutcome", body
+    fhir_valid(body)
+    return str(body["issue"][0]["details"]["coding"][0]["code"])

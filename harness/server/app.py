@@ -1,7 +1,8 @@
 """The application factory: ``create_app(settings)`` builds one server, with no import-time state.
 
 The lifespan opens storage (upgrading the schema unless ``harness serve`` already did), builds
-the organisation and MESH directories from the seed, and starts three background tasks per
+the organisation and MESH directories and the synthetic PDS population from the seed, wires the
+national services (PDS, EPS, SCR, SDS/ODS) to them, and starts three background tasks per
 worker: reloading faults shared through storage, flushing the audit batch, and running the
 MESH lifecycle (expiry) once a minute.
 """
@@ -25,6 +26,9 @@ from harness.config import ServerSettings
 from harness.server.admin.router import router as admin_router
 from harness.server.audit import AuditLog
 from harness.server.clock import Clock
+from harness.server.eps.router import dispensing as eps_dispensing_router
+from harness.server.eps.router import prescribing as eps_prescribing_router
+from harness.server.eps.service import EpsService
 from harness.server.errors import install_error_handlers
 from harness.server.faults import FaultBoard
 from harness.server.idempotency import IdempotencyStore
@@ -36,10 +40,17 @@ from harness.server.mesh.service import MeshService
 from harness.server.metrics import Metrics
 from harness.server.ods.router import router as ods_router
 from harness.server.ods.service import OdsService
+from harness.server.pds.population import Population, PopulationSettings
+from harness.server.pds.router import router as pds_router
+from harness.server.pds.service import PdsService
 from harness.server.platform import Platform, install_platform
 from harness.server.ratelimit import RateLimiter
+from harness.server.scr.router import router as scr_router
+from harness.server.scr.service import ScrService
+from harness.server.sds.router import router as sds_router
+from harness.server.sds.service import SdsService
 from harness.server.store import create_store, upgrade
-from harness.spine import build_directory
+from harness.spine import Directory, OrgType, build_directory
 
 log = logging.getLogger(__name__)
 LIFECYCLE_INTERVAL_S = 60.0
@@ -53,6 +64,17 @@ async def _every(interval_s: float, job: Callable[[], Awaitable[Any]], name: str
             await job()
         except Exception:
             log.exception("background job %s failed; will retry", name)
+
+
+def _population(app: FastAPI, directory: Directory) -> Population:
+    settings: ServerSettings = app.state.settings
+    size: int = app.state.patients or PopulationSettings().patients
+    return Population(
+        size,
+        settings.seed,
+        gp_practices=[o.ods_code for o in directory.of_type(OrgType.GP_PRACTICE)],
+        pharmacies=[o.ods_code for o in directory.of_type(OrgType.COMMUNITY_PHARMACY)],
+    )
 
 
 @asynccontextmanager
@@ -88,6 +110,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         directory=directory, store=store, secret=settings.identity_secret, clock=clock.now
     )
     app.state.ods = OdsService(directory)
+    app.state.population = _population(app, directory)
+    app.state.pds = PdsService(
+        store=store, population=app.state.population, directory=directory, clock=clock.now
+    )
+    app.state.eps = EpsService(store=store, pds=app.state.pds, directory=directory, clock=clock.now)
+    app.state.scr = ScrService(store=store, pds=app.state.pds, clock=clock.now)
+    app.state.sds = SdsService(directory)
     app.state.platform = Platform(
         faults=board,
         limiter=RateLimiter(
@@ -122,18 +151,25 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.close()
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """Build the reference Spine server for ``settings``."""
+def create_app(settings: ServerSettings, *, patients: int | None = None) -> FastAPI:
+    """Build the reference Spine server for ``settings``.
+
+    Args:
+        settings: the server settings.
+        patients: size of the synthetic PDS population; default ``HARNESS_PATIENTS`` or
+            1,000,000 (``ServerSettings`` has no field for it yet).
+    """
     app = FastAPI(
         title="harness reference Spine",
         version=__version__,
         description=(
-            "A reference implementation of NHS Spine's national services (MESH, identity, "
-            "ODS; PDS, EPS, SCR and SDS to follow) for load tests and availability checks."
+            "A reference implementation of NHS Spine's national services (PDS, EPS, SCR, "
+            "SDS/ODS, MESH and identity) for load tests and availability checks."
         ),
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.patients = patients
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_platform(app)
@@ -158,6 +194,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(mesh_router)
     app.include_router(identity_router)
     app.include_router(ods_router)
+    app.include_router(pds_router)
+    app.include_router(eps_prescribing_router)
+    app.include_router(eps_dispensing_router)
+    app.include_router(scr_router)
+    app.include_router(sds_router)
     app.include_router(admin_router)
     return app
 

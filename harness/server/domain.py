@@ -12,6 +12,7 @@ Services raise these; ``harness.server.errors`` alone maps them to HTTP statuses
     │   ├── NotFound            RESOURCE_NOT_FOUND
     │   ├── Conflict            RESOURCE_VERSION_MISMATCH, DUPLICATE_REQUEST, …
     │   ├── PreconditionFailed  PRECONDITION_FAILED
+    │   ├── RuleViolation       a business rule refuses it (EPS state machine, R-codes)
     │   ├── TooManyRequests     TOO_MANY_REQUESTS (+ retry after)
     │   └── ServiceUnavailable  SERVICE_UNAVAILABLE (+ retry after, or an HTTP-date)
     └── MeshProblem             a MESH request refused with a MESH error code
@@ -30,6 +31,8 @@ class SpineError(HarnessError):
         diagnostics: a sentence saying what is wrong and how to fix it.
         retry_after_s: seconds the client should wait, when retrying makes sense.
         retry_at: epoch time the service expects to be back (sent as an HTTP-date).
+        issue_type: the FHIR issue type when it is not the class's usual one (e.g.
+            ``structure`` for a malformed message, which is still a 400).
     """
 
     default_code = "INTERNAL_SERVER_ERROR"
@@ -41,12 +44,14 @@ class SpineError(HarnessError):
         code: str | None = None,
         retry_after_s: float | None = None,
         retry_at: float | None = None,
+        issue_type: str | None = None,
     ) -> None:
         super().__init__(diagnostics)
         self.code = code or self.default_code
         self.diagnostics = diagnostics
         self.retry_after_s = retry_after_s
         self.retry_at = retry_at
+        self.issue_type = issue_type
 
 
 class BadRequest(SpineError):
@@ -89,6 +94,12 @@ class PreconditionFailed(SpineError):
     """A required precondition header is missing or malformed."""
 
     default_code = "PRECONDITION_FAILED"
+
+
+class RuleViolation(SpineError):
+    """A well-formed request that a business rule refuses (an EPS transition, a cancel R-code)."""
+
+    default_code = "PRESCRIPTION_INVALID_STATE_TRANSITION"
 
 
 class TooManyRequests(SpineError):

@@ -27,6 +27,7 @@ from harness.server.domain import (
     MeshProblem,
     NotFound,
     PreconditionFailed,
+    RuleViolation,
     ServiceUnavailable,
     SpineError,
     TooManyRequests,
@@ -49,6 +50,7 @@ _STATUS: dict[type[SpineError], tuple[int, str]] = {
     NotFound: (404, "not-found"),
     Conflict: (409, "conflict"),
     PreconditionFailed: (412, "business-rule"),
+    RuleViolation: (400, "business-rule"),
     TooManyRequests: (429, "throttled"),
     ServiceUnavailable: (503, "transient"),
 }
@@ -116,12 +118,19 @@ def _retry_headers(error: SpineError) -> dict[str, str]:
     return {}
 
 
+def status_of(error: SpineError) -> int:
+    """The HTTP status a domain error is answered with (for audit records)."""
+    return next((v[0] for cls, v in _STATUS.items() if isinstance(error, cls)), 500)
+
+
 def spine_error_response(error: SpineError) -> JSONResponse:
     """The HTTP response for a domain error of a FHIR-style API."""
     status, issue_type = next(
         (v for cls, v in _STATUS.items() if isinstance(error, cls)), (500, "exception")
     )
-    body = operation_outcome(error.code, error.diagnostics, issue_type=issue_type)
+    body = operation_outcome(
+        error.code, error.diagnostics, issue_type=error.issue_type or issue_type
+    )
     return JSONResponse(
         body, status_code=status, headers=_retry_headers(error), media_type=FHIR_JSON
     )

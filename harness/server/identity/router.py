@@ -12,7 +12,9 @@ from harness.server.identity.service import Application, IdentityService, Sessio
 router = APIRouter(prefix="/authentication", tags=["identity"])
 
 
-def _identity(request: Request) -> IdentityService:
+# Dependencies are ``async def`` even when they do not await: FastAPI runs plain ``def``
+# dependencies in a worker thread, a thread hop per dependency per request.
+async def _identity(request: Request) -> IdentityService:
     service: IdentityService = request.app.state.identity
     return service
 
@@ -20,7 +22,7 @@ def _identity(request: Request) -> IdentityService:
 IdentityDep = Annotated[IdentityService, Depends(_identity)]
 
 
-def _application(
+async def _application(
     identity: IdentityDep, apikey: Annotated[str | None, Header()] = None
 ) -> Application:
     return identity.application(apikey)

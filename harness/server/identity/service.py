@@ -2,8 +2,9 @@
 
 National RBAC gives every job role an ``R`` code and every activity a ``B`` code; a baseline
 policy maps roles to activities (B0825 *Amend Patient Demographics* includes B0820 *View
-Patient Demographics*). Users hold roles at an organisation and choose one per session; APIs
-receive the session's User Role Profile id as ``NHSD-Session-URID``.
+Patient Demographics*; the table is in :mod:`harness.server.identity.rbac`). Users hold roles
+at an organisation and choose one per session; APIs receive the session's User Role Profile id
+as ``NHSD-Session-URID``.
 
 Everything here is derived deterministically from the organisation directory and a secret, so
 the load driver can compute the same credentials the server accepts without sharing a file:
@@ -23,6 +24,7 @@ from types import MappingProxyType
 from sqlalchemy import insert, select
 
 from harness.server.domain import AccessDenied, BadRequest, Forbidden, Unauthorised
+from harness.server.identity.rbac import ROLE_ACTIVITIES
 from harness.server.store import Store
 from harness.server.store.schema import sessions
 from harness.spine import Directory, Organisation, OrgType
@@ -31,16 +33,6 @@ SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption
 USERS_PER_ORGANISATION = 5
 CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
 
-# Job roles (R codes) and the activities (B codes) of their baseline policy. R8000 and the
-# B0825 ⊃ B0820 pair are documented (spine.md §2.7); the rest are assumptions in that style.
-ROLE_ACTIVITIES: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "R8000": frozenset({"B0825", "B0820", "B0570", "B0058", "B0264", "B8028"}),  # clinician
-        "R8001": frozenset({"B0820", "B0264", "B8028"}),  # nurse
-        "R8003": frozenset({"B0820", "B0420", "B0264"}),  # pharmacist / health professional
-        "R8008": frozenset({"B0825", "B0820"}),  # admin and clinical support
-    }
-)
 ROLES_BY_TYPE: Mapping[OrgType, tuple[str, ...]] = MappingProxyType(
     {
         OrgType.GP_PRACTICE: ("R8000", "R8001", "R8008"),

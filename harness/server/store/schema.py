@@ -107,3 +107,96 @@ mesh_nonces = Table(
     Column("nonce_count", String(16), primary_key=True),
     Column("used_at", Float, nullable=False),
 )
+
+# ---------------------------------------------------------------- national services (0002)
+# PDS stores only what was written: a patient appears here after its first update, holding the
+# whole current resource; every other patient is derived from its NHS number.
+pds_patients = Table(
+    "pds_patients",
+    metadata,
+    Column("nhs_number", String(10), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("resource", Text, nullable=False),  # JSON of the current Patient
+    Column("birth_date", String(10)),  # copies kept for search
+    Column("family", String(128)),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_pds_patients_birth_date", pds_patients.c.birth_date)
+
+eps_prescriptions = Table(
+    "eps_prescriptions",
+    metadata,
+    # One row per issue: a repeat-dispensing prescription has issues 1..issues_total.
+    Column("prescription_id", String(20), primary_key=True),
+    Column("issue_no", Integer, primary_key=True),
+    Column("issues_total", Integer, nullable=False),
+    Column("nhs_number", String(10), nullable=False),
+    Column("prescriber_ods", String(16), nullable=False),
+    Column("prescriber_user", String(64), nullable=False),
+    Column("nominated_ods", String(16)),
+    Column("dispenser_ods", String(16)),
+    Column("status", String(4), nullable=False),  # Spine prescription status code
+    Column("version", Integer, nullable=False),  # every transition is a conditional update
+    Column("cancel_pending", String(8)),  # R-0002 / R-0003 while with a dispenser
+    Column("items", Text, nullable=False),  # JSON: line items and their status codes
+    Column("history", Text, nullable=False),  # JSON: item states before each notification
+    Column("valid_from", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("resource", Text, nullable=False),  # JSON of the prescription as created
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("claimed_at", Float),
+)
+Index(
+    "ix_eps_nominated",
+    eps_prescriptions.c.nominated_ods,
+    eps_prescriptions.c.status,
+    eps_prescriptions.c.created_at,
+)
+Index("ix_eps_nhs_number", eps_prescriptions.c.nhs_number)
+
+scr_documents = Table(
+    "scr_documents",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the composition's UUID
+    Column("nhs_number", String(10), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, … per patient: an update must name the latest
+    Column("bundle", Text, nullable=False),
+    Column("author_ods", String(16), nullable=False),
+    Column("author_user", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ux_scr_documents_patient_seq", scr_documents.c.nhs_number, scr_documents.c.seq, unique=True)
+
+scr_permissions = Table(
+    "scr_permissions",
+    metadata,
+    Column("nhs_number", String(10), primary_key=True),
+    Column("ods_code", String(16), primary_key=True),
+    Column("permission", String(16), nullable=False),  # Yes | No
+    Column("set_by", String(64), nullable=False),
+    Column("set_at", Float, nullable=False),
+)
+
+legitimate_relationships = Table(
+    "legitimate_relationships",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("nhs_number", String(10), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+privacy_alerts = Table(
+    "privacy_alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("alert_type", String(8), nullable=False),  # 1 self-claimed LR, 2 emergency access
+    Column("reason", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("ods_code", String(16), nullable=False),
+    Column("nhs_number", String(10), nullable=False),
+    Column("resource", Text, nullable=False),  # the AuditEvent
+)
+Index("ix_privacy_alerts_org", privacy_alerts.c.ods_code, privacy_alerts.c.at)

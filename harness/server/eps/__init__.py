@@ -1,0 +1,1 @@
+"""The Electronic Prescription Service: prescribing, dispensing and the state machine."""

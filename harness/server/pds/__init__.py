@@ -1,0 +1,1 @@
+"""The Personal Demographics Service: a derived population of patients with stored updates."""

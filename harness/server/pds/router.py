@@ -1,0 +1,164 @@
+"""HTTP for PDS: ``/personal-demographics/FHIR/R4/Patient`` read, search, update, relations."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from harness.server.errors import operation_outcome
+from harness.server.identity.router import SessionDep
+from harness.server.pds.schemas import (
+    JSON_PATCH_BODY,
+    Patient,
+    PatientBundle,
+    RelatedPersonBundle,
+)
+from harness.server.pds.search import parse_query
+from harness.server.pds.service import PdsService
+from harness.server.responses import (
+    FhirJSONResponse,
+    audited,
+    fhir_response,
+    json_body,
+    responses,
+)
+
+PREFIX = "/personal-demographics/FHIR/R4"
+router = APIRouter(prefix=PREFIX, tags=["pds"])
+NhsNumber = Annotated[str, Path(min_length=1, max_length=20, description="10-digit NHS number")]
+
+
+async def _pds(request: Request) -> PdsService:
+    service: PdsService = request.app.state.pds
+    return service
+
+
+PdsDep = Annotated[PdsService, Depends(_pds)]
+
+
+def _searchset(request: Request, entries: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "total": len(entries),
+        "entry": [
+            {
+                "fullUrl": f"{base}{PREFIX}/{resource['resourceType']}/{resource['id']}",
+                "search": {"score": score},
+                "resource": resource,
+            }
+            for resource, score in entries
+        ],
+    }
+
+
+@router.get(
+    "/Patient/{nhs_number}",
+    response_class=FhirJSONResponse,
+    responses=responses(Patient, "The patient, with its version in ETag and meta.versionId"),
+)
+async def get_patient(
+    request: Request, session: SessionDep, pds: PdsDep, nhs_number: NhsNumber
+) -> JSONResponse:
+    """Retrieve a patient by NHS number."""
+    with audited(request, session, "pds.retrieve", f"Patient/{nhs_number}"):
+        found = await pds.get_patient(session.role, nhs_number)
+    return fhir_response(found.resource, headers={"ETag": found.etag})
+
+
+@router.get(
+    "/Patient",
+    response_class=FhirJSONResponse,
+    responses=responses(
+        PatientBundle, "Matching patients, or a TOO_MANY_MATCHES OperationOutcome (200)"
+    ),
+)
+async def search_patients(
+    request: Request,
+    session: SessionDep,
+    pds: PdsDep,
+    birthdate: Annotated[
+        list[str], Query(description="eq|ge|le|gt|lt + YYYY-MM-DD; required")
+    ] = [],  # noqa: B006 — FastAPI copies defaults per request
+    family: Annotated[str | None, Query(max_length=35)] = None,
+    given: Annotated[list[str], Query(max_length=35)] = [],  # noqa: B006
+    gender: Annotated[str | None, Query()] = None,
+    postcode: Annotated[str | None, Query(alias="address-postcode", max_length=10)] = None,
+    email: Annotated[str | None, Query(max_length=90)] = None,
+    phone: Annotated[str | None, Query(max_length=30)] = None,
+    fuzzy: Annotated[bool, Query(alias="_fuzzy-match")] = False,
+    exact: Annotated[bool, Query(alias="_exact-match")] = False,
+    max_results: Annotated[int | None, Query(alias="_max-results")] = None,
+) -> JSONResponse:
+    """Search by demographics: standard, exact or fuzzy matching (see the PDS docs)."""
+    with audited(request, session, "pds.search", "Patient?search"):
+        query = parse_query(
+            birthdate=birthdate,
+            family=family,
+            given=given,
+            gender=gender,
+            postcode=postcode,
+            email=email,
+            phone=phone,
+            fuzzy=fuzzy,
+            exact=exact,
+            max_results=max_results,
+        )
+        result = await pds.search_patients(session.role, query)
+    if result.too_many:
+        return fhir_response(
+            operation_outcome(
+                "TOO_MANY_MATCHES",
+                f"Too Many Matches: more than {query.max_results} patients match; "
+                "add details to the search or raise _max-results",
+                issue_type="multiple-matches",
+                severity="information",
+            )
+        )
+    return fhir_response(_searchset(request, result.matches))
+
+
+@router.patch(
+    "/Patient/{nhs_number}",
+    response_class=FhirJSONResponse,
+    openapi_extra=JSON_PATCH_BODY,
+    responses=responses(
+        Patient,
+        "The updated patient; its new version is in ETag",
+        extra={
+            409: "RESOURCE_VERSION_MISMATCH: stale If-Match",
+            412: "PRECONDITION_FAILED: If-Match missing or malformed",
+        },
+    ),
+)
+async def update_patient(
+    request: Request,
+    session: SessionDep,
+    pds: PdsDep,
+    nhs_number: NhsNumber,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> JSONResponse:
+    """Update a patient with an RFC 6902 JSON Patch; needs ``If-Match: W/"<version>"``."""
+    with audited(request, session, "pds.update", f"Patient/{nhs_number}"):
+        body = await json_body(request)
+        updated = await pds.update_patient(session.role, nhs_number, if_match, body)
+    return fhir_response(updated.resource, headers={"ETag": updated.etag})
+
+
+@router.get(
+    "/Patient/{nhs_number}/RelatedPerson",
+    response_class=FhirJSONResponse,
+    responses=responses(RelatedPersonBundle, "A searchset Bundle of the patient's related persons"),
+)
+async def get_related_people(
+    request: Request, session: SessionDep, pds: PdsDep, nhs_number: NhsNumber
+) -> JSONResponse:
+    """The patient's related persons."""
+    with audited(request, session, "pds.related-person", f"Patient/{nhs_number}/RelatedPerson"):
+        related = await pds.related_people(session.role, nhs_number)
+    return fhir_response(_searchset(request, [(r, 1.0) for r in related]))

@@ -1,0 +1,314 @@
+"""PDS rules: retrieve, search and update patients; only updates touch storage.
+
+A patient's version-1 record is derived from the population; the first update stores the
+whole record at version 2, and later updates replace it. Reads first look for a stored record
+(one primary-key lookup) and otherwise derive. Updates are optimistic, as PDS's are: the
+client names the version it read in ``If-Match: W/"n"`` and the write is a *conditional*
+statement — ``UPDATE … WHERE version = n``, or for a never-updated patient an ``INSERT`` that
+the primary key lets only one writer win — so of two concurrent updates from the same version
+exactly one succeeds, across workers and on either database, with no lock held in memory.
+A JSON Patch is applied to a copy and checked before anything is written, so it is atomic:
+if one operation fails, none is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+from pydantic import ValidationError
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from harness.server.domain import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed
+from harness.server.identity.rbac import require_interaction
+from harness.server.pds import resources
+from harness.server.pds.population import Population, valid_nhs_number
+from harness.server.pds.schemas import PatchOperation, Patient
+from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
+from harness.server.store import Store
+from harness.server.store.schema import pds_patients
+from harness.spine import Directory
+
+IF_MATCH = re.compile(r'^W/"(\d+)"$')
+PATCHABLE = frozenset(
+    {
+        "name",
+        "gender",
+        "birthDate",
+        "deceasedDateTime",
+        "multipleBirthInteger",
+        "address",
+        "telecom",
+        "generalPractitioner",
+        "extension",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """A patient's full record and its version."""
+
+    resource: dict[str, Any]
+    version: int
+
+    @property
+    def etag(self) -> str:
+        """The weak ETag of this version."""
+        return f'W/"{self.version}"'
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Matches best first (resource, score), or ``too_many`` past ``_max-results``."""
+
+    matches: list[tuple[dict[str, Any], float]]
+    too_many: bool
+
+
+def parse_if_match(value: str | None) -> int:
+    """The version named by ``If-Match: W/"n"``.
+
+    Raises:
+        PreconditionFailed: the header is missing or badly formed.
+    """
+    match = IF_MATCH.fullmatch(value.strip()) if value else None
+    if match is None:
+        raise PreconditionFailed(
+            'If-Match header must be supplied as W/"<version>" to update a patient',
+            code="PRECONDITION_FAILED",
+        )
+    return int(match.group(1))
+
+
+def patch_operations(body: Any) -> list[dict[str, Any]]:
+    """The RFC 6902 operations of a PATCH body (a list, or ``{"patches": [...]}``)."""
+    ops = body.get("patches") if isinstance(body, dict) else body
+    if not isinstance(ops, list) or not ops:
+        raise BadRequest("the body must be a non-empty JSON Patch list", code="INVALID_UPDATE")
+    try:
+        for op in ops:
+            PatchOperation.model_validate(op)
+    except ValidationError as exc:
+        raise BadRequest(
+            f"invalid patch operation: {_first_error(exc)}", code="INVALID_UPDATE"
+        ) from None
+    return [dict(op) for op in ops]
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = ".".join(str(p) for p in error.get("loc", ()))
+    return f"{location}: {error.get('msg')}" if location else str(error.get("msg"))
+
+
+class PdsService:
+    """Patients of one population, with updates kept in one store."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        population: Population,
+        directory: Directory,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.population = population
+        self.directory = directory
+        self.clock = clock
+
+    # ---------------------------------------------------------------- records
+    def _index(self, nhs_number: str) -> int:
+        if not valid_nhs_number(nhs_number):
+            raise BadRequest(f"Invalid NHS number - {nhs_number!r}", code="INVALID_RESOURCE_ID")
+        index = self.population.index(nhs_number)
+        if index is None:
+            raise NotFound(f"Patient {nhs_number} not found", code="RESOURCE_NOT_FOUND")
+        return index
+
+    async def record(self, nhs_number: str) -> PatientRecord:
+        """The current full record (no access check: for other services' rules)."""
+        index = self._index(nhs_number)
+        async with self.store.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(pds_patients.c.version, pds_patients.c.resource).where(
+                        pds_patients.c.nhs_number == nhs_number
+                    )
+                )
+            ).first()
+        if row is not None:
+            return PatientRecord(json.loads(row.resource), int(row.version))
+        return PatientRecord(resources.patient_resource(self.population.person(index)), 1)
+
+    async def get_patient(self, role: str, nhs_number: str) -> PatientRecord:
+        """Retrieve a patient as the user may see it."""
+        require_interaction(role, "pds.retrieve")
+        found = await self.record(nhs_number)
+        return PatientRecord(resources.public_view(found.resource), found.version)
+
+    async def related_people(self, role: str, nhs_number: str) -> list[dict[str, Any]]:
+        """The patient's related persons (mother of a child, next of kin)."""
+        require_interaction(role, "pds.retrieve")
+        index = self._index(nhs_number)
+        person = self.population.person(index)
+        return [
+            resources.related_person(nhs_number, n, code, self.population.person(other))
+            for n, (code, other) in enumerate(person.related, start=1)
+        ]
+
+    # ---------------------------------------------------------------- search
+    async def search_patients(self, role: str, query: SearchQuery) -> SearchResult:
+        """Find patients by demographics (see :mod:`harness.server.pds.search`)."""
+        require_interaction(role, "pds.search")
+        days, families = query.days(), query.families()
+        budget = self.population.count_candidates(
+            len(days), None if families is None else len(families)
+        )
+        if budget > MAX_CANDIDATES:
+            raise BadRequest(
+                "the search is too broad: narrow the birthdate range or give a family name",
+                code="INVALID_SEARCH_DATA",
+            )
+        found: dict[str, tuple[dict[str, Any] | None, float]] = {}
+        for index in self.population.candidates(days, families):
+            person = self.population.person(index)
+            score = query.score(resources.facts_of_person(person))
+            if score > 0:
+                found[person.nhs_number] = (None, score)
+        # Stored records override derived ones: re-judge every stored patient that matched
+        # as derived or whose (possibly updated) birth date is in range.
+        dates = [query.birth_from.isoformat(), query.birth_to.isoformat()]
+        async with self.store.connect() as conn:
+            stored = (
+                await conn.execute(
+                    select(pds_patients.c.nhs_number, pds_patients.c.resource).where(
+                        or_(
+                            pds_patients.c.nhs_number.in_(list(found)),
+                            pds_patients.c.birth_date.between(dates[0], dates[1]),
+                        )
+                    )
+                )
+            ).all()
+        for row in stored:
+            resource = json.loads(row.resource)
+            score = query.score(resources.facts_of_resource(resource))
+            if score > 0:
+                found[row.nhs_number] = (resource, score)
+            else:
+                found.pop(row.nhs_number, None)
+        if len(found) > query.max_results:
+            return SearchResult([], too_many=True)
+        ranked = sorted(found.items(), key=lambda item: (-item[1][1], item[0]))
+        matches = []
+        for nhs_number, (resource, score) in ranked:
+            if resource is None:
+                derived = self.population.index(nhs_number)
+                assert derived is not None  # it was enumerated from the population
+                resource = resources.patient_resource(self.population.person(derived))
+            matches.append((resources.public_view(resource), score))
+        return SearchResult(matches, too_many=False)
+
+    # ---------------------------------------------------------------- update
+    async def update_patient(
+        self, role: str, nhs_number: str, if_match: str | None, body: Any
+    ) -> PatientRecord:
+        """Apply a JSON Patch to the version named in ``If-Match``, atomically.
+
+        Raises:
+            PreconditionFailed: ``If-Match`` missing or malformed (412).
+            Conflict: ``RESOURCE_VERSION_MISMATCH`` — the record changed since (409).
+            BadRequest: ``INVALID_UPDATE`` — the patch fails or leaves an invalid record.
+            Forbidden: ``FORBIDDEN_UPDATE`` — a restricted record's hidden parts.
+        """
+        require_interaction(role, "pds.update")
+        self._index(nhs_number)
+        expected = parse_if_match(if_match)
+        ops = patch_operations(body)
+        current = await self.record(nhs_number)
+        if current.version != expected:
+            raise Conflict(
+                f"Invalid update with error - This resource has changed since you last read. "
+                f"Please re-read and try again with the new version number "
+                f"({current.version}).",
+                code="RESOURCE_VERSION_MISMATCH",
+            )
+        patched = self._apply(current.resource, ops)
+        version = expected + 1
+        patched["meta"] = {**patched.get("meta", {}), "versionId": str(version)}
+        await self._write(nhs_number, expected, version, patched)
+        return PatientRecord(resources.public_view(patched), version)
+
+    def _apply(self, resource: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
+        restricted = resources.is_restricted(resource)
+        for op in ops:
+            field = op["path"].split("/")[1]
+            if restricted and field in resources.HIDDEN_WHEN_RESTRICTED:
+                # Even a "test" would reveal hidden details of a sensitive record.
+                raise Forbidden(
+                    f"Forbidden update - {field!r} of a restricted patient cannot be changed",
+                    code="FORBIDDEN_UPDATE",
+                )
+            if op["op"] == "test":
+                continue
+            if field not in PATCHABLE:
+                raise BadRequest(
+                    f"Invalid update - {field!r} cannot be changed", code="INVALID_UPDATE"
+                )
+        try:
+            patched: dict[str, Any] = jsonpatch.apply_patch(resource, ops, in_place=False)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+            raise BadRequest(f"Invalid update - {exc}", code="INVALID_UPDATE") from None
+        try:
+            Patient.model_validate(patched)
+        except ValidationError as exc:
+            raise BadRequest(
+                f"Invalid update - the patched record is not valid: {_first_error(exc)}",
+                code="INVALID_UPDATE",
+            ) from None
+        for ods in (resources.registered_gp(patched), resources.nominated_pharmacy(patched)):
+            if ods is not None and ods not in self.directory:
+                raise BadRequest(
+                    f"Invalid update - organisation {ods} is not in the directory",
+                    code="INVALID_UPDATE",
+                )
+        return patched
+
+    async def _write(
+        self, nhs_number: str, expected: int, version: int, resource: dict[str, Any]
+    ) -> None:
+        names = resource.get("name") or [{}]
+        values = {
+            "version": version,
+            "resource": json.dumps(resource, separators=(",", ":")),
+            "birth_date": resource.get("birthDate"),
+            "family": names[0].get("family"),
+            "updated_at": self.clock(),
+        }
+        stale = Conflict(
+            "Invalid update with error - This resource has changed since you last read. "
+            "Please re-read and try again with the new version number.",
+            code="RESOURCE_VERSION_MISMATCH",
+        )
+        try:
+            async with self.store.begin() as conn:
+                if expected == 1:
+                    await conn.execute(insert(pds_patients).values(nhs_number=nhs_number, **values))
+                    return
+                result = await conn.execute(
+                    update(pds_patients)
+                    .where(pds_patients.c.nhs_number == nhs_number)
+                    .where(pds_patients.c.version == expected)
+                    .values(**values)
+                )
+                if result.rowcount != 1:
+                    raise stale
+        except IntegrityError:
+            raise stale from None

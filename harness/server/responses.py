@@ -1,0 +1,138 @@
+"""What the national services' routers share: FHIR JSON responses, OpenAPI entries, auditing.
+
+Routers stay thin: they parse a request, call their service and turn the result into a FHIR
+JSON response with this module. :func:`audited` records every access to patient data in the
+audit trail with the HTTP status it ended in — 200 for success, the mapped status when the
+service refused — which is why the audit happens here at the HTTP edge and not in the
+services, which know nothing of statuses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from harness.server.audit import AuditLog
+from harness.server.datatypes import OperationOutcome
+from harness.server.domain import BadRequest, SpineError
+from harness.server.errors import FHIR_JSON, status_of
+from harness.server.identity.service import Session
+
+FHIR_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": OperationOutcome, "description": description}
+    for status, description in (
+        (400, "Invalid request (OperationOutcome with a Spine-ErrorOrWarningCode)"),
+        (401, "Missing or invalid credentials"),
+        (403, "The role or relationship does not permit this request"),
+        (404, "Not found"),
+        (429, "Rate limit exceeded"),
+        (503, "Unavailable, or slower than X-Sync-Wait (Retry-After)"),
+    )
+}
+
+
+def responses(
+    model: type[BaseModel],
+    description: str,
+    *,
+    status_code: int = 200,
+    extra: dict[int, str] | None = None,
+) -> dict[int | str, Any]:
+    """OpenAPI ``responses`` for a FHIR endpoint answering ``model`` on success.
+
+    Args:
+        model: the success body.
+        description: what the success answer means.
+        status_code: the success status.
+        extra: further error statuses and what they mean (answered with OperationOutcome).
+    """
+    ok = {"model": model, "description": description}
+    more: dict[int | str, Any] = {
+        status: {"model": OperationOutcome, "description": text}
+        for status, text in (extra or {}).items()
+    }
+    return {status_code: ok, **FHIR_ERRORS, **more}
+
+
+class FhirJSONResponse(JSONResponse):
+    """JSON with the FHIR media type (also what OpenAPI lists the schemas under)."""
+
+    media_type = FHIR_JSON
+
+
+def fhir_response(
+    body: dict[str, Any], *, status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A FHIR JSON response."""
+    return FhirJSONResponse(body, status_code=status_code, headers=headers)
+
+
+async def json_body(request: Request) -> Any:
+    """The request body parsed as JSON (a FHIR resource or a JSON Patch)."""
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest(
+            "the request body is not valid JSON", code="INVALID_MESSAGE", issue_type="structure"
+        ) from None
+
+
+@dataclass
+class AuditNote:
+    """What an audited request touched; a router may refine it once the service has answered."""
+
+    resource: str
+
+
+@contextmanager
+def audited(request: Request, session: Session, action: str, resource: str) -> Iterator[AuditNote]:
+    """Record the access in the audit trail with the status it ended in."""
+    audit: AuditLog = request.app.state.audit
+    note = AuditNote(resource)
+    outcome = 200
+    try:
+        yield note
+    except SpineError as exc:
+        outcome = status_of(exc)
+        raise
+    except Exception:
+        outcome = 500
+        raise
+    finally:
+        audit.record(
+            actor=session.user_id,
+            ods_code=session.ods_code,
+            action=action,
+            resource=note.resource,
+            outcome=outcome,
+            request_id=request.headers.get("x-request-id"),
+        )
+
+
+def _inline(node: Any, defs: dict[str, Any], depth: int) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            if depth > 4:  # FHIR elements nest recursively (extensions of extensions)
+                return {"type": "object"}
+            return _inline(defs[ref.rsplit("/", 1)[1]], defs, depth + 1)
+        return {k: _inline(v, defs, depth) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs, depth) for v in node]
+    return node
+
+
+def request_body(model: type[BaseModel], media_type: str = FHIR_JSON) -> dict[str, Any]:
+    """``openapi_extra`` describing a request body that the router parses itself (so that
+    malformed FHIR gets the service's own error codes rather than a generic 400)."""
+    schema = model.model_json_schema(by_alias=True)
+    inlined = _inline(schema, schema.get("$defs", {}), 0)
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": inlined}}}}

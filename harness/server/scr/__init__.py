@@ -1,0 +1,1 @@
+"""The Summary Care Record: upload, find, read, and the access rules around them."""

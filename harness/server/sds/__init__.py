@@ -1,0 +1,1 @@
+"""The Spine Directory Service: accredited systems and endpoints of every organisation."""

@@ -1,0 +1,92 @@
+"""HTTP for SDS: ``/spine-directory/FHIR/R4`` Device and Endpoint lookups.
+
+SDS is application-restricted: an ``apikey`` is enough (a user session works too). Lookups
+are directory data, not patient data, so they need no RBAC activity and are not audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from harness.server.datatypes import Bundle
+from harness.server.identity.router import IdentityDep
+from harness.server.responses import FhirJSONResponse, fhir_response, responses
+from harness.server.sds.service import Lookup, SdsService, parse_lookup
+
+PREFIX = "/spine-directory/FHIR/R4"
+router = APIRouter(prefix=PREFIX, tags=["sds"])
+
+
+async def _caller(
+    identity: IdentityDep,
+    apikey: Annotated[str | None, Header()] = None,
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """The calling application's ASID (from its API key or its user's session)."""
+    if apikey is not None or authorization is None:
+        return identity.application(apikey).asid
+    session = await identity.session(authorization, urid=None, end_user_ods=None)
+    return session.asid
+
+
+Caller = Annotated[str, Depends(_caller)]
+
+
+async def _sds(request: Request) -> SdsService:
+    service: SdsService = request.app.state.sds
+    return service
+
+
+SdsDep = Annotated[SdsService, Depends(_sds)]
+
+
+async def _lookup(
+    organization: Annotated[
+        str | None, Query(description="https://fhir.nhs.uk/Id/ods-organization-code|<ODS>")
+    ] = None,
+    identifier: Annotated[
+        list[str] | None,
+        Query(description="nhsServiceInteractionId|<interaction> [, nhsMhsPartyKey|<key>]"),
+    ] = None,
+    manufacturing_organization: Annotated[
+        str | None, Query(alias="manufacturing-organization", description="supplier")
+    ] = None,
+) -> Lookup:
+    return parse_lookup(organization, identifier or [], manufacturing_organization)
+
+
+LookupDep = Annotated[Lookup, Depends(_lookup)]
+
+
+def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+@router.get(
+    "/Device",
+    response_class=FhirJSONResponse,
+    responses=responses(Bundle, "Accredited systems (ASID, party key, interactions)"),
+)
+async def find_devices(_caller: Caller, sds: SdsDep, lookup: LookupDep) -> JSONResponse:
+    """The accredited system of an organisation for a service interaction."""
+    return fhir_response(_searchset(sds.devices(lookup)))
+
+
+@router.get(
+    "/Endpoint",
+    response_class=FhirJSONResponse,
+    responses=responses(Bundle, "Where to send the interaction"),
+)
+async def find_endpoints(
+    request: Request, _caller: Caller, sds: SdsDep, lookup: LookupDep
+) -> JSONResponse:
+    """The endpoint an organisation's system uses for a service interaction."""
+    return fhir_response(_searchset(sds.endpoints(lookup, str(request.base_url))))

@@ -1,0 +1,192 @@
+"""SDS rules: accredited systems (Devices) and message-handling endpoints for the directory.
+
+The Spine Directory Service answers "which system at organisation X handles interaction Y,
+and where do I send it?". Every organisation of the directory runs one accredited clinical
+system — its ASID is the one :mod:`harness.server.identity.service` derives, its party key is
+``<ODS>-<7 digits>`` — accredited for the catalogue interactions its organisation type uses
+(:data:`harness.spine.catalogue.USAGE`). An Endpoint lookup returns the national service's
+address for the interaction: all of them are reached through the Spine (the reference server).
+
+Service interaction ids follow SDS's ``urn:nhs:names:services:…`` style. Only the SCR's
+``QUPC_IN190000UK04`` is documented (``domain/spine.md`` §2.4); the others are assumptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from harness.server.datatypes import ODS_SYSTEM, identifier_value, ods_reference
+from harness.server.domain import BadRequest
+from harness.server.identity.service import asid_for
+from harness.spine import CATALOGUE, Directory, Interaction, Organisation
+from harness.spine.catalogue import users_of
+
+ASID_SYSTEM = "https://fhir.nhs.uk/Id/nhsSpineASID"
+PARTY_KEY_SYSTEM = "https://fhir.nhs.uk/Id/nhsMhsPartyKey"
+INTERACTION_SYSTEM = "https://fhir.nhs.uk/Id/nhsServiceInteractionId"
+SPINE_ODS = "X26"  # NHS England, which runs the Spine
+
+SERVICE_INTERACTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "pds.retrieve": "urn:nhs:names:services:pdsquery:QUPA_IN040000UK32",
+        "pds.search": "urn:nhs:names:services:pdsquery:QUPA_IN000006UK02",
+        "pds.update": "urn:nhs:names:services:pds:PRPA_IN000203UK03",
+        "eps.prepare": "urn:nhs:names:services:mm:PORX_IN020101SM31-prepare",
+        "eps.create": "urn:nhs:names:services:mm:PORX_IN020101SM31",
+        "eps.cancel": "urn:nhs:names:services:mm:PORX_IN030101SM32",
+        "eps.release": "urn:nhs:names:services:mm:PORX_IN060102SM30",
+        "eps.dispense-notification": "urn:nhs:names:services:mm:PORX_IN080101SM31",
+        "eps.claim": "urn:nhs:names:services:mm:PORX_IN090101SM31",
+        "eps.return": "urn:nhs:names:services:mm:PORX_IN100101SM31",
+        "eps.withdraw": "urn:nhs:names:services:mm:PORX_IN110101SM31",
+        "scr.view": "urn:nhs:names:services:psisquery:QUPC_IN190000UK04",
+        "scr.upload": "urn:nhs:names:services:psis:REPC_IN150016UK05",
+        "sds.endpoint-lookup": "urn:nhs:names:services:sds:endpoint-lookup",
+        "sds.device-lookup": "urn:nhs:names:services:sds:device-lookup",
+        "auth.session": "urn:nhs:names:services:cis:session",
+        "mesh.poll": "urn:nhs:names:services:mesh:inbox",
+        "mesh.send": "urn:nhs:names:services:mesh:outbox",
+        "mesh.download": "urn:nhs:names:services:mesh:download",
+        "mesh.acknowledge": "urn:nhs:names:services:mesh:acknowledge",
+    }
+)
+_BY_SERVICE_ID: Mapping[str, Interaction] = MappingProxyType(
+    {SERVICE_INTERACTIONS[i.id]: i for i in CATALOGUE}
+)
+
+
+def party_key(ods_code: str) -> str:
+    """The MHS party key of an organisation's system (``A81001-0123456``)."""
+    digest = hashlib.sha256(f"party:{ods_code}".encode()).digest()
+    return f"{ods_code}-{int.from_bytes(digest[:4], 'big') % 10**7:07d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A Device or Endpoint query: the organisation, interaction and optional filters."""
+
+    ods_code: str
+    interaction: Interaction
+    party_key: str | None = None
+    manufacturer: str | None = None
+
+
+def _system_value(value: str, system: str, what: str) -> str:
+    given_system, bar, code = value.rpartition("|")
+    if not bar or given_system != system or not code:
+        raise BadRequest(f"{what} must be '{system}|<value>', not {value!r}", code="INVALID_VALUE")
+    return code
+
+
+def parse_lookup(
+    organization: str | None, identifiers: list[str], manufacturer: str | None = None
+) -> Lookup:
+    """Validate SDS query parameters (``organization`` and the interaction are required)."""
+    if not organization:
+        raise BadRequest("the organization parameter is required", code="MISSING_VALUE")
+    ods_code = _system_value(organization, ODS_SYSTEM, "organization").upper()
+    interaction_ids = [i for i in identifiers if i.startswith(INTERACTION_SYSTEM + "|")]
+    keys = [i for i in identifiers if i.startswith(PARTY_KEY_SYSTEM + "|")]
+    if len(interaction_ids) != 1 or len(interaction_ids) + len(keys) != len(identifiers):
+        raise BadRequest(
+            f"give exactly one identifier={INTERACTION_SYSTEM}|<interaction> "
+            f"(and optionally {PARTY_KEY_SYSTEM}|<key>)",
+            code="MISSING_VALUE" if not interaction_ids else "INVALID_VALUE",
+        )
+    service_id = interaction_ids[0].split("|", 1)[1]
+    interaction = _BY_SERVICE_ID.get(service_id)
+    if interaction is None:
+        raise BadRequest(f"unknown service interaction {service_id!r}", code="INVALID_VALUE")
+    return Lookup(
+        ods_code=ods_code,
+        interaction=interaction,
+        party_key=keys[0].split("|", 1)[1] if keys else None,
+        manufacturer=identifier_value(manufacturer) if manufacturer else None,
+    )
+
+
+class SdsService:
+    """Devices and endpoints of every organisation of one directory."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def _system(self, lookup: Lookup) -> Organisation | None:
+        if lookup.ods_code not in self.directory:
+            return None
+        org = self.directory[lookup.ods_code]
+        if org.org_type not in users_of(lookup.interaction.id):
+            return None
+        if lookup.party_key is not None and lookup.party_key != party_key(org.ods_code):
+            return None
+        if lookup.manufacturer is not None and lookup.manufacturer.lower() != org.supplier:
+            return None
+        return org
+
+    def devices(self, lookup: Lookup) -> list[dict[str, Any]]:
+        """The accredited systems matching a query (none or one)."""
+        org = self._system(lookup)
+        if org is None:
+            return []
+        asid = asid_for(org.ods_code)
+        interactions = [
+            {"system": INTERACTION_SYSTEM, "value": SERVICE_INTERACTIONS[i.id]}
+            for i in CATALOGUE
+            if org.org_type in users_of(i.id)
+        ]
+        return [
+            {
+                "resourceType": "Device",
+                "id": asid,
+                "identifier": [
+                    {"system": ASID_SYSTEM, "value": asid},
+                    {"system": PARTY_KEY_SYSTEM, "value": party_key(org.ods_code)},
+                    *interactions,
+                ],
+                "manufacturer": org.supplier,
+                "deviceName": [
+                    {"name": f"{org.supplier} clinical system", "type": "user-friendly-name"}
+                ],
+                "owner": ods_reference(org.ods_code),
+            }
+        ]
+
+    def endpoints(self, lookup: Lookup, base_url: str) -> list[dict[str, Any]]:
+        """Where the organisation's system sends the interaction: the national service."""
+        org = self._system(lookup)
+        if org is None:
+            return []
+        key = party_key(org.ods_code)
+        interaction = lookup.interaction
+        path = interaction.path.split("{", 1)[0].rstrip("/")
+        return [
+            {
+                "resourceType": "Endpoint",
+                "id": f"{key}-{interaction.id.replace('.', '-')}",
+                "status": "active",
+                "connectionType": {
+                    "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
+                    "code": "hl7-fhir-rest",
+                },
+                "payloadType": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/endpoint-payload-type",
+                                "code": "any",
+                            }
+                        ]
+                    }
+                ],
+                "identifier": [
+                    {"system": PARTY_KEY_SYSTEM, "value": key},
+                    {"system": INTERACTION_SYSTEM, "value": SERVICE_INTERACTIONS[interaction.id]},
+                ],
+                "managingOrganization": ods_reference(SPINE_ODS),
+                "address": f"{base_url.rstrip('/')}{path}",
+            }
+        ]
