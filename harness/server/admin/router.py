@@ -16,15 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.config import ServerSettings
 from harness.server.domain import AccessDenied, NotFound, Unauthorised
 from harness.server.faults import Fault, FaultBoard, FaultKind, FaultSpec
-from harness.server.identity.service import (
-    ROLES_BY_TYPE,
-    IdentityService,
-    api_key_for,
-    asid_for,
-)
+from harness.server.identity.service import ROLES_BY_TYPE, IdentityService
 from harness.server.mesh.service import MeshService
 from harness.server.store import Store, upgrade
 from harness.spine import Service
+from harness.spine.credentials import api_key_for, asid_for
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

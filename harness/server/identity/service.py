@@ -14,8 +14,6 @@ organisation has ``USERS_PER_ORGANISATION`` users.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,8 +27,15 @@ from harness.server.store import Store
 from harness.server.store.schema import sessions
 from harness.spine import Directory, Organisation, OrgType
 
+# The derivations are shared facts: the load driver computes the same credentials.
+from harness.spine.credentials import (
+    USERS_PER_ORGANISATION,
+    api_key_for,
+    asid_for,
+    urid_for,
+)
+
 SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption)
-USERS_PER_ORGANISATION = 5
 CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
 
 ROLES_BY_TYPE: Mapping[OrgType, tuple[str, ...]] = MappingProxyType(
@@ -45,23 +50,6 @@ ROLES_BY_TYPE: Mapping[OrgType, tuple[str, ...]] = MappingProxyType(
         OrgType.COMMUNITY: ("R8000", "R8001", "R8008"),
     }
 )
-
-
-def asid_for(ods_code: str) -> str:
-    """The 12-digit ASID of an organisation's clinical system."""
-    digest = hashlib.sha256(f"asid:{ods_code}".encode()).digest()
-    return f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
-
-
-def api_key_for(asid: str, secret: str) -> str:
-    """The API key of an application (HMAC of its ASID with the server's identity secret)."""
-    return hmac.new(secret.encode(), f"apikey:{asid}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def urid_for(user_id: str, role: str) -> str:
-    """The User Role Profile id of a user in a role (12 digits, like ``555254240100``)."""
-    digest = hashlib.sha256(f"urid:{user_id}:{role}".encode()).digest()
-    return f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
 
 
 @dataclass(frozen=True, slots=True)

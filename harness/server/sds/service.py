@@ -21,9 +21,9 @@ from typing import Any
 
 from harness.server.datatypes import ODS_SYSTEM, identifier_value, ods_reference
 from harness.server.domain import BadRequest
-from harness.server.identity.service import asid_for
 from harness.spine import CATALOGUE, Directory, Interaction, Organisation
 from harness.spine.catalogue import users_of
+from harness.spine.credentials import asid_for
 
 ASID_SYSTEM = "https://fhir.nhs.uk/Id/nhsSpineASID"
 PARTY_KEY_SYSTEM = "https://fhir.nhs.uk/Id/nhsMhsPartyKey"

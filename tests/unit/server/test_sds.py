@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.server.domain import BadRequest
-from harness.server.identity.service import asid_for
 from harness.server.ods.service import OdsService
 from harness.server.sds.service import (
     INTERACTION_SYSTEM,
@@ -21,6 +20,7 @@ from harness.server.sds.service import (
 )
 from harness.spine import CATALOGUE, build_directory
 from harness.spine.catalogue import users_of
+from harness.spine.credentials import asid_for
 from tests.factories import credentials, fhir_valid, login_as, org_code, outcome_code, rid
 
 SDS = "/spine-directory/FHIR/R4"
