@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from harness.config.availability import Cause, Component, RollingPatch, ServiceDowntime
+from harness.config.scenario import FailureSpec
 from harness.simulation.components import DatabaseCluster, Router, renewal
 from harness.simulation.importance import Bias
 from harness.simulation.layout import SERVICES, Layout
@@ -96,6 +97,24 @@ class Infrastructure:
     log_weight: float = 0.0  # importance-sampling log-likelihood ratio (0 for plain runs)
 
 
+def _start_renewal(
+    env: simpy.Environment,
+    spec: FailureSpec,
+    rng: np.random.Generator,
+    bias: Bias,
+    on_fail: Callable[[], None],
+    on_repair: Callable[[], None],
+    crew: simpy.Resource | None = None,
+) -> None:
+    """Start one fail/repair cycle of a component, its failure times biased when sampling."""
+    sampler = bias.sampler(spec.component, spec.time_to_failure)
+    env.process(
+        renewal(
+            env, spec.time_to_failure, spec.time_to_repair, rng, on_fail, on_repair, crew, sampler
+        )
+    )
+
+
 def _servers(
     env: simpy.Environment,
     layout: Layout,
@@ -111,18 +130,14 @@ def _servers(
             for site in range(layout.n_sites):
                 channel = ch.hardware_out.index(site, v)
                 for _ in range(int(layout.servers[v])):
-                    sampler = bias.sampler(spec.component, spec.time_to_failure)
-                    env.process(
-                        renewal(
-                            env,
-                            spec.time_to_failure,
-                            spec.time_to_repair,
-                            rng,
-                            _bump(env, timeline, channel, 1.0),
-                            _bump(env, timeline, channel, -1.0),
-                            crews[site],
-                            sampler,
-                        )
+                    _start_renewal(
+                        env,
+                        spec,
+                        rng,
+                        bias,
+                        _bump(env, timeline, channel, 1.0),
+                        _bump(env, timeline, channel, -1.0),
+                        crew=crews[site],
                     )
 
 
@@ -133,35 +148,20 @@ def _sites(
     for site in range(layout.n_sites):
         for component in (Component.SITE, Component.NETWORK):
             for spec in layout.failure(component):
-                sampler = bias.sampler(spec.component, spec.time_to_failure)
-                env.process(
-                    renewal(
-                        env,
-                        spec.time_to_failure,
-                        spec.time_to_repair,
-                        rng,
-                        partial(router.path_down, site),
-                        partial(router.path_up, site),
-                        sample_ttf=sampler,
-                    )
+                _start_renewal(
+                    env,
+                    spec,
+                    rng,
+                    bias,
+                    partial(router.path_down, site),
+                    partial(router.path_up, site),
                 )
         for spec in layout.failure(Component.LOAD_BALANCER):
             pair = _LoadBalancers(
                 router, site, topology.load_balancers.per_site, topology.load_balancers.switchover
             )
             for _ in range(topology.load_balancers.per_site):
-                sampler = bias.sampler(spec.component, spec.time_to_failure)
-                env.process(
-                    renewal(
-                        env,
-                        spec.time_to_failure,
-                        spec.time_to_repair,
-                        rng,
-                        pair.failed,
-                        pair.repaired,
-                        sample_ttf=sampler,
-                    )
-                )
+                _start_renewal(env, spec, rng, bias, pair.failed, pair.repaired)
 
 
 @dataclass
@@ -207,17 +207,13 @@ def _databases(
                 rng,
             )
             for node in range(spec_db.nodes):
-                sampler = bias.sampler(spec.component, spec.time_to_failure)
-                env.process(
-                    renewal(
-                        env,
-                        spec.time_to_failure,
-                        spec.time_to_repair,
-                        rng,
-                        partial(cluster.node_failed, node),
-                        partial(cluster.node_repaired, node),
-                        sample_ttf=sampler,
-                    )
+                _start_renewal(
+                    env,
+                    spec,
+                    rng,
+                    bias,
+                    partial(cluster.node_failed, node),
+                    partial(cluster.node_repaired, node),
                 )
 
 
