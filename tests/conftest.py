@@ -272,3 +272,23 @@ def postgres_url() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def fresh_postgres_database(base_url: str, *, prefix: str = "t") -> str:
+    """Create an empty database on the throwaway cluster and return its SQLAlchemy URL."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return base_url.rsplit("/", 1)[0] + "/" + name

@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import pytest
 
 from tests.benchmarks.national_mix import Mix
 from tests.benchmarks.openloop import StepResult, run_step
-from tests.conftest import ADMIN_TOKEN, start_server, stop_server
+from tests.conftest import ADMIN_TOKEN, fresh_postgres_database, start_server, stop_server
 
 pytestmark = pytest.mark.benchmark
 RATES = [
@@ -55,20 +54,7 @@ def _passes(step: StepResult) -> bool:
 def _database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
-    import asyncpg
-
-    base: str = request.getfixturevalue("postgres_url")
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(base.replace("postgresql+asyncpg", "postgresql"))
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return base.rsplit("/", 1)[0] + "/" + name
+    return fresh_postgres_database(request.getfixturevalue("postgres_url"), prefix="bench")
 
 
 def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
