@@ -102,7 +102,7 @@ class Platform:
         self.idempotency = idempotency
         self.metrics = metrics
 
-    async def _guard(self, request: Request, api: Api) -> Response | None:
+    async def _guard(self, request: Request, api: Api, app: str | None) -> Response | None:
         """Maintenance, outages, limits and injected errors; a response refuses the request."""
         now = self.faults.clock()
         maintenance = self.faults.active(FaultKind.MAINTENANCE, api.service)
@@ -126,7 +126,7 @@ class Platform:
         try:
             # The per-application quota is the FHIR API platform's; MESH has only the global one.
             self.limiter.check(
-                app=application_of(request, api, self.asid_of_key) if api.fhir else None,
+                app=app,
                 api=api.prefix,
                 method=request.method,
                 path=request.url.path,
@@ -142,14 +142,13 @@ class Platform:
         return None
 
     async def _idempotent(
-        self, request: Request, call_next: Next, request_id: str, api: Api
+        self, request: Request, call_next: Next, request_id: str, app: str | None
     ) -> Response:
         """Run a state-changing request at most once, within the client's ``X-Sync-Wait``.
 
         Past the wait the client gets 503 with ``Retry-After`` while the work goes on; its
         retry with the same ``X-Request-ID`` then receives the finished response.
         """
-        app = application_of(request, api, self.asid_of_key)
         key = f"{app}|{request.method}|{request.url.path}|{request_id}"
         wait_s = sync_wait_s(request)
         task = asyncio.ensure_future(self._execute_once(request, call_next, key, wait_s))
@@ -213,11 +212,13 @@ class Platform:
                 return spine_error_response(
                     BadRequest(f"X-Request-ID {request_id!r} is not a UUID", code="INVALID_VALUE")
                 )
-        refused = await self._guard(request, api)
+        # Who the request is charged to: computed once for the quota and the de-duplication key.
+        app = application_of(request, api, self.asid_of_key) if api.fhir else None
+        refused = await self._guard(request, api, app)
         if refused is not None:
             return refused
         if api.fhir and request.method in STATE_CHANGING and request_id is not None:
-            return await self._idempotent(request, call_next, request_id, api)
+            return await self._idempotent(request, call_next, request_id, app)
         return None
 
 
