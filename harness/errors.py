@@ -6,6 +6,7 @@ only ``harness.server.errors`` maps them to HTTP statuses)::
     HarnessError
     ├── ConfigurationError          bad settings or arguments (exit 2)
     │   └── ScenarioError           a scenario file with one or more located problems (exit 2)
+    ├── InvalidRunError                  a run that cannot be trusted, e.g. a server died (exit 3)
     └── IdentifierError             a malformed NHS number, ODS code or mailbox id
 """
 
@@ -21,6 +22,10 @@ class HarnessError(Exception):
 
 class ConfigurationError(HarnessError):
     """Settings, arguments or a file the user gave cannot be used."""
+
+
+class InvalidRunError(HarnessError):
+    """A run went wrong in a way that makes its measurements untrustworthy (exit code 3)."""
 
 
 class IdentifierError(HarnessError, ValueError):

@@ -86,8 +86,9 @@ def load(
     from harness.config.duration import parse_duration_s
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
-    from harness.load.session import START_DELAY_S, local_server, run_load, write_results
+    from harness.load.session import START_DELAY_S, run_load, write_results
     from harness.reports import create_results_dir
+    from harness.run.servers import server_groups, sqlite_url
 
     scenario = load_scenario(scenario_file)
     try:
@@ -112,8 +113,15 @@ def load(
         if target is not None:
             yield target.rstrip("/")
             return
-        with local_server(scenario, workers=server_workers, data_dir=results.path) as url:
-            yield url
+        with server_groups(
+            ["local"],
+            workers=server_workers,
+            database_url=sqlite_url(results.path / "server" / "server.db"),
+            organisations=scenario.organisations.count,
+            seed=scenario.seed,
+            folder=results.path / "server",
+        ) as groups:
+            yield groups[0].url
 
     with server() as url:
         options = RunOptions(

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 import typer
 
 from harness import __version__
+from harness.cli import calibrate as calibrate_command
 from harness.cli import gate as gate_command
 from harness.cli import load, profile, scenarios, serve, simulate
 from harness.cli import report as report_command
+from harness.cli import run as run_command
 from harness.cli.output import ExitCode, make_console, report_error
 from harness.errors import HarnessError
 
@@ -28,6 +30,8 @@ app.command("serve")(serve.serve)
 app.command("simulate")(simulate.simulate)
 app.command("report")(report_command.report)
 app.command("gate")(gate_command.gate)
+app.command("run")(run_command.run)
+app.command("calibrate")(calibrate_command.calibrate)
 app.add_typer(scenarios.app, name="scenarios")
 
 

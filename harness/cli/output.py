@@ -11,7 +11,7 @@ from enum import IntEnum
 
 from rich.console import Console
 
-from harness.errors import HarnessError, ScenarioError
+from harness.errors import HarnessError, InvalidRunError, ScenarioError
 
 
 class ExitCode(IntEnum):
@@ -40,4 +40,4 @@ def report_error(error: HarnessError, console: Console) -> ExitCode:
             console.print("  " + problem.render(error.path), markup=False)
         return ExitCode.USAGE
     console.print(f"[bold red]error:[/] {error}", markup=True)
-    return ExitCode.USAGE
+    return ExitCode.INVALID_RUN if isinstance(error, InvalidRunError) else ExitCode.USAGE

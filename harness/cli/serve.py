@@ -56,6 +56,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, max=64, help="Server processes."),
+    supervise: bool = typer.Option(
+        False, help="Run workers under uvicorn's supervisor even with one (restarts killed ones)."
+    ),
     database_url: str | None = typer.Option(
         None, help="SQLAlchemy async URL (default: SQLite file under .harness/)."
     ),
@@ -114,7 +117,7 @@ def serve(
         raise ConfigurationError(f"cannot open the database: {exc}") from None
     # Workers skip migrations: the parent has just run them once, so none race.
     _export(settings.model_copy(update={"run_migrations": False}))
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if (workers > 1 or supervise) and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="harness-metrics-")
     scheme = "https" if tls_cert else "http"
     make_console().print(
@@ -134,7 +137,7 @@ def serve(
         timeout_graceful_shutdown=10,
     )
     try:
-        if workers > 1:
+        if workers > 1 or supervise:
             Multiprocess(config, sockets=[sock]).run()
         else:
             uvicorn.Server(config).run(sockets=[sock])

@@ -302,6 +302,9 @@ class Scenario(StrictModel):
     simulation: SimulationSpec = SimulationSpec()
     sweep: dict[str, list[SweepValue]] = Field(default_factory=dict)
     """A grid of dotted keys to lists of values, e.g. ``topology.pools.pds.servers: [4, 6]``."""
+    calibration: str | None = None
+    """A calibration file (``harness calibrate``), relative to the scenario file: the measured
+    costs of the reference server that ``harness run`` predicts with."""
 
 
 def scenario_json_schema() -> dict[str, Any]:

@@ -63,6 +63,15 @@ class ServerSettings(BaseSettings):
     run_migrations: bool = Field(True, description="upgrade the schema at startup")
     fault_refresh_s: float = Field(0.25, gt=0, description="how often workers reload faults")
     audit_flush_s: float = Field(0.2, gt=0, description="audit batch interval")
+    max_header_bytes: int = Field(
+        8_192, ge=1_024, description="request headers larger than this are refused (431)"
+    )
+    max_body_bytes: int = Field(
+        5 * 1024 * 1024, ge=1_024, description="FHIR/admin bodies larger are refused (413)"
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="a body not fully received by then is refused (408)"
+    )
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under ``data_dir``."""

@@ -103,13 +103,7 @@ def run_worker(master_host: str, master_port: int = DEFAULT_MASTER_PORT) -> int:
         data = msg.data
         scenario = Scenario.model_validate(data["scenario"])
         raw = data["options"]
-        options = RunOptions(
-            **{
-                **raw,
-                "interactions": tuple(raw["interactions"]),
-                "sessions": {k: (v[0], v[1]) for k, v in raw["sessions"].items()},
-            }
-        )
+        options = RunOptions.from_json(raw)
 
         def play() -> None:
             from harness.load.session import probe_target

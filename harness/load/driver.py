@@ -11,7 +11,10 @@ Organisations act like real clients: synchronous calls time out and retry with t
 backoff (200 ms doubling to a 3 s cap, with a person waiting) and the same ``X-Request-ID``;
 what still fails goes to the organisation's backlog and is flushed once the service answers
 again — the thundering herd after an incident. MESH mailboxes use NHS England's ``mesh-client``
-and catch up their inboxes after downtime.
+and catch up their inboxes after downtime. Where the target has two data centres, each
+organisation uses its own site first; when a connection to it fails, the client marks that site
+down for ``failover_hold_s`` and retries at once on the other (a secondary endpoint). While an
+organisation's supplier is cut off, its arrivals never leave and are recorded as ``cut-off``.
 
 This module imports gevent (through Locust); only ``harness.load`` may.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import gevent
@@ -69,6 +72,9 @@ class GeneratorConfig:
     mesh_shared_key: bytes = b"TestKey"
     mesh_password: str = "password"
     verify_tls: bool | str = True
+    endpoints: tuple[tuple[str, str], ...] = ()  # (data centre, base URL); empty: base_url
+    cutoffs: tuple[tuple[str, float, float], ...] = ()  # (supplier, from, until) s from start
+    failover_hold_s: float = 30.0  # how long a client avoids a site it could not reach
 
 
 class Generator:
@@ -84,13 +90,17 @@ class Generator:
         recorder: Recorder,
         session: FastHttpSession,
         rng: np.random.Generator,
+        alternates: Mapping[str, FastHttpSession] | None = None,
     ) -> None:
         self.config = config
         self.schedule = schedule
         self.streams = streams
         self.orgs = orgs
         self.recorder = recorder
-        self.http = session
+        # One client session per endpoint: the primary target and the other data centres.
+        self.sessions = {config.base_url: session, **(alternates or {})}
+        self._routes: dict[str, list[str]] = {}
+        self._down_until: dict[str, float] = {}
         self.rng = rng
         self.pool = Pool(config.max_concurrency)
         # Like a real client system, requests share a bounded set of connections; one that
@@ -103,6 +113,7 @@ class Generator:
         self._ods_codes = [o.ods_code for group in orgs for o in group]
         self._login_locks: dict[str, BoundedSemaphore] = {}
         self.cpu_samples: list[float] = []
+        self.inflight_samples: list[int] = []  # requests in flight, once a second (Little's law)
 
     # ------------------------------------------------------------------ dispatch
     def run(self) -> None:
@@ -161,13 +172,72 @@ class Generator:
         while True:
             gevent.sleep(1.0)
             self.cpu_samples.append(process.cpu_percent(None))
+            self.inflight_samples.append(len(self.pool))
+
+    # ------------------------------------------------------------------ routing
+    def _endpoints(self, org: OrgState) -> list[str]:
+        """The organisation's endpoints, its own data centre first."""
+        routes = self._routes.get(org.data_centre)
+        if routes is None:
+            sites = dict(self.config.endpoints)
+            first = sites.get(org.data_centre, self.config.base_url)
+            routes = [first, *(url for url in sites.values() if url != first)]
+            self._routes[org.data_centre] = routes
+        return routes
+
+    def _pick(self, org: OrgState) -> str:
+        """The first of the organisation's endpoints not marked down (else its own)."""
+        routes = self._endpoints(org)
+        now = time.time()
+        for url in routes:
+            if self._down_until.get(url, 0.0) <= now:
+                return url
+        return routes[0]
+
+    def _mark_down(self, org: OrgState, url: str) -> bool:
+        """Avoid ``url`` for a while after a failed connection; whether another site exists."""
+        routes = self._endpoints(org)
+        if len(routes) < 2:
+            return False
+        self._down_until[url] = time.time() + self.config.failover_hold_s
+        return True
+
+    def _cut_off(self, org: OrgState) -> bool:
+        now = time.time() - self.config.run_start_s
+        return any(
+            supplier == org.supplier and start <= now < end
+            for supplier, start, end in self.config.cutoffs
+        )
 
     # ------------------------------------------------------------------ work
     def _perform(self, info: StreamInfo, org: OrgState, intended: float) -> None:
-        if info.kind == "mesh":
+        if self.config.cutoffs and self._cut_off(org):
+            self._record_cut_off(info, org, intended)
+        elif info.kind == "mesh":
             self._perform_mesh(info, org, intended)
         else:
             self._perform_http(info, org, intended)
+
+    def _record_cut_off(self, info: StreamInfo, org: OrgState, intended: float) -> None:
+        """The organisation's link is down: nothing leaves; work is kept for later."""
+        self.recorder.attempt(
+            int(intended),
+            info.interaction.id,
+            org.org_type,
+            org.ods_code,
+            outcome=Outcome.CUT_OFF,
+            status=None,
+            latency_us=0,
+            service_us=0,
+            retry=False,
+            derived=False,
+        )
+        if info.kind != "mesh" and info.interaction.state_changing:
+            builder, needs_session = http_driver(info.interaction.id)
+            if not needs_session or org.session_token is not None:
+                call = builder(org, self.rng, self._ods_codes)
+                org.backlog.append(replace(call, interaction=info.interaction.id))
+        self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
 
     def _record(
         self,
@@ -207,9 +277,9 @@ class Generator:
         )
         return outcome
 
-    def _send(self, call: HttpCall) -> tuple[int | None, dict[str, str], bytes, bool]:
-        """Send one request; (status, headers, body, timed_out)."""
-        response = self.http.request(
+    def _send(self, call: HttpCall, url: str) -> tuple[int | None, dict[str, str], bytes, bool]:
+        """Send one request to endpoint ``url``; (status, headers, body, timed_out)."""
+        response = self.sessions[url].request(
             call.method,
             call.path,
             headers=call.headers,
@@ -232,9 +302,10 @@ class Generator:
         outcome = Outcome.CONNECTION
         body = b""
         for attempt in range(MAX_RETRIES + 1):
+            url = self._pick(org)
             with self.connections:
                 sent_at = time.time()
-                status, headers, body, timed_out = self._send(call)
+                status, headers, body, timed_out = self._send(call, url)
             diagnostics = body.decode("utf-8", "replace").lower() if status in (429, 503) else ""
             outcome = self._record(
                 call.interaction,
@@ -253,6 +324,8 @@ class Generator:
                 return outcome, body
             if attempt == MAX_RETRIES or self.stopping.is_set():
                 break
+            if status is None and not timed_out and self._mark_down(org, url):
+                continue  # connection refused or reset: straight to the secondary endpoint
             wait = _retry_after(headers.get("retry-after")) or delay
             gevent.sleep(min(wait, BACKOFF_CAP_S))
             delay = min(delay * 2, BACKOFF_CAP_S)
@@ -306,11 +379,12 @@ class Generator:
             self._attempts(call, org, time.time(), 0.5, derived=True)
 
     # ------------------------------------------------------------------ MESH
-    def _client(self, org: OrgState) -> MeshClient:
-        client = self._mesh.get(org.mailbox)
+    def _client(self, org: OrgState, url: str) -> MeshClient:
+        key = f"{org.mailbox}@{url}"
+        client = self._mesh.get(key)
         if client is None:
             client = MeshClient(
-                self.config.base_url,
+                url,
                 org.mailbox,
                 self.config.mesh_password,
                 shared_key=self.config.mesh_shared_key,
@@ -318,12 +392,12 @@ class Generator:
                 max_retries=0,  # retries are the driver's, so each attempt is counted
                 timeout=self.config.request_timeout_s,
             )
-            self._mesh[org.mailbox] = client
+            self._mesh[key] = client
             if len(self._mesh) > MESH_CLIENTS:
                 _, oldest = self._mesh.popitem(last=False)
                 oldest.close()  # type: ignore[no-untyped-call]
         else:
-            self._mesh.move_to_end(org.mailbox)
+            self._mesh.move_to_end(key)
         return client
 
     def _perform_mesh(self, info: StreamInfo, org: OrgState, intended: float) -> None:
@@ -335,7 +409,8 @@ class Generator:
                 self.recorder.no_work()
                 return
             org = owner
-        client = self._client(org)
+        url = self._pick(org)
+        client = self._client(org, url)
         status: int | None = 200
         self.connections.acquire()
         sent_at = time.time()
@@ -362,6 +437,9 @@ class Generator:
             status = 417
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
+        except requests.ConnectionError:
+            status = None
+            self._mark_down(org, url)  # the next arrival uses the other site
         except requests.RequestException:
             status = None
         finally:

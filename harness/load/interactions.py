@@ -68,6 +68,8 @@ class OrgState:
     inbox: deque[str] = field(default_factory=deque)  # message ids to download
     downloaded: deque[str] = field(default_factory=deque)  # to acknowledge
     backlog: deque[HttpCall] = field(default_factory=lambda: deque(maxlen=BACKLOG_LIMIT))
+    data_centre: str = ""  # the site it reaches first (its secondary endpoint is the other)
+    supplier: str = ""  # its clinical-system supplier (a supplier outage cuts it off)
 
     def user_headers(self) -> dict[str, str]:
         """Headers of a user-restricted call (the session must exist)."""
@@ -80,9 +82,24 @@ class OrgState:
         }
 
 
-def new_org_state(ods_code: str, org_type: OrgType, mailbox: str, *, secret: str) -> OrgState:
+def new_org_state(
+    ods_code: str,
+    org_type: OrgType,
+    mailbox: str,
+    *,
+    secret: str,
+    data_centre: str = "",
+    supplier: str = "",
+) -> OrgState:
     """The client state of an organisation with credentials derived from ``secret``."""
-    return OrgState(ods_code, org_type, mailbox, api_key_for(asid_for(ods_code), secret))
+    return OrgState(
+        ods_code,
+        org_type,
+        mailbox,
+        api_key_for(asid_for(ods_code), secret),
+        data_centre=data_centre,
+        supplier=supplier,
+    )
 
 
 def request_id() -> str:

@@ -8,8 +8,10 @@ index draw disjoint shares of one Poisson process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from harness.config import Scenario
 from harness.config.scenario import ConstantArrivalRate
@@ -33,6 +35,24 @@ class RunOptions:
     mesh_shared_key: str = "TestKey"
     mesh_password: str = "password"
     sessions: dict[str, tuple[str, str]] = field(default_factory=dict)  # ods -> (token, urid)
+    # Data centre -> base URL when the target has several sites; each organisation uses its
+    # own site first and fails over to the others (a client with a secondary endpoint).
+    endpoints: dict[str, str] = field(default_factory=dict)
+    # Supplier outages: (supplier, from, until) in seconds from the start of the schedule; the
+    # supplier's organisations are cut off meanwhile.
+    cutoffs: tuple[tuple[str, float, float], ...] = ()
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> RunOptions:
+        """Rebuild options sent to another process as JSON (``dataclasses.asdict`` form)."""
+        return cls(
+            **{
+                **raw,
+                "interactions": tuple(raw["interactions"]),
+                "sessions": {k: (v[0], v[1]) for k, v in raw["sessions"].items()},
+                "cutoffs": tuple((c[0], float(c[1]), float(c[2])) for c in raw.get("cutoffs", ())),
+            }
+        )
 
 
 @dataclass
@@ -61,7 +81,14 @@ class LoadPlan:
         secret = self.options.identity_secret
         groups = [
             [
-                new_org_state(o.ods_code, o.org_type, o.mesh_mailbox, secret=secret)
+                new_org_state(
+                    o.ods_code,
+                    o.org_type,
+                    o.mesh_mailbox,
+                    secret=secret,
+                    data_centre=o.data_centre,
+                    supplier=o.supplier,
+                )
                 for o in self.directory.of_type(org_type)
             ]
             for org_type in OrgType
@@ -71,6 +98,16 @@ class LoadPlan:
                 if state.ods_code in self.options.sessions:
                     state.session_token, state.urid = self.options.sessions[state.ods_code]
         return groups
+
+    def expected_per_wall_second(self) -> npt.NDArray[np.float64]:
+        """Expected arrivals of every stream in every wall-clock second: [second, stream]."""
+        schedule = self.schedule(worker=0, workers=1)
+        seconds = np.arange(0.0, schedule.duration_s) + 0.5
+        rates = schedule._rates_at(schedule.start_s + seconds)
+        wall = np.floor(seconds / schedule.time_scale).astype(np.int64)
+        out = np.zeros((int(wall.max(initial=-1)) + 1, rates.shape[1]))
+        np.add.at(out, wall, rates)
+        return out
 
     def needs_sessions(self) -> bool:
         """Whether any exercised interaction is user-restricted."""

@@ -41,6 +41,7 @@ class GeneratorReport:
     locust_requests: int
     locust_failures: int
     stopped_early: bool = False
+    inflight_mean: float = 0.0  # requests in flight, sampled once a second
 
 
 @dataclass
@@ -118,6 +119,7 @@ def write_load_results(
             "cpu_max_percent": max((r.cpu_max_percent for r in reports), default=0.0),
             "cpu_mean_percent": max((r.cpu_mean_percent for r in reports), default=0.0),
             "locust_requests": sum(r.locust_requests for r in reports),
+            "inflight_mean": sum(r.inflight_mean for r in reports),
         },
         "maintenance": [],
     }
@@ -185,6 +187,7 @@ def report_to_json(report: GeneratorReport) -> dict[str, Any]:
         "locust_requests": report.locust_requests,
         "locust_failures": report.locust_failures,
         "stopped_early": report.stopped_early,
+        "inflight_mean": report.inflight_mean,
     }
 
 
@@ -202,6 +205,7 @@ def report_from_json(data: dict[str, Any]) -> GeneratorReport:
         locust_requests=int(data["locust_requests"]),
         locust_failures=int(data["locust_failures"]),
         stopped_early=bool(data["stopped_early"]),
+        inflight_mean=float(data.get("inflight_mean", 0.0)),
     )
 
 

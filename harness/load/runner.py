@@ -65,15 +65,26 @@ def build_generator(
         mesh_shared_key=plan.options.mesh_shared_key.encode(),
         mesh_password=plan.options.mesh_password,
         verify_tls=False,
+        endpoints=tuple(plan.options.endpoints.items()),
+        cutoffs=plan.options.cutoffs,
     )
-    session = FastHttpSession(
-        plan.options.target,
-        request_event=request_event,
-        user=None,
-        concurrency=connections,
-        network_timeout=scenario.load.request_timeout,
-        connection_timeout=min(10.0, scenario.load.request_timeout),
-    )
+
+    def session_for(url: str) -> FastHttpSession:
+        return FastHttpSession(
+            url,
+            request_event=request_event,
+            user=None,
+            concurrency=connections,
+            network_timeout=scenario.load.request_timeout,
+            connection_timeout=min(10.0, scenario.load.request_timeout),
+        )
+
+    session = session_for(plan.options.target)
+    alternates = {
+        url: session_for(url)
+        for url in plan.options.endpoints.values()
+        if url != plan.options.target
+    }
     generator = Generator(
         config=config,
         schedule=plan.schedule(worker=worker, workers=workers),
@@ -82,6 +93,7 @@ def build_generator(
         recorder=recorder,
         session=session,
         rng=np.random.default_rng([scenario.seed, worker, 10_007]),
+        alternates=alternates,
     )
     return generator, recorder
 
@@ -98,6 +110,7 @@ def report_of(generator: Generator, recorder: Recorder, stats: Any) -> Generator
         lag_p99_ms=recorder.lag.get_value_at_percentile(99) / 1000.0,
         cpu_max_percent=float(max(cpu)),
         cpu_mean_percent=float(sum(cpu) / len(cpu)),
+        inflight_mean=float(np.mean(generator.inflight_samples or [0])),
         locust_requests=int(stats.num_requests),
         locust_failures=int(stats.num_failures),
         stopped_early=generator.stopping.is_set(),
@@ -112,6 +125,7 @@ def run_generator(
     web_port: int | None = None,
     stop_after_s: float | None = None,
     connections: int = 32,
+    should_stop: Callable[[], bool] | None = None,
 ) -> GeneratorReport:
     """Play generator ``worker``'s share of the plan in this process under Locust."""
     scenario = plan.scenario
@@ -138,6 +152,14 @@ def run_generator(
     runner.start(1, spawn_rate=1)
     if stop_after_s is not None:
         gevent.spawn_later(stop_after_s, generator.stop)
+    if should_stop is not None:
+
+        def watch() -> None:
+            while not should_stop():
+                gevent.sleep(0.25)
+            generator.stop()
+
+        watcher = gevent.spawn(watch)
     # The schedule's own length plus time for the last requests to finish or time out.
     deadline = (
         plan.options.run_start_s
@@ -146,9 +168,16 @@ def run_generator(
         + scenario.load.request_timeout * 2
         + 5
     )
-    if not done.wait(timeout=max(1.0, deadline)):
+    try:
+        if not done.wait(timeout=max(1.0, deadline)):
+            generator.stop()
+            done.wait(timeout=scenario.load.request_timeout)
+    except KeyboardInterrupt:
+        # Ctrl-C: stop sending, give requests in flight a moment, keep what was measured.
         generator.stop()
-        done.wait(timeout=scenario.load.request_timeout)
+        done.wait(timeout=min(5.0, scenario.load.request_timeout))
+    if should_stop is not None:
+        watcher.kill()
     runner.quit()
     if environment.web_ui is not None:
         environment.web_ui.stop()  # type: ignore[no-untyped-call]

@@ -1,21 +1,19 @@
 """A load run end to end: target, plan, generator processes, health, results.
 
-Without ``--target`` the run starts a local reference server (``harness serve`` in a child
-process, on 127.0.0.1) and stops it afterwards. A target must answer like a Spine server — its
-MESH ``_ping`` or its OpenAPI document — or the run refuses to start.
+Without ``--target`` the CLI starts a local reference server (``harness.run.servers``) and stops
+it afterwards. A target must answer like a Spine server — its MESH ``_ping`` or its OpenAPI
+document — or the run refuses to start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,66 +65,6 @@ def probe_target(target: str) -> set[str] | None:
             f"(GET /messageexchange/_ping answered {ping.status_code}, no OpenAPI document)"
         )
     return paths
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def local_server(scenario: Scenario, *, workers: int, data_dir: Path) -> Iterator[str]:
-    """A reference server for the scenario's directory, in a child process."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "100000",
-        "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "1000000",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = (data_dir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--organisations",
-            str(scenario.organisations.count),
-            "--seed",
-            str(scenario.seed),
-            "--database-url",
-            f"sqlite+aiosqlite:///{data_dir / 'server.db'}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise ConfigurationError(f"the local server exited; see {data_dir / 'server.log'}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise ConfigurationError("the local server did not become ready in time")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def estimate_peak_per_s(plan: LoadPlan) -> float:
@@ -188,11 +126,16 @@ def run_load(
     connections: int = 32,
     warm_up: bool = True,
     master: tuple[int, str, int] | None = None,
+    on_start: Callable[[RunOptions], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> LoadOutcome:
     """Probe the target, plan, run the generators, and check their health.
 
     Generators run in this process (``processes=1``), in local child processes, or — with
     ``master=(workers, bind_host, bind_port)`` — as Locust workers of this master.
+    ``on_start`` is called with the final options (their ``run_start_s`` is when the schedule's
+    offset 0 falls) just before the generators start, e.g. to start a fault timeline; a true
+    ``should_stop()`` ends the schedule early (in-process generators only).
     """
     served = supported(probe_target(options.target))
     plan = build_plan(scenario, options, served)
@@ -212,6 +155,8 @@ def run_load(
             f"process(es) sustain here (~{PROCESS_CAPACITY_PER_S:,.0f}/s each): lower "
             "traffic.rate_scale or raise --processes"
         )
+    if on_start is not None:
+        on_start(options)
     if master is not None:
         from harness.load.distributed import run_master
 
@@ -230,7 +175,14 @@ def run_load(
         from harness.load.runner import run_generator  # imports Locust: gevent patches here
 
         reports = [
-            run_generator(plan, worker=0, workers=1, web_port=web_port, connections=connections)
+            run_generator(
+                plan,
+                worker=0,
+                workers=1,
+                web_port=web_port,
+                connections=connections,
+                should_stop=should_stop,
+            )
         ]
     else:
         reports = _run_processes(scenario, options, processes, connections)

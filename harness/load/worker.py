@@ -25,13 +25,7 @@ def main(argv: list[str]) -> int:
     data = json.loads(Path(plan_path).read_text(encoding="utf-8"))
     scenario = Scenario.model_validate(data["scenario"])
     raw = data["options"]
-    options = RunOptions(
-        **{
-            **raw,
-            "interactions": tuple(raw["interactions"]),
-            "sessions": {k: (v[0], v[1]) for k, v in raw["sessions"].items()},
-        }
-    )
+    options = RunOptions.from_json(raw)
     plan = build_plan(scenario, options, supported(probe_target(options.target)))
     report = run_generator(
         plan, worker=int(worker), workers=int(workers), connections=int(connections)

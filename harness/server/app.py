@@ -34,17 +34,20 @@ from harness.server.faults import FaultBoard
 from harness.server.idempotency import IdempotencyStore
 from harness.server.identity.router import router as identity_router
 from harness.server.identity.service import IdentityService
+from harness.server.limits import LimitsMiddleware
 from harness.server.mesh.directory import build_mesh_directory
 from harness.server.mesh.router import router as mesh_router
 from harness.server.mesh.service import MeshService
 from harness.server.metrics import Metrics
 from harness.server.ods.router import router as ods_router
 from harness.server.ods.service import OdsService
+from harness.server.openapi import install_openapi
 from harness.server.pds.population import Population, PopulationSettings
 from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
 from harness.server.platform import Platform, install_platform
 from harness.server.ratelimit import RateLimiter
+from harness.server.redaction import install_redaction
 from harness.server.scr.router import router as scr_router
 from harness.server.scr.service import ScrService
 from harness.server.sds.router import router as sds_router
@@ -170,9 +173,17 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.patients = patients
+    install_redaction()
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_platform(app)
+    # Added last, so outermost: limits apply before the platform or any route runs.
+    app.add_middleware(
+        LimitsMiddleware,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        request_timeout_s=settings.request_timeout_s,
+    )
 
     @app.get("/health", tags=["platform"], summary="Liveness")
     async def health() -> dict[str, str]:
@@ -200,6 +211,7 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
     app.include_router(scr_router)
     app.include_router(sds_router)
     app.include_router(admin_router)
+    install_openapi(app)
     return app
 
 

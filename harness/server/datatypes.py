@@ -172,6 +172,8 @@ def identifier_value(identifier: dict[str, Any] | str | None) -> str | None:
         return None
     if isinstance(identifier, str):
         return identifier.rpartition("|")[2] or None
+    if not isinstance(identifier, dict):  # client JSON can put anything here
+        return None
     value = identifier.get("value")
     return str(value) if value is not None else None
 

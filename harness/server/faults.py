@@ -44,11 +44,15 @@ class FaultSpec(BaseModel):
 
     kind: FaultKind
     service: Service | None = Field(None, description="one service, or every service when absent")
-    duration_s: float = Field(gt=0, le=7 * 86_400)
-    latency_ms: float = Field(0.0, ge=0, le=600_000, description="latency: fixed, mean or median")
+    duration_s: float = Field(gt=0, le=7 * 86_400, strict=True)
+    latency_ms: float = Field(
+        0.0, strict=True, ge=0, le=600_000, description="latency: fixed, mean or median"
+    )
     distribution: Literal["fixed", "exponential", "lognormal"] = "fixed"
-    sigma: float = Field(0.5, gt=0, le=5, description="lognormal spread")
-    fraction: float = Field(1.0, gt=0, le=1, description="errors: share of requests failed")
+    sigma: float = Field(0.5, strict=True, gt=0, le=5, description="lognormal spread")
+    fraction: float = Field(
+        1.0, strict=True, gt=0, le=1, description="errors: share of requests failed"
+    )
     status: Literal[500, 502, 503, 504] = 500
 
 

@@ -8,7 +8,8 @@ mistakes are not the service's failures:
   maintenance, 429 from the *global* limit (the service had no capacity), a timeout, a
   connection failure, or a successful response slower than the interaction's latency SLO;
 - **excluded** — other client errors (400, 401, 403, 405, 413, …), 429 from the client's own
-  application quota or spike arrest, and anything during planned maintenance;
+  application quota or spike arrest, anything during planned maintenance, and requests that
+  never reached the service because the organisation's own supplier link was cut off;
 - **good** — everything else, including expected business outcomes: 404 for an unknown
   patient, 409/412 on a stale update, 410 for a MESH message already acknowledged.
 
@@ -39,6 +40,7 @@ class Outcome(StrEnum):
     CLIENT_ERROR = "client-error"  # excluded
     QUOTA = "quota"  # excluded: 429 from the client's own quota
     MAINTENANCE = "maintenance"  # excluded: planned maintenance
+    CUT_OFF = "cut-off"  # excluded: the organisation's supplier link was down; never sent
 
     @property
     def is_bad(self) -> bool:
@@ -61,7 +63,7 @@ _BAD = frozenset(
         Outcome.CONNECTION,
     }
 )
-_EXCLUDED = frozenset({Outcome.CLIENT_ERROR, Outcome.QUOTA, Outcome.MAINTENANCE})
+_EXCLUDED = frozenset({Outcome.CLIENT_ERROR, Outcome.QUOTA, Outcome.MAINTENANCE, Outcome.CUT_OFF})
 
 
 def classify(

@@ -71,14 +71,14 @@ class MaintenanceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     service: Service | None = None
-    duration_s: float = Field(gt=0, le=7 * 86_400)
+    duration_s: float = Field(gt=0, le=7 * 86_400, strict=True)
 
 
 class ClockAdvance(BaseModel):
     """How far to move the shared clock forward."""
 
     model_config = ConfigDict(extra="forbid")
-    advance_s: float = Field(gt=0, le=366 * 86_400)
+    advance_s: float = Field(gt=0, le=366 * 86_400, strict=True)
 
 
 @router.get("/faults", dependencies=[Admin])

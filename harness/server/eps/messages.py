@@ -26,10 +26,12 @@ Mod 37-2 check character.
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from harness.server.datatypes import NHS_NUMBER_SYSTEM, identifier_value
 from harness.server.domain import BadRequest
@@ -47,6 +49,29 @@ _CHECK_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+"
 def invalid(message: str) -> BadRequest:
     """A malformed EPS message."""
     return BadRequest(message, code="INVALID_MESSAGE", issue_type="structure")
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def client_json(reader: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Refuse, as a malformed message, any body that trips a reader's shape assumptions.
+
+    The readers walk client JSON expecting FHIR shapes (objects where FHIR has elements,
+    arrays where it has lists); a fuzzed body can put a number or a string anywhere, and that
+    is the client's error (400), not the server's (500).
+    """
+
+    @functools.wraps(reader)
+    def read(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return reader(*args, **kwargs)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            kind = type(exc).__name__
+            raise invalid(f"the message is not shaped as FHIR expects ({kind})") from exc
+
+    return read
 
 
 def check_character(body: str) -> str:
@@ -94,6 +119,7 @@ def _resources(bundle: Any, event: str) -> list[dict[str, Any]]:
     return resources
 
 
+@client_json
 def message_event(bundle: Any) -> str | None:
     """The event code of a message Bundle (``None`` if it is not one)."""
     if not isinstance(bundle, dict):
@@ -158,6 +184,7 @@ class Order:
     expires_at: float | None
 
 
+@client_json
 def read_order(bundle: Any) -> Order:
     """Read a prescription-order message."""
     resources = _resources(bundle, "prescription-order")
@@ -203,6 +230,7 @@ class CancelRequest:
     item: str
 
 
+@client_json
 def read_cancel(bundle: Any) -> CancelRequest:
     """Read a prescription-order-update (cancel) message: exactly one MedicationRequest."""
     try:
@@ -227,6 +255,7 @@ class DispenseNotification:
     items: dict[str, str]  # line item id -> line item status code
 
 
+@client_json
 def read_dispense(bundle: Any) -> DispenseNotification:
     """Read a dispense-notification message."""
     resources = _resources(bundle, "dispense-notification")
@@ -255,6 +284,7 @@ def _dispense_code(dispense: dict[str, Any]) -> str:
     raise invalid("MedicationDispense.type needs a medicationdispense-type code")
 
 
+@client_json
 def read_release(parameters: Any) -> tuple[str, str | None]:
     """``(owner ODS code, prescription id or None for the nominated batch)``."""
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
@@ -270,6 +300,7 @@ def read_release(parameters: Any) -> tuple[str, str | None]:
     return owner, values.get("group-identifier")
 
 
+@client_json
 def read_task(task: Any) -> tuple[str, str]:
     """``(action, prescription id)`` of a return (``rejected``) or withdraw (``in-progress``)."""
     if not isinstance(task, dict) or task.get("resourceType") != "Task":
@@ -284,6 +315,7 @@ def read_task(task: Any) -> tuple[str, str]:
     return action, prescription_id
 
 
+@client_json
 def read_claim(claim: Any) -> str:
     """The prescription id a Claim is for."""
     if not isinstance(claim, dict) or claim.get("resourceType") != "Claim":

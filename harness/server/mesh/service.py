@@ -9,6 +9,7 @@ same row), which is what lets clients retry chunks 2..N safely.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ INBOX_EXPIRY_S = 5 * 86_400  # unacknowledged for five days → undeliverable, r
 MESSAGE_EXPIRY_S = 30 * 86_400  # deleted 30 days after delivery
 NONCE_MEMORY_S = 4 * 3600  # tokens older than the ±2 h window cannot be replayed anyway
 MAX_CHUNKS = 100_000
+CHUNK_RANGE = re.compile(r"\s*([0-9]{1,9})\s*:\s*([0-9]{1,9})\s*")
 
 # Optional mex-* send headers kept with the message and returned on download.
 OPTIONAL_HEADERS = (
@@ -63,10 +65,11 @@ def parse_chunk_range(value: str | None) -> tuple[int, int]:
     """``"n:N"`` → ``(n, N)``; absent means a single chunk."""
     if value is None or value == "":
         return 1, 1
-    parts = value.split(":")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    match = CHUNK_RANGE.fullmatch(value)
+    if match is None:
         raise MeshProblem("rejected", "06", f"malformed Mex-Chunk-Range {value!r}")
-    number, total = int(parts[0]), int(parts[1])
+    number, total = int(match.group(1)), int(match.group(2))
     if not 1 <= number <= total <= MAX_CHUNKS:
         raise MeshProblem("rejected", "06", f"invalid Mex-Chunk-Range {value!r}")
     return number, total

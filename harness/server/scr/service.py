@@ -160,7 +160,7 @@ class ScrService:
         require_interaction(session.role, "scr.view")
         values = _parameters(parameters)
         nhs_number = identifier_value(values.get("nhsNumber"))
-        code = (values.get("permissionCode") or {}).get("code")
+        code = _object(values.get("permissionCode")).get("code")
         if not nhs_number or code not in ("Yes", "No"):
             raise _invalid("$setPermission needs nhsNumber and permissionCode Yes or No")
         await self.access.require(session, nhs_number, emergency=None, needs_permission=False)
@@ -171,13 +171,16 @@ class ScrService:
         """``POST /AuditEvent``: a privacy alert; type 1 also creates the self-claimed LR."""
         if not isinstance(event, dict) or event.get("resourceType") != "AuditEvent":
             raise _invalid("the body must be a FHIR AuditEvent")
-        alert_type = str((event.get("type") or {}).get("code"))
+        # Client JSON: any element may have any type, so walk it with type-checking accessors.
+        alert_type = str(_object(event.get("type")).get("code"))
         if alert_type not in ALERT_TYPES:
             raise _invalid(f"AuditEvent.type.code must be one of {sorted(ALERT_TYPES)}")
-        entity = (event.get("entity") or [{}])[0] or {}
-        nhs_number = identifier_value((entity.get("what") or {}).get("identifier"))
-        purposes = event.get("purposeOfEvent") or [{}]
-        reason = ((purposes[0].get("coding") or [{}])[0]).get("code") or purposes[0].get("text")
+        entity = _first(event.get("entity"))
+        nhs_number = identifier_value(_object(entity.get("what")).get("identifier"))
+        purpose = _first(event.get("purposeOfEvent"))
+        reason = _first(purpose.get("coding")).get("code") or purpose.get("text")
+        if not isinstance(reason, str):
+            reason = None
         if not nhs_number or not reason:
             raise _invalid("AuditEvent needs entity[0].what.identifier and a purposeOfEvent")
         await self.pds.record(nhs_number)  # the patient must exist
@@ -194,11 +197,22 @@ class ScrService:
         return await self.access.alerts(session.ods_code)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _first(value: Any) -> dict[str, Any]:
+    """The first element of a JSON array when it is an object, else an empty object."""
+    return _object(value[0]) if isinstance(value, list) and value else {}
+
+
 def _parameters(parameters: Any) -> dict[str, Any]:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise _invalid("the body must be a FHIR Parameters resource")
     values: dict[str, Any] = {}
-    for parameter in parameters.get("parameter") or []:
+    listed = parameters.get("parameter")
+    for parameter in listed if isinstance(listed, list) else []:
         if isinstance(parameter, dict) and parameter.get("name"):
             value = next((v for k, v in parameter.items() if k.startswith("value")), None)
             values[str(parameter["name"])] = value

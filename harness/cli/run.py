@@ -1,0 +1,104 @@
+"""``harness run``: one scenario end to end — servers, fault timeline, load, prediction, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from harness.cli.output import ExitCode, make_console
+
+STATUS_EXIT = {
+    "interrupted": ExitCode.INTERRUPTED,
+    "server-died": ExitCode.INVALID_RUN,
+    "invalid": ExitCode.INVALID_RUN,
+}
+
+
+def run(
+    scenario_file: Path = typer.Argument(..., help="Scenario file (YAML)."),
+    database_url: str | None = typer.Option(
+        None, help="Server database (default: SQLite in the results directory)."
+    ),
+    server_workers: int = typer.Option(2, min=1, max=16, help="Worker processes per data centre."),
+    load_processes: int = typer.Option(1, min=1, max=64, help="Local generator processes."),
+    duration: str | None = typer.Option(None, help="Override the window length, e.g. 30s."),
+    months: int = typer.Option(
+        0, min=0, max=100_000, help="Also simulate N months with random failures (P(breach))."
+    ),
+    output: Path | None = typer.Option(None, help="Results directory (default reports/…)."),
+) -> int:
+    """Run a scenario end to end and write one report: measured beside predicted."""
+    import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
+    from harness.cli.report import VERDICT_EXIT
+    from harness.config import load_scenario
+    from harness.config.duration import parse_duration_s
+    from harness.run.orchestrate import RunRequest, execute
+
+    scenario = load_scenario(scenario_file)
+    try:
+        duration_s = parse_duration_s(duration) if duration is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console = make_console()
+    record = execute(
+        RunRequest(
+            scenario=scenario,
+            scenario_path=scenario_file,
+            database_url=database_url,
+            server_workers=server_workers,
+            load_processes=load_processes,
+            output=output,
+            months=months,
+            duration_s=duration_s,
+        ),
+        say=lambda text: console.print(text, markup=False, soft_wrap=True),
+    )
+    _print(console, record.results.path)
+    for reason in record.reasons:
+        console.print(f"[bold red]{record.status}:[/] {reason}")
+    console.print(f"verdict: {record.verdict}  report: {record.results.path / 'report.html'}")
+    if record.status in STATUS_EXIT:
+        return STATUS_EXIT[record.status]
+    return VERDICT_EXIT[record.verdict]
+
+
+def _print(console: object, folder: Path) -> None:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(console, Console)
+    document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    rows = document.get("comparison") or []
+    if rows:
+        table = Table(title="Predicted vs measured (latency from intended send time)")
+        for name in ("service", "attempts", "bad", "availability", "p95 ms"):
+            table.add_column(name, justify="left" if name == "service" else "right")
+        for row in rows:
+
+            def pair(key: str, fmt: str, r: dict[str, object] = row) -> str:
+                def show(value: object) -> str:
+                    return "–" if value is None else format(value, fmt)
+
+                return f"{show(r.get(f'predicted_{key}'))} / {show(r.get(f'measured_{key}'))}"
+
+            table.add_row(
+                str(row["service"]),
+                pair("attempts", ",.0f"),
+                pair("bad", ",.0f"),
+                pair("availability", ".3%"),
+                pair("p95_ms", ".1f"),
+            )
+        console.print(table)
+    for law in document.get("validation") or []:
+        residual = law["residual"]
+        text = "–" if residual is None else f"{residual:+.1%}"
+        console.print(f"{law['check']}: residual {text}")
+    for fault in document.get("faults") or []:
+        console.print(
+            f"fault {fault['kind']} at {fault['at_s']:g} s: {fault['detail'] or ''}"
+            f"{' ERROR ' + fault['error'] if fault['error'] else ''}",
+            markup=False,
+        )

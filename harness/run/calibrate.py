@@ -1,0 +1,121 @@
+"""``harness calibrate``: what each interaction costs the reference server, from a ``harness run``.
+
+The run recorded, every second, the completed requests of every interaction
+(``load/windows.jsonl``) and the CPU seconds the server processes used (``server/cpu.jsonl``).
+The utilisation law says ``cpu(t) = c₀ + Σᵢ Xᵢ(t)·Dᵢ``: the demands ``Dᵢ`` are the coefficients
+of a non-negative least-squares regression of CPU on throughputs (``scipy.optimize.nnls``).
+
+When the interactions' throughputs rise and fall together — a traffic profile keeps its mix —
+the per-interaction regression is ill-conditioned: many ``D`` fit equally well. Then the
+calibration falls back to one scale factor: each interaction's demand is taken proportional to
+its median service time, ``Dᵢ = k·mᵢ``, and only ``k`` (and ``c₀``) are regressed. The file
+records which method was used. Service-time quantiles come straight from the HDR histograms.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+
+from harness.config.calibration import (
+    DEFAULT_RESTART_S,
+    QUANTILES,
+    Calibration,
+    InteractionCost,
+)
+from harness.errors import ConfigurationError
+from harness.run.compare import measured_table
+from harness.slo.histogram import percentiles_us
+
+MAX_CONDITION = 30.0  # beyond this the per-interaction regression is not trusted
+MIN_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class CalibrationFit:
+    """A calibration and how well it fitted."""
+
+    calibration: Calibration
+    seconds: int  # clean seconds used in the regression
+    r_squared: float
+    condition: float
+
+
+def _read_cpu(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise ConfigurationError(
+            f"{path} is missing: calibrate needs a results directory written by `harness run`"
+        )
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def calibrate(folder: Path) -> CalibrationFit:
+    """Fit the calibration of the run in ``folder``."""
+    results = folder / "results.json"
+    try:
+        document = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{results}: cannot read: {exc}") from None
+    load = document.get("load")
+    table = measured_table(folder)
+    if load is None or table is None:
+        raise ConfigurationError(f"{folder}: the run has no load windows to calibrate from")
+    samples = [s for s in _read_cpu(folder / "server" / "cpu.jsonl") if s.get("clean")]
+    frame = table.frame.reset_index(drop=True)
+    names = sorted(frame["interaction"].unique())
+    start = float(load["started_at"])
+    # A CPU sample at offset t covers the second before it.
+    seconds = [int(np.floor(start + float(s["t"]) - 1.0)) for s in samples]
+    frame = frame.assign(attempts=frame["good"] + frame["bad"] + frame["excluded"])
+    pivot = frame.pivot_table(
+        index="t", columns="interaction", values="attempts", aggfunc="sum", fill_value=0
+    ).reindex(index=seconds, columns=names, fill_value=0)
+    x = pivot.to_numpy(dtype=np.float64)
+    y = np.array([float(s["cpu_s"]) for s in samples])
+    if len(y) < MIN_SECONDS:
+        raise ConfigurationError(
+            f"{folder}: only {len(y)} clean seconds of server CPU (need {MIN_SECONDS}); "
+            "calibrate from a longer run, or one with fewer faults"
+        )
+    service = {}
+    for name, rows in table.groups("interaction").items():
+        merged = table.histograms(rows, view="service")
+        qs = list(np.linspace(0.0, 100.0, QUANTILES))
+        service[str(name)] = [round(v / 1000.0, 4) for v in percentiles_us(merged, qs)]
+    medians = np.array([service[n][QUANTILES // 2] / 1000.0 for n in names])
+    design = np.column_stack([np.ones(len(y)), x])
+    condition = float(np.linalg.cond(design / np.maximum(np.linalg.norm(design, axis=0), 1e-12)))
+    if condition <= MAX_CONDITION and len(y) >= 5 * design.shape[1]:
+        coef, _ = nnls(design, y)
+        idle, demands, method = float(coef[0]), coef[1:], "regression"
+    else:
+        z = x @ medians
+        coef, _ = nnls(np.column_stack([np.ones(len(y)), z]), y)
+        idle, demands, method = float(coef[0]), coef[1] * medians, "proportional"
+        condition = float(np.linalg.cond(np.column_stack([np.ones(len(y)), z])))
+    fitted = idle + x @ demands
+    total = float(((y - y.mean()) ** 2).sum())
+    r_squared = 1.0 - float(((y - fitted) ** 2).sum()) / total if total > 0 else 0.0
+    restarts = [
+        float(f["restored_after_s"])
+        for f in document.get("faults") or []
+        if f.get("kind") == "kill-worker" and f.get("restored_after_s") is not None
+    ]
+    groups = (document.get("server") or {}).get("groups") or [{"workers": 2}]
+    calibration = Calibration(
+        source=str(folder),
+        method=method,
+        server_workers=int(groups[0]["workers"]),
+        worker_restart_s=float(np.mean(restarts)) if restarts else DEFAULT_RESTART_S,
+        cpu_idle_s_per_s=round(idle, 6),
+        interactions={
+            name: InteractionCost(demand_ms=round(float(d) * 1000.0, 4), service_ms=service[name])
+            for name, d in zip(names, demands, strict=True)
+        },
+    )
+    return CalibrationFit(calibration, len(y), r_squared, condition)
