@@ -56,8 +56,7 @@ def _composition(bundle: Any) -> dict[str, Any]:
         raise _invalid("the body must be a FHIR Bundle")
     if bundle.get("type") != "document":
         raise _invalid("an SCR is a Bundle of type 'document'")
-    entries = bundle.get("entry") or []
-    first = entries[0].get("resource") if entries and isinstance(entries[0], dict) else None
+    first = _first(bundle.get("entry")).get("resource")
     if not isinstance(first, dict) or first.get("resourceType") != "Composition":
         raise _invalid("the first entry of an SCR must be its Composition")
     return first
@@ -93,7 +92,7 @@ class ScrService:
         """Store a new SCR (or a new version of one)."""
         require_interaction(session.role, "scr.upload")
         composition = _composition(bundle)
-        nhs_number = identifier_value((composition.get("subject") or {}).get("identifier"))
+        nhs_number = identifier_value(_object(composition.get("subject")).get("identifier"))
         if not nhs_number:
             raise _invalid("Composition.subject.identifier must carry the NHS number")
         record = (await self.pds.record(nhs_number)).resource
@@ -102,8 +101,7 @@ class ScrService:
                 f"only the patient's registered GP practice may upload an SCR for {nhs_number}",
                 code="ACCESS_DENIED",
             )
-        relates = composition.get("relatesTo") or [{}]
-        replaces = identifier_value((relates[0] or {}).get("targetIdentifier"))
+        replaces = identifier_value(_first(composition.get("relatesTo")).get("targetIdentifier"))
         latest, seq = await self._latest(nhs_number)
         if (latest.id if latest else None) != replaces:
             raise Conflict(
