@@ -150,6 +150,11 @@ def _context(data: ReportData, figure_paths: dict[str, Path]) -> dict[str, Any]:
         "num": num,
         "simulation": run.simulation,
         "predicted": None,
+        # harness run: the fault timeline, prediction beside measurement, operational laws.
+        "faults": run.document.get("faults") or [],
+        "prediction": run.document.get("prediction") or {},
+        "comparison": run.document.get("comparison") or [],
+        "validation": run.document.get("validation") or [],
     }
     if slo is not None:
         sliced = slo["time_sliced"]

@@ -6,6 +6,8 @@ service, and only the checks that did not pass. The full story is in ``report.ht
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.reports.data import ReportData
 from harness.reports.html import VERDICT_TEXT, num, pct
 from harness.slo.confidence import Verdict
@@ -55,6 +57,7 @@ def render_markdown(data: ReportData) -> str:
     elif data.run.simulation is not None:
         breach = data.run.simulation.get("request_based", {}).get("breach", {})
         lines += ["", f"Simulated P(month below target): {pct(breach.get('probability'), 3)}."]
+    lines += _comparison(data.run.document.get("comparison") or [])
     failing = [c for c in data.checks if c.verdict is not Verdict.PASS]
     if failing:
         lines += ["", "Checks not passed:", ""]
@@ -63,3 +66,31 @@ def render_markdown(data: ReportData) -> str:
             lines.append(f"- … and {len(failing) - MAX_LISTED} more (see junit.xml)")
     lines += ["", f"{len(data.checks)} checks; full report: `report.html`."]
     return "\n".join(lines) + "\n"
+
+
+def _comparison(rows: list[dict[str, Any]]) -> list[str]:
+    """``harness run``: predicted beside measured, per service."""
+    if not rows:
+        return []
+
+    def cell(value: Any, kind: str) -> str:
+        if value is None:
+            return "–"
+        if kind == "pct":
+            return pct(value, 3)
+        return f"{value:,.1f}" if kind == "ms" else f"{value:,.0f}"
+
+    lines = [
+        "",
+        "| service | attempts (pred / meas) | bad (pred / meas) | availability (pred / meas) "
+        "| p95 ms (pred / meas) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        columns = (("attempts", "n"), ("bad", "n"), ("availability", "pct"), ("p95_ms", "ms"))
+        pairs = [
+            f"{cell(r[f'predicted_{k}'], kind)} / {cell(r[f'measured_{k}'], kind)}"
+            for k, kind in columns
+        ]
+        lines.append(f"| {r['service']} | " + " | ".join(pairs) + " |")
+    return lines

@@ -34,6 +34,7 @@ from harness.slo.histogram import percentiles_us
 
 MAX_CONDITION = 30.0  # beyond this the per-interaction regression is not trusted
 MIN_SECONDS = 10
+MIN_R2_GAIN = 0.05  # what the per-interaction regression must add over the proportional fit
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,17 @@ def calibrate(folder: Path) -> CalibrationFit:
     medians = np.array([service[n][QUANTILES // 2] / 1000.0 for n in names])
     design = np.column_stack([np.ones(len(y)), x])
     condition = float(np.linalg.cond(design / np.maximum(np.linalg.norm(design, axis=0), 1e-12)))
+    z = x @ medians
+    coef, _ = nnls(np.column_stack([np.ones(len(y)), z]), y)
+    idle, demands, method = float(coef[0]), coef[1] * medians, "proportional"
+    r_squared = _r_squared(y, idle + x @ demands)
     if condition <= MAX_CONDITION and len(y) >= 5 * design.shape[1]:
-        coef, _ = nnls(design, y)
-        idle, demands, method = float(coef[0]), coef[1:], "regression"
-    else:
-        z = x @ medians
-        coef, _ = nnls(np.column_stack([np.ones(len(y)), z]), y)
-        idle, demands, method = float(coef[0]), coef[1] * medians, "proportional"
-        condition = float(np.linalg.cond(np.column_stack([np.ones(len(y)), z])))
-    fitted = idle + x @ demands
-    total = float(((y - y.mean()) ** 2).sum())
-    r_squared = 1.0 - float(((y - fitted) ** 2).sum()) / total if total > 0 else 0.0
+        full, _ = nnls(design, y)
+        full_r2 = _r_squared(y, design @ full)
+        # More parameters must earn their place: a clearly better fit, and no interaction
+        # that carries traffic but is said to cost nothing.
+        if full_r2 > r_squared + MIN_R2_GAIN and np.all(full[1:] > 0):
+            idle, demands, method, r_squared = float(full[0]), full[1:], "regression", full_r2
     restarts = [
         float(f["restored_after_s"])
         for f in document.get("faults") or []
@@ -119,3 +120,8 @@ def calibrate(folder: Path) -> CalibrationFit:
         },
     )
     return CalibrationFit(calibration, len(y), r_squared, condition)
+
+
+def _r_squared(y: np.ndarray, fitted: np.ndarray) -> float:
+    total = float(((y - y.mean()) ** 2).sum())
+    return 1.0 - float(((y - fitted) ** 2).sum()) / total if total > 0 else 0.0
