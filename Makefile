@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/baseline-2014.yaml
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint format typecheck bench clean
+.PHONY: help install run test unit lint format typecheck bench soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test: lint typecheck unit  ## lint + typecheck + the full test suite (what CI ru
 
 bench: install  ## benchmarks (marker `benchmark`), each prints a table
 	$(BIN)/pytest -m benchmark -s
+
+soak: install  ## soak test (marker `soak`): HARNESS_SOAK_DURATION_S, default 600
+	$(BIN)/pytest -m soak -s
 
 clean:  ## remove caches and generated reports (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis htmlcov .coverage
