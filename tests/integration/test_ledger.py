@@ -310,7 +310,8 @@ def test_nothing_accepted_is_lost_under_kills_and_stalls(tmp_path: Path, databas
         f"{ledger.kills} workers killed, {ledger.stalls} storage stalls"
     )
     assert ledger.accepted, "no traffic got through"
-    assert ledger.kills >= 1 and ledger.stalls >= 1, "too few faults to prove anything"
+    assert ledger.kills >= 1, "no worker was killed: the test proves nothing"
+    assert ledger.stalls >= 1, "storage was never stalled: the test proves nothing"
     lost = set(ledger.accepted) - ledger.acknowledged
     assert not lost, f"{len(lost)} accepted messages never delivered"
     twice = {m: n for m, n in ledger.downloads.items() if n != 1}
