@@ -2,8 +2,9 @@
 
 The 2014 average is 154 msg/s nationally; one shared two-core machine running the server and
 the client cannot sustain that with headroom, so the rate is scaled to
-``HARNESS_SOAK_RATE_PER_S`` (default 40/s, about a quarter of the 2014 mean) in the 2014 mix
-of reads (PDS retrieve) and MESH sends and polls. The run lasts ``HARNESS_SOAK_DURATION_S``
+``HARNESS_SOAK_RATE_PER_S`` (default 40/s, about a quarter of the 2014 mean), half MESH sends
+and half MESH inbox counts (MESH only: it exercises storage growth, the part most likely to
+leak; the FHIR APIs are not in this mix). The run lasts ``HARNESS_SOAK_DURATION_S``
 (default 600 s). Flat means: the last third's p95 latency within 1.5× (+20 ms) of the first
 third's, and server RSS (all worker processes) grows by less than 20 % (+30 MB) from the end
 of the first third to the end of the run.
