@@ -42,7 +42,7 @@ from harness.server.metrics import Metrics
 from harness.server.ods.router import router as ods_router
 from harness.server.ods.service import OdsService
 from harness.server.openapi import install_openapi
-from harness.server.pds.population import Population, PopulationSettings
+from harness.server.pds.population import PopulationSettings
 from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
 from harness.server.platform import Platform, install_platform
@@ -54,6 +54,7 @@ from harness.server.sds.router import router as sds_router
 from harness.server.sds.service import SdsService
 from harness.server.store import create_store, upgrade
 from harness.spine import Directory, OrgType, build_directory
+from harness.spine.population import Population
 
 log = logging.getLogger(__name__)
 LIFECYCLE_INTERVAL_S = 60.0

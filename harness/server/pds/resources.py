@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.server.datatypes import NHS_NUMBER_SYSTEM, ods_reference
-from harness.server.pds.population import Person
 from harness.server.pds.search import Facts
+from harness.spine.population import Person
 
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 ROLE_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"

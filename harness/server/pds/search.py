@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from harness.server.domain import BadRequest
-from harness.server.pds import names
-from harness.server.pds.population import BIRTH_EPOCH
+from harness.spine import names
+from harness.spine.population import BIRTH_EPOCH
 
 DEFAULT_MAX_RESULTS = 1
 MAX_RESULTS = 50

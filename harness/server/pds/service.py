@@ -28,12 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from harness.server.domain import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed
 from harness.server.identity.rbac import require_interaction
 from harness.server.pds import resources
-from harness.server.pds.population import Population, valid_nhs_number
 from harness.server.pds.schemas import PatchOperation, Patient
 from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
 from harness.server.store import Store
 from harness.server.store.schema import pds_patients
 from harness.spine import Directory
+from harness.spine.population import Population, valid_nhs_number
 
 IF_MATCH = re.compile(r'^W/"(\d+)"$')
 PATCHABLE = frozenset(
