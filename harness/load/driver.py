@@ -16,6 +16,12 @@ organisation uses its own site first; when a connection to it fails, the client 
 down for ``failover_hold_s`` and retries at once on the other (a secondary endpoint). While an
 organisation's supplier is cut off, its arrivals never leave and are recorded as ``cut-off``.
 
+PDS, EPS and SCR arrivals are steps of clinical journeys (:mod:`harness.load.journeys`): a step
+that needs work in hand takes it from its organisation (or another of the same type that has
+some); with none anywhere the arrival is counted as *no work*, never sent as a made-up request.
+What the answer says (a version read, prescriptions released) becomes the organisation's next
+work, also for requests flushed from the backlog.
+
 This module imports gevent (through Locust); only ``harness.load`` may.
 """
 
@@ -41,10 +47,12 @@ from harness.load.interactions import (
     MESH_WORKFLOW,
     HttpCall,
     OrgState,
+    Reply,
     StreamInfo,
     http_driver,
     login_call,
 )
+from harness.load.journeys import JOURNEYS, Context, Patients
 from harness.load.recorder import Recorder
 from harness.load.schedule import Schedule
 from harness.slo import Outcome, classify
@@ -91,6 +99,7 @@ class Generator:
         session: FastHttpSession,
         rng: np.random.Generator,
         alternates: Mapping[str, FastHttpSession] | None = None,
+        patients: Patients | None = None,
     ) -> None:
         self.config = config
         self.schedule = schedule
@@ -102,6 +111,12 @@ class Generator:
         self._routes: dict[str, list[str]] = {}
         self._down_until: dict[str, float] = {}
         self.rng = rng
+        pharmacies = orgs[list(OrgType).index(OrgType.COMMUNITY_PHARMACY)] if orgs else []
+        self.clinic = (
+            Context(rng=rng, patients=patients, pharmacies=list(pharmacies))
+            if patients is not None
+            else None
+        )
         self.pool = Pool(config.max_concurrency)
         # Like a real client system, requests share a bounded set of connections; one that
         # waits for a connection leaves late, which its latency from the intended time shows
@@ -233,9 +248,8 @@ class Generator:
             derived=False,
         )
         if info.kind != "mesh" and info.interaction.state_changing:
-            builder, needs_session = http_driver(info.interaction.id)
-            if not needs_session or org.session_token is not None:
-                call = builder(org, self.rng, self._ods_codes)
+            call = self._build(info.interaction.id, org)
+            if call is not None:
                 org.backlog.append(replace(call, interaction=info.interaction.id))
         self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
 
@@ -296,10 +310,12 @@ class Generator:
 
     def _attempts(
         self, call: HttpCall, org: OrgState, intended: float, slo_s: float, *, derived: bool
-    ) -> tuple[Outcome, bytes]:
+    ) -> tuple[Outcome, Reply]:
         """One logical request: the first try and its retries with backoff."""
         delay = BACKOFF_START_S
         outcome = Outcome.CONNECTION
+        status: int | None = None
+        headers: dict[str, str] = {}
         body = b""
         for attempt in range(MAX_RETRIES + 1):
             url = self._pick(org)
@@ -321,7 +337,7 @@ class Generator:
                 derived=derived,
             )
             if not (timed_out or status is None or status in RETRY_STATUSES):
-                return outcome, body
+                return outcome, Reply(status, headers, body)
             if attempt == MAX_RETRIES or self.stopping.is_set():
                 break
             if status is None and not timed_out and self._mark_down(org, url):
@@ -329,7 +345,7 @@ class Generator:
             wait = _retry_after(headers.get("retry-after")) or delay
             gevent.sleep(min(wait, BACKOFF_CAP_S))
             delay = min(delay * 2, BACKOFF_CAP_S)
-        return outcome, body
+        return outcome, Reply(status, headers, body)
 
     def _ensure_session(self, org: OrgState, intended: float) -> bool:
         if org.session_token is not None:
@@ -341,7 +357,8 @@ class Generator:
             if org.session_token is not None:
                 return True
             call = login_call(org)
-            outcome, body = self._attempts(call, org, intended, 0.5, derived=True)
+            outcome, reply = self._attempts(call, org, intended, 0.5, derived=True)
+            body = reply.body
             if outcome is not Outcome.GOOD and not body.startswith(b"{"):
                 return False
             try:
@@ -352,31 +369,67 @@ class Generator:
                 return False
             return True
 
+    def _build(self, interaction_id: str, org: OrgState) -> HttpCall | None:
+        """The request an arrival makes (``None``: no work in hand); the session must exist."""
+        journey = JOURNEYS.get(interaction_id)
+        if journey is None:
+            builder, needs_session = http_driver(interaction_id)
+            if needs_session and org.session_token is None:
+                return None
+            return builder(org, self.rng, self._ods_codes)
+        if self.clinic is None or org.session_token is None:
+            return None
+        return journey.step(org, self.clinic)
+
+    def _follow_up(self, org: OrgState, call: HttpCall, reply: Reply) -> None:
+        journey = JOURNEYS.get(call.interaction)
+        if journey is not None and journey.after is not None and self.clinic is not None:
+            journey.after(org, call, reply, self.clinic)
+
     def _perform_http(self, info: StreamInfo, org: OrgState, intended: float) -> None:
-        builder, needs_session = http_driver(info.interaction.id)
+        interaction_id = info.interaction.id
+        journey = JOURNEYS.get(interaction_id)
+        if journey is not None and journey.needs is not None:
+            owner = self._org_with_work(org, journey.needs, same_type=True)
+            if owner is None:
+                self.recorder.no_work()
+                return
+            org = owner
+        needs_session = journey is not None or http_driver(interaction_id)[1]
         if needs_session and not self._ensure_session(org, intended):
-            self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
+            self.recorder.journey(interaction_id, org.org_type, succeeded=False)
+            return
+        built = self._build(interaction_id, org)
+        if built is None:  # nothing to do (the work went to another request meanwhile)
+            self.recorder.no_work()
             return
         # Record under the arrival's interaction even when a stand-in request serves it.
-        call = replace(builder(org, self.rng, self._ods_codes), interaction=info.interaction.id)
-        outcome, body = self._attempts(
-            call, org, intended, info.interaction.latency_slo_s, derived=False
-        )
-        if info.interaction.id == "auth.session" and outcome is Outcome.GOOD:
-            session = json.loads(body)
+        call = replace(built, interaction=interaction_id)
+        slo_s = info.interaction.latency_slo_s
+        if call.before is not None:
+            # A request the step depends on (a claimed relationship before a view).
+            first, reply = self._attempts(call.before, org, intended, slo_s, derived=True)
+            if first is not Outcome.GOOD or reply.status is None or reply.status >= 300:
+                self.recorder.journey(interaction_id, org.org_type, succeeded=False)
+                return
+        outcome, reply = self._attempts(call, org, intended, slo_s, derived=False)
+        if interaction_id == "auth.session" and outcome is Outcome.GOOD:
+            session = json.loads(reply.body)
             org.session_token, org.urid = session["access_token"], session["urid"]
+        self._follow_up(org, call, reply)
         succeeded = outcome is Outcome.GOOD
         if not succeeded and outcome.is_bad and info.interaction.state_changing:
             org.backlog.append(call)
         if succeeded and org.backlog:
             self._flush_backlog(org, intended)
-        self.recorder.journey(info.interaction.id, org.org_type, succeeded=succeeded)
+        self.recorder.journey(interaction_id, org.org_type, succeeded=succeeded)
 
     def _flush_backlog(self, org: OrgState, intended: float) -> None:
         """Send the work that failed during an outage, now that the service answers."""
         while org.backlog and not self.stopping.is_set():
             call = org.backlog.popleft()
-            self._attempts(call, org, time.time(), 0.5, derived=True)
+            _outcome, reply = self._attempts(call, org, time.time(), 0.5, derived=True)
+            self._follow_up(org, call, reply)
 
     # ------------------------------------------------------------------ MESH
     def _client(self, org: OrgState, url: str) -> MeshClient:
@@ -454,12 +507,16 @@ class Generator:
         )
         self.recorder.journey(info.interaction.id, org.org_type, succeeded=outcome is Outcome.GOOD)
 
-    def _org_with_work(self, org: OrgState, queue: str) -> OrgState | None:
+    def _org_with_work(
+        self, org: OrgState, queue: str, *, same_type: bool = False
+    ) -> OrgState | None:
         if getattr(org, queue):
             return org
         for candidate in self.orgs[list(OrgType).index(org.org_type)]:  # same type first
             if getattr(candidate, queue):
                 return candidate
+        if same_type:  # clinical work needs the role of the organisation type that holds it
+            return None
         for group in self.orgs:
             for candidate in group:
                 if getattr(candidate, queue):

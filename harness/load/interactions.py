@@ -4,29 +4,53 @@ A driver turns one arrival — an interaction for an organisation — into the r
 client system would send: the path from the catalogue, the organisation's credentials, a fresh
 ``X-Request-ID`` (kept across retries), a body where the API needs one. MESH traffic goes
 through NHS England's ``mesh-client`` (see :mod:`harness.load.driver`); the FHIR-style APIs are
-plain HTTP here.
-
-Each organisation keeps a little state, as its clinical system would: its session token and
-role profile id (it logs in on first use), the MESH messages waiting in its inbox and those it
-has downloaded but not yet acknowledged, and a backlog of work that failed during an outage and
-is flushed when the service answers again.
+plain HTTP: authentication and directory lookups here, PDS, EPS and SCR as clinical journeys
+(:mod:`harness.load.journeys`). What each organisation remembers between requests is its
+:class:`~harness.load.state.OrgState`.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from harness.load.journeys import JOURNEYS
+from harness.load.state import (
+    BACKLOG_LIMIT,
+    HttpCall,
+    OrgState,
+    Reply,
+    new_org_state,
+    request_id,
+)
 from harness.spine import CATALOGUE, Interaction, OrgType
-from harness.spine.credentials import api_key_for, asid_for, user_ids
+from harness.spine.credentials import user_ids
 
-BACKLOG_LIMIT = 200  # work items an organisation keeps while the service is down
-# The role each kind of organisation logs in with (the reference server's R codes).
+__all__ = [
+    "BACKLOG_LIMIT",
+    "DEFAULT_ROLE",
+    "HTTP_DRIVERS",
+    "MESH_INTERACTIONS",
+    "MESH_WORKFLOW",
+    "STAND_INS",
+    "HttpCall",
+    "OrgState",
+    "Reply",
+    "StreamInfo",
+    "http_driver",
+    "login_call",
+    "needs_session",
+    "new_org_state",
+    "request_id",
+    "supported",
+]
+
+# The role each kind of organisation logs in with (the reference server's R codes): clinicians
+# (R8000: trace, amend, prescribe, upload and view SCRs, claim a relationship), pharmacists
+# (R8003: trace, dispense, view the SCRs of patients who nominated them).
 DEFAULT_ROLE: dict[OrgType, str] = dict.fromkeys(OrgType, "R8000") | {
     OrgType.COMMUNITY_PHARMACY: "R8003"
 }
@@ -41,70 +65,6 @@ class StreamInfo:
     org_type: OrgType
     type_index: int  # position of org_type in OrgType, i.e. in ``orgs``
     kind: str  # "http" | "mesh" | "" (not exercised)
-
-
-@dataclass(frozen=True)
-class HttpCall:
-    """One HTTP request to make."""
-
-    interaction: str
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes | None = None
-    state_changing: bool = False
-
-
-@dataclass
-class OrgState:
-    """What one organisation's client system remembers between requests."""
-
-    ods_code: str
-    org_type: OrgType
-    mailbox: str
-    api_key: str
-    session_token: str | None = None
-    urid: str | None = None
-    inbox: deque[str] = field(default_factory=deque)  # message ids to download
-    downloaded: deque[str] = field(default_factory=deque)  # to acknowledge
-    backlog: deque[HttpCall] = field(default_factory=lambda: deque(maxlen=BACKLOG_LIMIT))
-    data_centre: str = ""  # the site it reaches first (its secondary endpoint is the other)
-    supplier: str = ""  # its clinical-system supplier (a supplier outage cuts it off)
-
-    def user_headers(self) -> dict[str, str]:
-        """Headers of a user-restricted call (the session must exist)."""
-        assert self.session_token is not None
-        assert self.urid is not None
-        return {
-            "Authorization": f"Bearer {self.session_token}",
-            "NHSD-Session-URID": self.urid,
-            "NHSD-End-User-Organisation-ODS": self.ods_code,
-        }
-
-
-def new_org_state(
-    ods_code: str,
-    org_type: OrgType,
-    mailbox: str,
-    *,
-    secret: str,
-    data_centre: str = "",
-    supplier: str = "",
-) -> OrgState:
-    """The client state of an organisation with credentials derived from ``secret``."""
-    return OrgState(
-        ods_code,
-        org_type,
-        mailbox,
-        api_key_for(asid_for(ods_code), secret),
-        data_centre=data_centre,
-        supplier=supplier,
-    )
-
-
-def request_id() -> str:
-    """A fresh ``X-Request-ID``."""
-    return str(uuid.uuid4())
 
 
 def login_call(org: OrgState) -> HttpCall:
@@ -166,6 +126,10 @@ def supported(served_paths: set[str] | None) -> dict[str, str]:
     for interaction_id, (_builder, _session, path) in STAND_INS.items():
         if interaction_id not in found and (served_paths is None or path in served_paths):
             found[interaction_id] = "http"
+    for interaction_id in JOURNEYS:
+        path = by_id[interaction_id].path
+        if served_paths is None or path in served_paths:
+            found[interaction_id] = "http"
     mesh_served = served_paths is None or any(
         p.startswith("/messageexchange/") for p in served_paths
     )
@@ -174,9 +138,14 @@ def supported(served_paths: set[str] | None) -> dict[str, str]:
     return found
 
 
+def needs_session(interaction_id: str) -> bool:
+    """Whether an HTTP-driven interaction is user-restricted (every clinical journey is)."""
+    return interaction_id in JOURNEYS or http_driver(interaction_id)[1]
+
+
 def http_driver(interaction_id: str) -> tuple[HttpBuilder, bool]:
     """The request builder of an HTTP-driven interaction and whether it needs a session."""
     if interaction_id in HTTP_DRIVERS:
         return HTTP_DRIVERS[interaction_id]
-    builder, needs_session, _path = STAND_INS[interaction_id]
-    return builder, needs_session
+    builder, session, _path = STAND_INS[interaction_id]
+    return builder, session

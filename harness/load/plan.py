@@ -7,6 +7,7 @@ index draw disjoint shares of one Poisson process.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,19 @@ from harness.load.schedule import Schedule, constant_rates
 from harness.spine import Directory, OrgType, TrafficProfile, build_directory, parse_scale
 from harness.spine.calendar import to_epoch_s
 from harness.spine.credentials import DEFAULT_IDENTITY_SECRET
+from harness.spine.population import DEFAULT_PATIENTS, Population
+
+
+def patients_from_environment() -> int:
+    """The population size a local reference server uses: ``HARNESS_PATIENTS`` or its default.
+
+    The server reads the same variable (``harness serve`` inherits this process's environment),
+    so the driver names only patients the server has.
+    """
+    try:
+        return int(os.environ.get("HARNESS_PATIENTS", DEFAULT_PATIENTS))
+    except ValueError:
+        return DEFAULT_PATIENTS
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ class RunOptions:
     # Supplier outages: (supplier, from, until) in seconds from the start of the schedule; the
     # supplier's organisations are cut off meanwhile.
     cutoffs: tuple[tuple[str, float, float], ...] = ()
+    # Size of the target's synthetic patient population (its HARNESS_PATIENTS).
+    patients: int = field(default_factory=patients_from_environment)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> RunOptions:
@@ -109,11 +125,21 @@ class LoadPlan:
         np.add.at(out, wall, rates)
         return out
 
+    def population(self) -> Population:
+        """The target's patients: the server derives the same people from the same seed,
+        directory and size."""
+        return Population(
+            self.options.patients,
+            self.scenario.seed,
+            gp_practices=[o.ods_code for o in self.directory.of_type(OrgType.GP_PRACTICE)],
+            pharmacies=[o.ods_code for o in self.directory.of_type(OrgType.COMMUNITY_PHARMACY)],
+        )
+
     def needs_sessions(self) -> bool:
         """Whether any exercised interaction is user-restricted."""
-        from harness.load.interactions import http_driver
+        from harness.load.interactions import needs_session
 
-        return any(s.kind == "http" and http_driver(s.interaction.id)[1] for s in self.streams)
+        return any(s.kind == "http" and needs_session(s.interaction.id) for s in self.streams)
 
     def schedule(self, *, worker: int, workers: int) -> Schedule:
         """The schedule of generator ``worker`` of ``workers``."""
