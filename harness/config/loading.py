@@ -314,4 +314,11 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario, problems = scenario_problems(text)
     if scenario is None:
         raise ScenarioError(str(source), problems)
+    if scenario.calibration is not None and not (source.parent / scenario.calibration).is_file():
+        line = next(
+            (n for n, row in enumerate(text.splitlines(), 1) if row.startswith("calibration:")),
+            None,
+        )
+        message = f"calibration file {source.parent / scenario.calibration} does not exist"
+        raise ScenarioError(str(source), [ScenarioProblem("calibration", message, line, 1)])
     return scenario

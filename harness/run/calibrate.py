@@ -33,7 +33,8 @@ from harness.run.compare import measured_table
 from harness.slo.histogram import percentiles_us
 
 MAX_CONDITION = 30.0  # beyond this the per-interaction regression is not trusted
-MIN_SECONDS = 10
+BIN_S = 5  # seconds summed per regression row
+MIN_BINS = 6
 MIN_R2_GAIN = 0.05  # what the per-interaction regression must add over the proportional fit
 
 
@@ -42,7 +43,7 @@ class CalibrationFit:
     """A calibration and how well it fitted."""
 
     calibration: Calibration
-    seconds: int  # clean seconds used in the regression
+    seconds: int  # clean seconds used in the regression (in bins of BIN_S)
     r_squared: float
     condition: float
 
@@ -78,9 +79,14 @@ def calibrate(folder: Path) -> CalibrationFit:
     ).reindex(index=seconds, columns=names, fill_value=0)
     x = pivot.to_numpy(dtype=np.float64)
     y = np.array([float(s["cpu_s"]) for s in samples])
-    if len(y) < MIN_SECONDS:
+    # CPU time is counted in 10-ms ticks per process: one second is noisy, five are not.
+    bins = len(y) // BIN_S
+    x = x[: bins * BIN_S].reshape(bins, BIN_S, -1).sum(axis=1)
+    y = y[: bins * BIN_S].reshape(bins, BIN_S).sum(axis=1)
+    if len(y) < MIN_BINS:
         raise ConfigurationError(
-            f"{folder}: only {len(y)} clean seconds of server CPU (need {MIN_SECONDS}); "
+            f"{folder}: only {len(samples)} clean seconds of server CPU "
+            f"(need {MIN_BINS * BIN_S}); "
             "calibrate from a longer run, or one with fewer faults"
         )
     service = {}
@@ -93,15 +99,20 @@ def calibrate(folder: Path) -> CalibrationFit:
     condition = float(np.linalg.cond(design / np.maximum(np.linalg.norm(design, axis=0), 1e-12)))
     z = x @ medians
     coef, _ = nnls(np.column_stack([np.ones(len(y)), z]), y)
-    idle, demands, method = float(coef[0]), coef[1] * medians, "proportional"
-    r_squared = _r_squared(y, idle + x @ demands)
+    idle, demands, method = float(coef[0]) / BIN_S, coef[1] * medians, "proportional"
+    r_squared = _r_squared(y, float(coef[0]) + x @ demands)
     if condition <= MAX_CONDITION and len(y) >= 5 * design.shape[1]:
         full, _ = nnls(design, y)
         full_r2 = _r_squared(y, design @ full)
         # More parameters must earn their place: a clearly better fit, and no interaction
         # that carries traffic but is said to cost nothing.
         if full_r2 > r_squared + MIN_R2_GAIN and np.all(full[1:] > 0):
-            idle, demands, method, r_squared = float(full[0]), full[1:], "regression", full_r2
+            idle, demands, method, r_squared = (
+                float(full[0]) / BIN_S,
+                full[1:],
+                "regression",
+                full_r2,
+            )
     restarts = [
         float(f["restored_after_s"])
         for f in document.get("faults") or []
@@ -119,7 +130,7 @@ def calibrate(folder: Path) -> CalibrationFit:
             for name, d in zip(names, demands, strict=True)
         },
     )
-    return CalibrationFit(calibration, len(y), r_squared, condition)
+    return CalibrationFit(calibration, len(y) * BIN_S, r_squared, condition)
 
 
 def _r_squared(y: np.ndarray, fitted: np.ndarray) -> float:

@@ -1,0 +1,230 @@
+"""``harness run`` end to end on 127.0.0.1: servers, fault timeline, load, prediction, report.
+
+Each test runs ``python -m harness run`` in a child process (it imports Locust, which patches a
+process with gevent) and then reads the results directory it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import yaml
+
+from harness.slo import read_windows
+from tests.conftest import PROJECT_ROOT, SCENARIOS_DIR
+
+pytestmark = pytest.mark.integration
+
+
+def harness_run(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+
+
+def document(out: Path) -> dict[str, Any]:
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def servers_of(out: Path) -> list[int]:
+    """Ports the run's server groups listened on."""
+    groups = document(out)["server"]["groups"]
+    return [int(g["url"].rsplit(":", 1)[1]) for g in groups]
+
+
+def assert_nothing_left(out: Path) -> None:
+    """No process of the run survives it: no server listens, nothing holds its database."""
+    ports = set(servers_of(out))
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port in ports:
+            pytest.fail(f"a process still listens on {conn.laddr.port} after the run")
+    marker = str(out / "server")
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(proc.info["cmdline"] or []):
+            pytest.fail(f"process {proc.pid} of the run is still alive: {proc.info['cmdline']}")
+
+
+def assert_accounting_closes(out: Path) -> None:
+    generator = document(out)["load"]["generator"]
+    assert generator["drawn"] == generator["sent"] + generator["dropped"]
+    windows = list(read_windows(out / "load" / "windows.jsonl"))
+    recorded = sum(w.good + w.bad + w.excluded for w in windows)
+    assert recorded == generator["attempts"], "sent attempts = good + bad + excluded"
+    assert sum(w.drawn for w in windows) == generator["drawn"]
+
+
+def scenario_copy(tmp_path: Path, name: str, **changes: Any) -> Path:
+    data = yaml.safe_load((SCENARIOS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    data.update(changes)
+    data.pop("calibration", None)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_ci_smoke_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = harness_run(str(SCENARIOS_DIR / "ci-smoke.yaml"), "--output", str(out))
+    assert done.returncode in (0, 1, 4), done.stdout + done.stderr
+    for name in ("report.html", "summary.md", "junit.xml", "results.json"):
+        assert (out / name).exists(), name
+    data = document(out)
+    assert data["command"] == "run"
+    assert data["run"]["status"] == "complete"
+    assert_accounting_closes(out)
+    (kill,) = data["faults"]
+    assert kill["kind"] == "kill-worker"
+    assert kill["error"] is None
+    assert kill["restored_after_s"] is not None
+    assert kill["restored_after_s"] < 15
+    assert abs(kill["applied_s"] - 60.0) < 1.0
+    services = {row["service"] for row in data["comparison"]}
+    assert {"all", "mesh", "sds", "auth"} <= services
+    overall = next(r for r in data["comparison"] if r["service"] == "all")
+    # The prediction draws the same profile: attempts agree within Poisson noise and no-work.
+    assert overall["predicted_attempts"] == pytest.approx(overall["measured_attempts"], rel=0.3)
+    assert data["prediction"]["calibration"].endswith("reference-server.yaml")
+    assert "Predicted vs measured" in (out / "report.html").read_text(encoding="utf-8")
+    assert_nothing_left(out)
+
+
+def test_node_loss_is_seen_by_both_the_load_and_the_prediction(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = harness_run(str(SCENARIOS_DIR / "node-loss.yaml"), "--output", str(out))
+    data = document(out)
+    assert data["run"]["status"] == "complete", done.stdout + done.stderr
+    assert_accounting_closes(out)
+    kinds = [(f["kind"], f["error"]) for f in data["faults"]]
+    assert kinds == [("kill-worker", None), ("pause-worker", None)]
+    overall = next(r for r in data["comparison"] if r["service"] == "all")
+    # The 8-s pause outlives the supervisor's 5-s health check: the requests the frozen worker
+    # held are reset and retried late. Both sides see bad requests, and the SLO fails.
+    assert overall["measured_bad"] > 0
+    assert overall["predicted_bad"] > 0
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert data["slo"]["verdict"] == "fail"
+    assert_nothing_left(out)
+
+
+def test_a_server_that_dies_outside_the_timeline_makes_the_run_invalid(tmp_path: Path) -> None:
+    path = scenario_copy(tmp_path, "ci-smoke", faults=[])
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            str(path),
+            "--output",
+            str(out),
+            "--duration",
+            "40s",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        victim = None
+        while victim is None and time.monotonic() < deadline:
+            for proc in psutil.Process(child.pid).children(recursive=True):
+                cmd = " ".join(proc.cmdline())
+                if "serve" in cmd and "--supervise" in cmd:
+                    victim = proc
+                    break
+            time.sleep(0.5)
+        assert victim is not None, "no server group started"
+        time.sleep(15)  # into the load
+        os.killpg(victim.pid, signal.SIGKILL)  # the whole group, not a scripted fault
+        output, _ = child.communicate(timeout=180)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 3, output
+    assert "died" in output
+    data = document(out)
+    assert data["run"]["status"] == "server-died"
+    assert data["load"]["partial"] is True
+    assert (out / "report.html").exists()
+    assert_nothing_left(out)
+
+
+def test_ctrl_c_stops_everything_and_writes_a_partial_report(tmp_path: Path) -> None:
+    path = scenario_copy(tmp_path, "ci-smoke", faults=[])
+    out = tmp_path / "out"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", str(path), "--output", str(out)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if (out / "server" / "cpu.jsonl").exists() or _load_started(child.pid):
+                break
+            time.sleep(0.5)
+        time.sleep(10)
+        child.send_signal(signal.SIGINT)
+        output, _ = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, output
+    data = document(out)
+    assert data["run"]["status"] == "interrupted"
+    assert data["load"]["partial"] is True
+    assert data["load"]["generator"]["drawn"] > 0
+    assert (out / "report.html").exists()
+    assert_nothing_left(out)
+
+
+def _load_started(pid: int) -> bool:
+    """The run has started its servers (two supervised groups)."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return False
+    return sum("--supervise" in " ".join(c.cmdline()) for c in children) >= 2
+
+
+def test_bad_input_is_a_usage_error_with_nothing_started(tmp_path: Path) -> None:
+    lost = scenario_copy(
+        tmp_path,
+        "ci-smoke",
+        faults=[{"kind": "lose-data-centre", "at": "10s", "data_centre": "dc-z", "duration": "5s"}],
+    )
+    done = harness_run(str(lost), "--output", str(tmp_path / "a"), timeout=60)
+    assert done.returncode == 2
+    assert "no data centre 'dc-z'" in done.stdout + done.stderr
+    assert not (tmp_path / "a").exists()
+    done = harness_run(
+        str(SCENARIOS_DIR / "ci-smoke.yaml"),
+        "--database-url",
+        "postgresql+asyncpg://u:p@127.0.0.1:9/nothing",
+        "--output",
+        str(tmp_path / "b"),
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "does not answer" in done.stdout + done.stderr
