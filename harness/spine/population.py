@@ -236,24 +236,35 @@ class Population:
         return tuple(related)
 
     # ------------------------------------------------------------------ panels
+    def practices_of(self, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Position in ``gp_practices`` of each patient's practice (vectorised; -1: none)."""
+        if not self.gp_practices:
+            return np.full(len(indices), -1, dtype=np.int64)
+        h = _mix_array(indices.astype(np.uint64) ^ np.uint64(self._salt))
+        positions = (h >> np.uint64(33)) % np.uint64(len(self.gp_practices))
+        return positions.astype(np.int64)
+
+    def nominees_of(self, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Position in ``pharmacies`` of each patient's nominated pharmacy (-1: none)."""
+        if not self.pharmacies:
+            return np.full(len(indices), -1, dtype=np.int64)
+        h2 = _mix_array(_mix_array(indices.astype(np.uint64) ^ np.uint64(self._salt)))
+        positions = ((h2 >> np.uint64(10)) % np.uint64(len(self.pharmacies))).astype(np.int64)
+        nominated = h2 % np.uint64(1000) < np.uint64(NOMINATION_PER_MILLE)
+        return np.where(nominated, positions, -1)
+
     def registered_with(self, gp_ods: str, indices: npt.NDArray[np.int64]) -> list[int]:
-        """Those of ``indices`` registered with practice ``gp_ods`` (vectorised: a client
-        looking for a practice's patients checks thousands of people at once)."""
+        """Those of ``indices`` registered with practice ``gp_ods``."""
         if gp_ods not in self.gp_practices:
             return []
-        h = _mix_array(indices.astype(np.uint64) ^ np.uint64(self._salt))
-        wanted = np.uint64(self.gp_practices.index(gp_ods))
-        hits = (h >> np.uint64(33)) % np.uint64(len(self.gp_practices)) == wanted
+        hits = self.practices_of(indices) == self.gp_practices.index(gp_ods)
         return [int(i) for i in indices[hits]]
 
     def nominating(self, pharmacy_ods: str, indices: npt.NDArray[np.int64]) -> list[int]:
-        """Those of ``indices`` who nominated ``pharmacy_ods`` (vectorised)."""
+        """Those of ``indices`` who nominated ``pharmacy_ods``."""
         if pharmacy_ods not in self.pharmacies:
             return []
-        h2 = _mix_array(_mix_array(indices.astype(np.uint64) ^ np.uint64(self._salt)))
-        wanted = np.uint64(self.pharmacies.index(pharmacy_ods))
-        nominated = h2 % np.uint64(1000) < np.uint64(NOMINATION_PER_MILLE)
-        hits = nominated & ((h2 >> np.uint64(10)) % np.uint64(len(self.pharmacies)) == wanted)
+        hits = self.nominees_of(indices) == self.pharmacies.index(pharmacy_ods)
         return [int(i) for i in indices[hits]]
 
     # ------------------------------------------------------------------ search support
