@@ -103,8 +103,22 @@ def window_inputs(
         faults=scenario.faults,
         supplier_share=supplier_share,
         mailboxes=sum(1 for o in directory if o.mesh_mailbox),
+        keepalive_per_worker=_keepalive(rates, models, sites, workers),
     )
     return inputs, assumed
+
+
+def _keepalive(
+    rates: np.ndarray, models: list[InteractionModel], sites: list[str], workers: int
+) -> int:
+    """Client connections in use per worker: about twice the mean concurrency, at least one.
+
+    The driver's connection pool reuses idle connections, so at the modest rates of one machine
+    only a few stay open to each worker; a frozen worker catches the requests sent on those.
+    """
+    latency = np.array([float(np.median(m.base_latency_s)) for m in models])
+    concurrency = float((rates.mean(axis=0) * latency).sum()) / max(1, len(sites) * workers)
+    return max(1, int(np.ceil(2.0 * concurrency)))
 
 
 def _slo_s(scenario: Scenario, interaction: str, default: float) -> float:

@@ -10,9 +10,11 @@ message-level discrete-event model (SimPy), which is cheap at the rates one mach
   live worker and is served first-come first-served for its interaction's *demand* (CPU time,
   from a calibration), then takes its *base latency* (the measured service-time distribution at
   low load, which holds network and framework time). Killed workers lose the requests they hold
-  and come back after the calibrated restart time; a paused worker holds its requests until it
-  resumes, or until uvicorn's health check replaces it. Latency and error faults, storage stalls
-  and maintenance act on the requests they cover exactly as the server applies them.
+  and come back after the calibrated restart time; a paused worker catches only the requests
+  sent on the client's keep-alive connections to it (new connections go to running workers) and
+  holds them until it resumes, or until uvicorn's health check replaces it. Latency and error
+  faults, storage stalls and maintenance act on the requests they cover exactly as the server
+  applies them.
 - **The clients.** The same retry policy as the load driver: retries with 200 ms doubling
   backoff on timeouts, connection failures, 429/502/503/504 (three at most); a failed connection
   marks the site down for the failover hold and the retry goes straight to the other site;
@@ -77,6 +79,7 @@ class WindowInputs:
     # supplier -> share of each interaction's arrivals that come from its organisations
     supplier_share: dict[str, FloatArray] = field(default_factory=dict)
     mailboxes: int = 0  # MESH mailboxes: downloads and acknowledgements need messages first
+    keepalive_per_worker: int = 1  # client connections kept open to each worker (pause traps)
     failover_hold_s: float = 30.0
     healthcheck_s: float = 5.0  # uvicorn replaces a worker that does not answer for this long
 
@@ -101,6 +104,7 @@ class _Worker:
         self.free_at = 0.0
         self.down_until = 0.0  # killed, or replaced after a long pause, until then
         self.deaths: list[float] = []  # scripted, so a request knows if it will be lost
+        self.trapped = 0  # requests caught on keep-alive connections while it is paused
         self.pauses: list[tuple[float, float]] = []
 
 
@@ -304,6 +308,16 @@ class _Window:
         if not live:
             return None, now + 0.001, False, False
         worker = live[int(self.rng.integers(len(live)))]
+        if self._paused(worker, now):
+            # Only requests on the client's keep-alive connections to a frozen worker are
+            # caught — each such connection then hangs and is not reused; new connections are
+            # accepted by the workers still running.
+            if worker.trapped < self.inputs.keepalive_per_worker:
+                worker.trapped += 1
+            else:
+                running = [w for w in live if not self._paused(w, now)]
+                if running:
+                    worker = running[int(self.rng.integers(len(running)))]
         start = max(now, worker.free_at)
         start = self._after_pauses(worker, start)
         finish = start + inter.demand_s
@@ -326,6 +340,9 @@ class _Window:
         if isinstance(errors, InjectErrors) and self.rng.random() < errors.fraction:
             return 500, done, False, False
         return 200, done, False, False
+
+    def _paused(self, worker: _Worker, t: float) -> bool:
+        return any(a <= t < b for a, b in worker.pauses)
 
     def _after_pauses(self, worker: _Worker, t: float) -> float:
         for a, b in worker.pauses:
