@@ -174,6 +174,25 @@ def stop_server(server: LiveServer) -> None:
         server.process.wait(timeout=5)
 
 
+def start_unlimited_server(tmp_path: Path, database: str) -> LiveServer:
+    """A 2-worker server of 200 organisations (seed 7) without quotas, for load-driver tests."""
+    return start_server(
+        tmp_path,
+        "--workers",
+        "2",
+        "--organisations",
+        "200",
+        "--seed",
+        "7",
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / database}",
+        env={
+            "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "100000000",
+            "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "1000000",
+        },
+    )
+
+
 @pytest.fixture
 def live_server(tmp_path: Path, mesh_seed: Path) -> Iterator[LiveServer]:
     """``harness serve --workers 2`` with the test MESH directory, in test mode."""

@@ -25,7 +25,7 @@ from tests.conftest import (
     PROJECT_ROOT,
     LiveServer,
     free_port,
-    start_server,
+    start_unlimited_server,
     stop_server,
 )
 
@@ -36,21 +36,7 @@ ODS_ROUTE = 'route="/organisation-data/FHIR/R4/Organization/{ods_code}"'
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     """A 2-worker reference server without quotas: these tests measure the generator."""
-    live = start_server(
-        tmp_path,
-        "--workers",
-        "2",
-        "--organisations",
-        "200",
-        "--seed",
-        "7",
-        "--database-url",
-        f"sqlite+aiosqlite:///{tmp_path / 'load.db'}",
-        env={
-            "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "100000000",
-            "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "1000000",
-        },
-    )
+    live = start_unlimited_server(tmp_path, "load.db")
     yield live
     stop_server(live)
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from harness.slo import read_windows
-from tests.conftest import PROJECT_ROOT, LiveServer, start_server, stop_server
+from tests.conftest import PROJECT_ROOT, LiveServer, start_unlimited_server, stop_server
 
 pytestmark = pytest.mark.integration
 CLINICAL = (
@@ -52,21 +52,7 @@ RARE_EPS = (
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     """A 2-worker reference server without quotas, its database in ``tmp_path``."""
-    live = start_server(
-        tmp_path,
-        "--workers",
-        "2",
-        "--organisations",
-        "200",
-        "--seed",
-        "7",
-        "--database-url",
-        f"sqlite+aiosqlite:///{tmp_path / 'journeys.db'}",
-        env={
-            "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "100000000",
-            "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "1000000",
-        },
-    )
+    live = start_unlimited_server(tmp_path, "journeys.db")
     yield live
     stop_server(live)
 
