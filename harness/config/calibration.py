@@ -8,7 +8,7 @@ scenario file) has its predictions made with these measured figures in place of 
     server_workers: 2
     worker_restart_s: 1.9
     interactions:
-      mesh.send: {demand_ms: 3.2, service_ms: [1.9, 2.4, ..., 41.0]}
+      mesh.send: {demand_ms: 3.2, service_ms: [1.9, 2.4, ..., 41.0], attempts_per_arrival: 1.0}
 
 ``demand_ms`` is the worker CPU time one request costs (from the server's CPU time regressed on
 the throughput of every interaction); ``service_ms`` are quantiles (0 %, 5 %, … 100 %) of the
@@ -35,6 +35,10 @@ class InteractionCost(StrictModel):
 
     demand_ms: float = Field(ge=0.0, le=60_000.0)
     service_ms: list[float] = Field(min_length=2)
+    attempts_per_arrival: float = Field(1.0, ge=0.0, le=10.0)
+    """Requests per scheduled arrival: below 1 when some arrivals find no work (nothing to
+    release, dispense or claim), above 1 when the journey adds a request (a relationship claim
+    before an SCR view)."""
 
     @field_validator("service_ms")
     @classmethod

@@ -69,11 +69,14 @@ def calibrate(folder: Path) -> CalibrationFit:
         raise ConfigurationError(f"{folder}: the run has no load windows to calibrate from")
     samples = [s for s in _read_cpu(folder / "server" / "cpu.jsonl") if s.get("clean")]
     frame = table.frame.reset_index(drop=True)
-    names = sorted(frame["interaction"].unique())
+    frame = frame.assign(attempts=frame["good"] + frame["bad"] + frame["excluded"])
+    totals = frame.groupby("interaction")[["drawn", "attempts"]].sum()
+    # Interactions that never found work (every arrival was no-work) cost nothing measurable.
+    names = sorted(str(n) for n in totals.index[totals["attempts"] > 0])
+    idle_names = sorted(str(n) for n in totals.index[totals["attempts"] == 0])
     start = float(load["started_at"])
     # A CPU sample at offset t covers the second before it.
     seconds = [int(np.floor(start + float(s["t"]) - 1.0)) for s in samples]
-    frame = frame.assign(attempts=frame["good"] + frame["bad"] + frame["excluded"])
     pivot = frame.pivot_table(
         index="t", columns="interaction", values="attempts", aggfunc="sum", fill_value=0
     ).reindex(index=seconds, columns=names, fill_value=0)
@@ -91,6 +94,8 @@ def calibrate(folder: Path) -> CalibrationFit:
         )
     service = {}
     for name, rows in table.groups("interaction").items():
+        if str(name) not in names:
+            continue
         merged = table.histograms(rows, view="service")
         qs = list(np.linspace(0.0, 100.0, QUANTILES))
         service[str(name)] = [round(v / 1000.0, 4) for v in percentiles_us(merged, qs)]
@@ -119,6 +124,11 @@ def calibrate(folder: Path) -> CalibrationFit:
         if f.get("kind") == "kill-worker" and f.get("restored_after_s") is not None
     ]
     groups = (document.get("server") or {}).get("groups") or [{"workers": 2}]
+    per_arrival = {
+        str(name): round(float(row["attempts"]) / float(row["drawn"]), 4)
+        for name, row in totals.iterrows()
+        if row["drawn"] > 0
+    }
     calibration = Calibration(
         source=str(folder),
         method=method,
@@ -126,8 +136,16 @@ def calibrate(folder: Path) -> CalibrationFit:
         worker_restart_s=float(np.mean(restarts)) if restarts else DEFAULT_RESTART_S,
         cpu_idle_s_per_s=round(idle, 6),
         interactions={
-            name: InteractionCost(demand_ms=round(float(d) * 1000.0, 4), service_ms=service[name])
+            name: InteractionCost(
+                demand_ms=round(float(d) * 1000.0, 4),
+                service_ms=service[name],
+                attempts_per_arrival=min(10.0, per_arrival.get(name, 1.0)),
+            )
             for name, d in zip(names, demands, strict=True)
+        }
+        | {
+            name: InteractionCost(demand_ms=0.0, service_ms=[0.0, 0.0], attempts_per_arrival=0.0)
+            for name in idle_names
         },
     )
     return CalibrationFit(calibration, len(y) * BIN_S, r_squared, condition)

@@ -74,6 +74,7 @@ def window_inputs(
                 latency_slo_s=_slo_s(scenario, name, interaction.latency_slo_s),
                 demand_s=cost.demand_ms / 1000.0,
                 base_latency_s=tuple(v / 1000.0 for v in cost.service_ms),
+                attempts_per_arrival=cost.attempts_per_arrival,
             )
         )
     directory = plan.directory

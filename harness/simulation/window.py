@@ -62,6 +62,7 @@ class InteractionModel:
     latency_slo_s: float
     demand_s: float  # worker CPU time per request
     base_latency_s: tuple[float, ...]  # quantiles of the low-load service time, q = 0 … 1
+    attempts_per_arrival: float = 1.0  # < 1: some arrivals find no work; > 1: extra requests
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,17 @@ class _Window:
         operation = inter.id if inter.service == "mesh" and self.inputs.mailboxes else ""
         if operation in ("mesh.download", "mesh.acknowledge") and not self._take(operation):
             return  # no work: the driver counts it as no-work, not as an attempt
+        requests = 1
+        if not operation and inter.attempts_per_arrival != 1.0:  # measured at calibration
+            whole = int(inter.attempts_per_arrival)
+            requests = whole + int(self.rng.random() < inter.attempts_per_arrival - whole)
+        for _ in range(requests):
+            yield from self._attempts(ix, inter, intended, home, operation)
+
+    def _attempts(
+        self, ix: int, inter: InteractionModel, intended: float, home: int, operation: str
+    ) -> Generator[simpy.Event, None, None]:
+        """One request and the client's retries of it."""
         delay = BACKOFF_START_S
         for attempt in range(MAX_RETRIES + 1):
             now = self.env.now
