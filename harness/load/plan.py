@@ -17,6 +17,7 @@ import numpy.typing as npt
 from harness.config import Scenario
 from harness.config.scenario import ConstantArrivalRate
 from harness.load.interactions import OrgState, StreamInfo, new_org_state
+from harness.load.journeys import Patients
 from harness.load.schedule import Schedule, constant_rates
 from harness.spine import Directory, OrgType, TrafficProfile, build_directory, parse_scale
 from harness.spine.calendar import to_epoch_s
@@ -81,6 +82,7 @@ class LoadPlan:
     profile: TrafficProfile
     streams: list[StreamInfo]
     not_exercised: dict[str, float] = field(default_factory=dict)  # interaction -> rate share
+    _prepared: tuple[list[list[OrgState]], Patients] | None = field(default=None, repr=False)
 
     @property
     def wall_duration_s(self) -> float:
@@ -114,6 +116,22 @@ class LoadPlan:
                 if state.ods_code in self.options.sessions:
                     state.session_token, state.urid = self.options.sessions[state.ods_code]
         return groups
+
+    def prepared(self) -> tuple[list[list[OrgState]], Patients]:
+        """The organisations' client state with their patient lists found, built once.
+
+        Finding every practice's and pharmacy's patients takes seconds for 20,000
+        organisations: :func:`~harness.load.session.run_load` does it before it fixes the start
+        time, so that the schedule does not open while the generator is still preparing.
+        """
+        if self._prepared is None:
+            orgs = self.organisations()
+            patients = Patients(self.population())
+            patients.prepare(
+                [o for group in orgs for o in group], np.random.default_rng(self.scenario.seed)
+            )
+            self._prepared = (orgs, patients)
+        return self._prepared
 
     def expected_per_wall_second(self) -> npt.NDArray[np.float64]:
         """Expected arrivals of every stream in every wall-clock second: [second, stream]."""

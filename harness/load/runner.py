@@ -26,7 +26,6 @@ from locust.env import Environment
 from locust.exception import StopUser
 
 from harness.load.driver import Generator, GeneratorConfig
-from harness.load.journeys import Patients
 from harness.load.plan import LoadPlan
 from harness.load.recorder import Recorder
 from harness.load.results import GeneratorReport
@@ -86,9 +85,7 @@ def build_generator(
         for url in plan.options.endpoints.values()
         if url != plan.options.target
     }
-    orgs = plan.organisations()
-    patients = Patients(plan.population())
-    patients.prepare([o for group in orgs for o in group], np.random.default_rng(scenario.seed))
+    orgs, patients = plan.prepared()
     generator = Generator(
         config=config,
         schedule=plan.schedule(worker=worker, workers=workers),

@@ -155,6 +155,13 @@ def run_load(
             f"process(es) sustain here (~{PROCESS_CAPACITY_PER_S:,.0f}/s each): lower "
             "traffic.rate_scale or raise --processes"
         )
+    if processes == 1 and master is None:
+        # Prepare the generator's state now and open the schedule only after it: preparing
+        # 20,000 organisations' patient lists takes seconds, which would all be lag.
+        plan.prepared()
+        if time.time() + START_DELAY_S / 2 > options.run_start_s:
+            options = replace(options, run_start_s=time.time() + START_DELAY_S)
+            plan.options = options
     if on_start is not None:
         on_start(options)
     if master is not None:

@@ -9,7 +9,9 @@ When the interactions' throughputs rise and fall together — a traffic profile 
 the per-interaction regression is ill-conditioned: many ``D`` fit equally well. Then the
 calibration falls back to one scale factor: each interaction's demand is taken proportional to
 its median service time, ``Dᵢ = k·mᵢ``, and only ``k`` (and ``c₀``) are regressed. The file
-records which method was used. Service-time quantiles come straight from the HDR histograms.
+records which method was used. Service-time quantiles come straight from the HDR histograms of
+the quietest seconds of the run, so that they hold no queueing: the prediction adds the
+queueing of whatever rate it is asked about.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from harness.slo.histogram import percentiles_us
 
 MAX_CONDITION = 30.0  # beyond this the per-interaction regression is not trusted
 BIN_S = 5  # seconds summed per regression row
+QUIET_QUANTILE = 0.3  # service times come from the quietest 30 % of seconds …
+MIN_QUIET_SAMPLES = 50  # … where an interaction has enough requests in them
+WARM_UP_S = 30  # first seconds: new connections and cold caches, not the steady service time
 MIN_BINS = 6
 MIN_R2_GAIN = 0.05  # what the per-interaction regression must add over the proportional fit
 
@@ -92,10 +97,19 @@ def calibrate(folder: Path) -> CalibrationFit:
             f"(need {MIN_BINS * BIN_S}); "
             "calibrate from a longer run, or one with fewer faults"
         )
+    # Service times at low load: the model adds the queueing of the rate it predicts for, so
+    # the base must not already hold the queueing of the calibration's own busy seconds.
+    per_second = frame.groupby("t")["attempts"].sum()
+    per_second = per_second[per_second.index >= per_second.index.min() + WARM_UP_S]  # cold start
+    quiet = set(per_second.index[per_second <= per_second.quantile(QUIET_QUANTILE)])
+    frame_quiet = frame["t"].isin(quiet).to_numpy()
     service = {}
     for name, rows in table.groups("interaction").items():
         if str(name) not in names:
             continue
+        low = rows[frame_quiet[rows]]
+        if table.histograms(low, view="service").total >= MIN_QUIET_SAMPLES:
+            rows = low
         merged = table.histograms(rows, view="service")
         qs = list(np.linspace(0.0, 100.0, QUANTILES))
         service[str(name)] = [round(v / 1000.0, 4) for v in percentiles_us(merged, qs)]
