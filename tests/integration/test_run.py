@@ -244,3 +244,21 @@ def test_a_database_that_does_not_answer_is_a_usage_error(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert "does not answer" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_server_that_fails_to_start_is_an_invalid_run_with_its_log(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be", encoding="utf-8")
+    done = harness_run(
+        str(SCENARIOS_DIR / "ci-smoke.yaml"),
+        "--database-url",
+        f"sqlite+aiosqlite:///{blocker / 'x.db'}",
+        "--output",
+        str(tmp_path / "out"),
+        timeout=120,
+    )
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "exited while starting" in done.stderr
+    assert "cannot open the database" in done.stderr  # the tail of the server's own log
+    for proc in psutil.process_iter(["cmdline"]):
+        assert str(tmp_path) not in " ".join(proc.info["cmdline"] or []), "a server lingers"
