@@ -236,6 +236,7 @@ def write_run(
             "started_at": START_S,
             "ended_at": START_S + shape.duration_s,
             "partial": partial,
+            "processes": 1,
             "generator": {
                 "valid": generator_valid,
                 "reasons": [] if generator_valid else ["schedule lag p99 9.1 ms > 5 ms"],
@@ -243,6 +244,7 @@ def write_run(
                 "sent": sent,
                 "dropped": 0,
                 "late": 0,
+                "attempts": sent,
                 "lag_p99_ms": 0.4 if generator_valid else 9.1,
                 "cpu_max_percent": 41.0,
             },

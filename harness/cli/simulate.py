@@ -105,6 +105,10 @@ def simulate(
     summary["verdict"] = verdict.name.lower()
     results.write_json(sections, command="simulate", seed=root_seed)
     _print(console, summary)
+    from harness.reports.render import write_report
+
+    write_report(results.path)  # report.html, summary.md, junit.xml and figures, as load and run
+    console.print(f"report: {results.path / 'report.html'}")
     console.print(f"results: {results.path}")
     return verdict
 

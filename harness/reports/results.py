@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_SCHEMA_VERSION = "1.0"
+SCHEMA_FILE = Path(__file__).with_name("results.schema.json")  # the published JSON Schema
 _LIBRARIES = ("numpy", "pandas", "simpy", "locust", "fastapi", "pydantic")
 
 
@@ -42,6 +43,13 @@ def environment() -> dict[str, Any]:
             "cpus": os.cpu_count(),
         },
     }
+
+
+def results_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of ``results.json`` (draft 2020-12)."""
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert isinstance(schema, dict)
+    return schema
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import psutil
 import pytest
 import yaml
 
+from harness.reports.results import results_json_schema
 from harness.slo import read_windows
 from tests.conftest import PROJECT_ROOT, SCENARIOS_DIR
 
@@ -85,6 +87,7 @@ def test_ci_smoke_end_to_end(tmp_path: Path) -> None:
     for name in ("report.html", "summary.md", "junit.xml", "results.json"):
         assert (out / name).exists(), name
     data = document(out)
+    jsonschema.validate(data, results_json_schema())  # the published schema holds
     assert data["command"] == "run"
     assert data["run"]["status"] == "complete"
     assert_accounting_closes(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 import yaml
@@ -12,6 +13,7 @@ import yaml
 from harness.cli.main import run
 from harness.cli.output import ExitCode
 from harness.cli.simulate import _verdict
+from harness.reports.results import results_json_schema
 
 from .conftest import BASE
 
@@ -45,6 +47,11 @@ def test_simulate_writes_the_results_directory(
     assert list(months["replication"]) == [0, 1, 2]
     assert len(orgs) == BASE["organisations"]["count"]
     assert f"results: {out}" in capsys.readouterr().out
+    # The reports are written with the results, as by load and run.
+    for name in ("report.html", "summary.md", "junit.xml"):
+        assert (out / name).exists(), name
+    assert "simulated months" in (out / "report.html").read_text(encoding="utf-8")
+    jsonschema.validate(json.loads((out / "results.json").read_text()), results_json_schema())
 
 
 def test_bad_scenario_exits_2_with_locations(
