@@ -96,6 +96,15 @@ def _print(console: object, folder: Path) -> None:
         residual = law["residual"]
         text = "–" if residual is None else f"{residual:+.1%}"
         console.print(f"{law['check']}: residual {text}")
+    simulation = document.get("simulation")
+    if simulation:
+        breach = simulation["request_based"]["breach"]
+        low, high = breach["interval"]
+        console.print(
+            f"{simulation['replications']} simulated months with random failures: mean "
+            f"{simulation['request_based']['mean']:.4%}, P(month below target) "
+            f"{breach['probability']:.1%} (95 % interval {low:.1%}-{high:.1%})"
+        )
     for fault in document.get("faults") or []:
         console.print(
             f"fault {fault['kind']} at {fault['at_s']:g} s: {fault['detail'] or ''}"

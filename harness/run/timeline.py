@@ -197,14 +197,15 @@ class FaultTimeline:
         body: dict[str, Any] = {"duration_s": fault.duration}
         path = "/admin/faults"
         if isinstance(fault, InjectLatency):
-            body |= {"kind": "latency", "service": fault.service, "latency_ms": fault.latency_ms}
+            latency = {"latency_ms": fault.latency_ms}
+            body |= {"kind": "latency", "service": str(fault.service), **latency}
         elif isinstance(fault, InjectErrors):
-            body |= {"kind": "errors", "service": fault.service, "fraction": fault.fraction}
+            body |= {"kind": "errors", "service": str(fault.service), "fraction": fault.fraction}
         elif isinstance(fault, StallStorage):
             body |= {"kind": "stall-storage"}
         else:
             path = "/admin/maintenance"
-            body |= {"service": fault.service}
+            body |= {"service": str(fault.service)}
         group = next((g for g in self.groups if g.alive() and not g.expected_down), None)
         if group is None:
             raise RuntimeError("no live server group to take the fault")
@@ -217,7 +218,8 @@ class FaultTimeline:
         if response.status_code != 201:
             raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:200]}")
         fault_id = response.json().get("id", "?")
-        return f"{body.get('kind', 'maintenance')} {body} (fault {fault_id})"
+        what = ", ".join(f"{k} {v}" for k, v in body.items() if k != "kind")
+        return f"{body.get('kind', 'maintenance')}: {what} (admin fault {fault_id})"
 
     def _await_replacement(self, group: ServerGroup, before: set[int]) -> float | None:
         """Seconds until a new worker (a PID not in ``before``) has started (None: not seen).
