@@ -206,7 +206,7 @@ def execute(request: RunRequest, say: Any = print) -> RunRecord:
                 outcome, calibration, calibration_source, sites, request, sampler, results.path
             )
         )
-    if request.months > 0:
+    if request.months > 0 and record.status != "interrupted":  # Ctrl-C means stop, not more
         say(f"breach probability: simulating {request.months} months with random failures")
         sections["simulation"] = _months(scenario, request.months)
     sections["run"] = {"status": record.status, "reasons": record.reasons, "partial": partial}
