@@ -111,7 +111,9 @@ class Generator:
         self._routes: dict[str, list[str]] = {}
         self._down_until: dict[str, float] = {}
         self.rng = rng
-        pharmacies = orgs[list(OrgType).index(OrgType.COMMUNITY_PHARMACY)] if orgs else []
+        # ``orgs`` is grouped in OrgType order; a plan may hold only the first groups.
+        index = list(OrgType).index(OrgType.COMMUNITY_PHARMACY)
+        pharmacies = orgs[index] if index < len(orgs) else []
         self.clinic = (
             Context(rng=rng, patients=patients, pharmacies=list(pharmacies))
             if patients is not None
