@@ -45,6 +45,7 @@ from mesh_client import MeshClient, MeshError
 
 from harness.load.interactions import (
     MESH_WORKFLOW,
+    HttpBuilder,
     HttpCall,
     OrgState,
     Reply,
@@ -108,6 +109,7 @@ class Generator:
         self.recorder = recorder
         # One client session per endpoint: the primary target and the other data centres.
         self.sessions = {config.base_url: session, **(alternates or {})}
+        self._stand_ins = {s.interaction.id for s in streams if s.kind == "stand-in"}
         self._routes: dict[str, list[str]] = {}
         self._down_until: dict[str, float] = {}
         self.rng = rng
@@ -371,11 +373,14 @@ class Generator:
                 return False
             return True
 
+    def _driver(self, interaction_id: str) -> tuple[HttpBuilder, bool]:
+        return http_driver(interaction_id, stand_in=interaction_id in self._stand_ins)
+
     def _build(self, interaction_id: str, org: OrgState) -> HttpCall | None:
         """The request an arrival makes (``None``: no work in hand); the session must exist."""
         journey = JOURNEYS.get(interaction_id)
         if journey is None:
-            builder, needs_session = http_driver(interaction_id)
+            builder, needs_session = self._driver(interaction_id)
             if needs_session and org.session_token is None:
                 return None
             return builder(org, self.rng, self._ods_codes)
@@ -397,7 +402,7 @@ class Generator:
                 self.recorder.no_work()
                 return
             org = owner
-        needs_session = journey is not None or http_driver(interaction_id)[1]
+        needs_session = journey is not None or self._driver(interaction_id)[1]
         if needs_session and not self._ensure_session(org, intended):
             self.recorder.journey(interaction_id, org.org_type, succeeded=False)
             return

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from harness.load.state import (
     request_id,
 )
 from harness.spine import CATALOGUE, Interaction, OrgType
+from harness.spine.catalogue import SERVICE_INTERACTIONS
 from harness.spine.credentials import user_ids
 
 __all__ = [
@@ -94,15 +96,47 @@ def _ods_read(org: OrgState, rng: np.random.Generator, others: list[str]) -> Htt
     )
 
 
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+INTERACTION_SYSTEM = "https://fhir.nhs.uk/Id/nhsServiceInteractionId"
+SDS_PATH = "/spine-directory/FHIR/R4"
+# What a client system looks up in SDS before it sends to another organisation: where (and by
+# which accredited system) that organisation receives these interactions.
+SDS_TARGETS = ("eps.release", "eps.create", "scr.view", "mesh.send", "pds.retrieve")
+
+
+def _sds_lookup(resource: str) -> HttpBuilder:
+    """A Device or Endpoint lookup of another organisation for one of its interactions."""
+
+    def build(org: OrgState, rng: np.random.Generator, others: list[str]) -> HttpCall:
+        target = others[int(rng.integers(len(others)))] if others else org.ods_code
+        interaction = SDS_TARGETS[int(rng.integers(len(SDS_TARGETS)))]
+        query = urlencode(
+            [
+                ("organization", f"{ODS_SYSTEM}|{target}"),
+                ("identifier", f"{INTERACTION_SYSTEM}|{SERVICE_INTERACTIONS[interaction]}"),
+            ]
+        )
+        return HttpCall(
+            f"sds.{resource.lower()}-lookup",
+            "GET",
+            f"{SDS_PATH}/{resource}?{query}",
+            {"apikey": org.api_key, "X-Request-ID": request_id()},
+        )
+
+    return build
+
+
 HttpBuilder = Callable[[OrgState, np.random.Generator, list[str]], HttpCall]
 
 # Interactions driven over plain HTTP, and whether they need a user session first. Only
 # interactions the target serves are driven; the rest are reported as not exercised.
 HTTP_DRIVERS: dict[str, tuple[HttpBuilder, bool]] = {
     "auth.session": (lambda org, _rng, _others: login_call(org), False),
+    "sds.device-lookup": (_sds_lookup("Device"), False),
+    "sds.endpoint-lookup": (_sds_lookup("Endpoint"), False),
 }
-# Stand-ins used against the reference server until its SDS API exists: the ODS read is the
-# same kind of directory lookup (a small authenticated FHIR read).
+# Stand-ins for targets that publish no SDS API: the ODS read is the same kind of directory
+# lookup (a small authenticated FHIR read), used only when the SDS path is not served.
 STAND_INS: dict[str, tuple[HttpBuilder, bool, str]] = {
     "sds.device-lookup": (_ods_read, True, "/organisation-data/FHIR/R4/Organization/{ods_code}"),
     "sds.endpoint-lookup": (_ods_read, True, "/organisation-data/FHIR/R4/Organization/{ods_code}"),
@@ -111,7 +145,8 @@ MESH_INTERACTIONS = frozenset({"mesh.poll", "mesh.send", "mesh.download", "mesh.
 
 
 def supported(served_paths: set[str] | None) -> dict[str, str]:
-    """Interactions this driver can exercise on a target, with how (``http``/``mesh``).
+    """Interactions this driver can exercise on a target, with how (``http``, ``stand-in``
+    or ``mesh``).
 
     Args:
         served_paths: path templates from the target's OpenAPI document, or ``None`` when the
@@ -125,7 +160,7 @@ def supported(served_paths: set[str] | None) -> dict[str, str]:
             found[interaction_id] = "http"
     for interaction_id, (_builder, _session, path) in STAND_INS.items():
         if interaction_id not in found and (served_paths is None or path in served_paths):
-            found[interaction_id] = "http"
+            found[interaction_id] = "stand-in"
     for interaction_id in JOURNEYS:
         path = by_id[interaction_id].path
         if served_paths is None or path in served_paths:
@@ -138,14 +173,18 @@ def supported(served_paths: set[str] | None) -> dict[str, str]:
     return found
 
 
-def needs_session(interaction_id: str) -> bool:
+def needs_session(interaction_id: str, *, stand_in: bool = False) -> bool:
     """Whether an HTTP-driven interaction is user-restricted (every clinical journey is)."""
-    return interaction_id in JOURNEYS or http_driver(interaction_id)[1]
+    return interaction_id in JOURNEYS or http_driver(interaction_id, stand_in=stand_in)[1]
 
 
-def http_driver(interaction_id: str) -> tuple[HttpBuilder, bool]:
-    """The request builder of an HTTP-driven interaction and whether it needs a session."""
-    if interaction_id in HTTP_DRIVERS:
+def http_driver(interaction_id: str, *, stand_in: bool = False) -> tuple[HttpBuilder, bool]:
+    """The request builder of an HTTP-driven interaction and whether it needs a session.
+
+    ``stand_in`` picks the stand-in request (``supported`` said ``stand-in``: the target does
+    not serve the interaction's own path).
+    """
+    if interaction_id in HTTP_DRIVERS and not stand_in:
         return HTTP_DRIVERS[interaction_id]
     builder, session, _path = STAND_INS[interaction_id]
     return builder, session

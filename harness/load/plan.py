@@ -157,7 +157,11 @@ class LoadPlan:
         """Whether any exercised interaction is user-restricted."""
         from harness.load.interactions import needs_session
 
-        return any(s.kind == "http" and needs_session(s.interaction.id) for s in self.streams)
+        return any(
+            s.kind in ("http", "stand-in")
+            and needs_session(s.interaction.id, stand_in=s.kind == "stand-in")
+            for s in self.streams
+        )
 
     def schedule(self, *, worker: int, workers: int) -> Schedule:
         """The schedule of generator ``worker`` of ``workers``."""

@@ -233,3 +233,31 @@ def streams() -> tuple[tuple[OrgType, Interaction, float], ...]:
 def users_of(interaction_id: str) -> tuple[OrgType, ...]:
     """The organisation types that send an interaction."""
     return tuple(t for t in OrgType if USAGE.get(interaction_id, {}).get(t, 0.0) > 0.0)
+
+
+# SDS service-interaction ids (``urn:nhs:names:services:…`` style) of every interaction: what
+# a directory lookup names (``identifier=https://fhir.nhs.uk/Id/nhsServiceInteractionId|<id>``).
+SERVICE_INTERACTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "pds.retrieve": "urn:nhs:names:services:pdsquery:QUPA_IN040000UK32",
+        "pds.search": "urn:nhs:names:services:pdsquery:QUPA_IN000006UK02",
+        "pds.update": "urn:nhs:names:services:pds:PRPA_IN000203UK03",
+        "eps.prepare": "urn:nhs:names:services:mm:PORX_IN020101SM31-prepare",
+        "eps.create": "urn:nhs:names:services:mm:PORX_IN020101SM31",
+        "eps.cancel": "urn:nhs:names:services:mm:PORX_IN030101SM32",
+        "eps.release": "urn:nhs:names:services:mm:PORX_IN060102SM30",
+        "eps.dispense-notification": "urn:nhs:names:services:mm:PORX_IN080101SM31",
+        "eps.claim": "urn:nhs:names:services:mm:PORX_IN090101SM31",
+        "eps.return": "urn:nhs:names:services:mm:PORX_IN100101SM31",
+        "eps.withdraw": "urn:nhs:names:services:mm:PORX_IN110101SM31",
+        "scr.view": "urn:nhs:names:services:psisquery:QUPC_IN190000UK04",
+        "scr.upload": "urn:nhs:names:services:psis:REPC_IN150016UK05",
+        "sds.endpoint-lookup": "urn:nhs:names:services:sds:endpoint-lookup",
+        "sds.device-lookup": "urn:nhs:names:services:sds:device-lookup",
+        "auth.session": "urn:nhs:names:services:cis:session",
+        "mesh.poll": "urn:nhs:names:services:mesh:inbox",
+        "mesh.send": "urn:nhs:names:services:mesh:outbox",
+        "mesh.download": "urn:nhs:names:services:mesh:download",
+        "mesh.acknowledge": "urn:nhs:names:services:mesh:acknowledge",
+    }
+)
