@@ -13,6 +13,8 @@ group, children included — when the run ends, however it ends.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import signal
 import socket
@@ -38,6 +40,25 @@ UNLIMITED = {
 
 class ServerFailedError(InvalidRunError):
     """A server group failed to start or died outside the fault timeline (exit code 3)."""
+
+
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child: have the kernel send SIGTERM when the run that started it dies.
+
+    The groups run in their own sessions (so that a lost data centre can be killed as a whole),
+    which Ctrl-C does not reach; a run that is itself SIGKILLed cannot stop them. On Linux the
+    kernel can (``prctl(PR_SET_PDEATHSIG)``); the supervisor then stops its workers. Written by
+    hand with ctypes: no maintained library wraps this one call.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the run died before the request took effect
+        os._exit(1)
 
 
 def free_port() -> int:
@@ -102,7 +123,12 @@ class ServerGroup:
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
             )
         self.expected_down = False
         self.wait_ready(timeout_s)

@@ -21,9 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.server.mesh.auth import make_token
 from harness.spine import build_directory
 from tests.conftest import ADMIN_TOKEN, PROJECT_ROOT, free_port, start_server, stop_server
+from tests.factories import mesh_auth
 
 pytestmark = pytest.mark.benchmark
 DURATION_S = 8.0
@@ -107,15 +107,7 @@ def test_bench_server_against_bare_fastapi(tmp_path: Path, mesh_seed: Path) -> N
             assert response.status_code == 200
 
         def auth(mailbox: str) -> dict[str, str]:
-            token = make_token(
-                mailbox,
-                "password",
-                shared_key="TestKey",
-                nonce=str(uuid.uuid4()),
-                nonce_count=0,
-                now_s=time.time(),
-            )
-            return {"Authorization": token, "Accept": "application/vnd.mesh.v2+json"}
+            return {**mesh_auth(mailbox), "Accept": "application/vnd.mesh.v2+json"}
 
         async def mesh_cycle(client: httpx.AsyncClient) -> None:
             sent = await client.post(

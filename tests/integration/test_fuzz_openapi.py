@@ -15,7 +15,6 @@ server: they advance the clock and wipe state, which would invalidate the others
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,9 +36,9 @@ from schemathesis.specs.openapi.checks import (
 
 from harness.config import ServerSettings
 from harness.server.app import create_app
-from harness.server.mesh.auth import make_token
 from harness.spine import OrgType, build_directory
 from tests.conftest import ADMIN_TOKEN, MESH_SEED, LiveServer, start_server, stop_server
+from tests.factories import mesh_auth
 
 pytestmark = pytest.mark.integration
 
@@ -134,15 +133,7 @@ class Target:
         if path.startswith("/admin"):
             return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         if path.startswith("/messageexchange"):
-            token = make_token(
-                MAILBOX,
-                "password",
-                shared_key="TestKey",
-                nonce=str(uuid.uuid4()),
-                nonce_count=0,
-                now_s=time.time(),
-            )
-            return {"Authorization": token}
+            return mesh_auth(MAILBOX)
         headers = {"X-Request-ID": str(uuid.uuid4())}
         if path.startswith(("/spine-directory", "/authentication")):
             return {**headers, "apikey": self.apikey}

@@ -26,12 +26,11 @@ import httpx
 import psutil
 import pytest
 
-from harness.server.mesh.auth import make_token
 from harness.server.pds.population import nhs_number_of
 from harness.spine import OrgType, build_directory
 from tests import builders
 from tests.conftest import ADMIN_TOKEN, MESH_SEED, LiveServer, start_server, stop_server
-from tests.factories import V2
+from tests.factories import V2, mesh_auth
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +46,7 @@ UNLIMITED = {
 
 
 def mesh(mailbox: str) -> dict[str, str]:
-    token = make_token(
-        mailbox,
-        "password",
-        shared_key="TestKey",
-        nonce=str(uuid.uuid4()),
-        nonce_count=0,
-        now_s=time.time(),
-    )
-    return {"Authorization": token, **V2}
+    return {**mesh_auth(mailbox), **V2}
 
 
 @dataclass

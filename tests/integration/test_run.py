@@ -265,3 +265,31 @@ def test_a_server_that_fails_to_start_is_an_invalid_run_with_its_log(tmp_path: P
     assert "cannot open the database" in done.stderr  # the tail of the server's own log
     for proc in psutil.process_iter(["cmdline"]):
         assert str(tmp_path) not in " ".join(proc.info["cmdline"] or []), "a server lingers"
+
+
+def test_a_run_killed_outright_takes_its_servers_with_it(tmp_path: Path) -> None:
+    smoke = str(SCENARIOS_DIR / "ci-smoke.yaml")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", smoke, "--output", str(tmp_path / "out")],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not _load_started(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _load_started(child.pid), "the run did not start its servers"
+        servers = [
+            p
+            for p in psutil.Process(child.pid).children(recursive=True)
+            if "--supervise" in " ".join(p.cmdline())
+        ]
+        everything = [s for p in servers for s in (p, *p.children(recursive=True))]
+        child.kill()  # SIGKILL: the run cannot clean up; the kernel tells its servers
+        child.wait(timeout=10)
+        _, alive = psutil.wait_procs(everything, timeout=20)
+        assert not alive, f"server processes outlived the run: {[p.pid for p in alive]}"
+    finally:
+        if child.poll() is None:
+            child.kill()
