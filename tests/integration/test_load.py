@@ -30,7 +30,7 @@ from tests.conftest import (
 )
 
 pytestmark = pytest.mark.integration
-ODS_ROUTE = 'route="/organisation-data/FHIR/R4/Organization/{ods_code}"'
+SDS_ROUTE = 'route="/spine-directory/FHIR/R4/Device"'  # what sds.device-lookup calls
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def server_count(server: LiveServer) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("spine_requests_total{") and ODS_ROUTE in line
+        if line.startswith("spine_requests_total{") and SDS_ROUTE in line
     )
 
 
