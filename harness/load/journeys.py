@@ -22,6 +22,7 @@ Pure: no sockets, no gevent; :mod:`harness.load.driver` sends what these steps b
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -391,15 +392,20 @@ def eps_claim(org: OrgState, ctx: Context) -> HttpCall | None:
     return _call("eps.claim", "POST", f"{EPS_D}/Claim", org, body, state_changing=True)
 
 
+def _task(org: OrgState, held: deque[Prescription], action: str) -> HttpCall | None:
+    """A return or withdrawal Task for the latest prescription in ``held`` (if any)."""
+    if not held:
+        return None
+    prescription = held.pop()
+    body = fhir.task(org.ods_code, prescription, action)
+    return _call(
+        f"eps.{action}", "POST", f"{EPS_D}/Task", org, body, state_changing=True, work=prescription
+    )
+
+
 def eps_return(org: OrgState, _ctx: Context) -> HttpCall | None:
     """Give the latest released prescription back (it cannot be dispensed here)."""
-    if not org.released:
-        return None
-    prescription = org.released.pop()
-    body = fhir.task(org.ods_code, prescription, "return")
-    return _call(
-        "eps.return", "POST", f"{EPS_D}/Task", org, body, state_changing=True, work=prescription
-    )
+    return _task(org, org.released, "return")
 
 
 def after_return(_org: OrgState, call: HttpCall, reply: Reply, ctx: Context) -> None:
@@ -418,13 +424,7 @@ def after_return(_org: OrgState, call: HttpCall, reply: Reply, ctx: Context) -> 
 
 def eps_withdraw(org: OrgState, _ctx: Context) -> HttpCall | None:
     """Withdraw the latest dispense notification (not yet claimed)."""
-    if not org.dispensed:
-        return None
-    prescription = org.dispensed.pop()
-    body = fhir.task(org.ods_code, prescription, "withdraw")
-    return _call(
-        "eps.withdraw", "POST", f"{EPS_D}/Task", org, body, state_changing=True, work=prescription
-    )
+    return _task(org, org.dispensed, "withdraw")
 
 
 def after_withdraw(org: OrgState, call: HttpCall, reply: Reply, _ctx: Context) -> None:
