@@ -107,10 +107,9 @@ def calibrate(folder: Path) -> CalibrationFit:
     for name, rows in table.groups("interaction").items():
         if str(name) not in names:
             continue
-        low = rows[frame_quiet[rows]]
-        if table.histograms(low, view="service").total >= MIN_QUIET_SAMPLES:
-            rows = low
-        merged = table.histograms(rows, view="service")
+        merged = table.histograms(rows[frame_quiet[rows]], view="service")
+        if merged.total < MIN_QUIET_SAMPLES:  # too few quiet requests: use every second
+            merged = table.histograms(rows, view="service")
         qs = list(np.linspace(0.0, 100.0, QUANTILES))
         service[str(name)] = [round(v / 1000.0, 4) for v in percentiles_us(merged, qs)]
     medians = np.array([service[n][QUANTILES // 2] / 1000.0 for n in names])
