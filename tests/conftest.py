@@ -174,6 +174,21 @@ def stop_server(server: LiveServer) -> None:
         server.process.wait(timeout=5)
 
 
+def run_harness(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``python -m harness ARGS`` in a child process from the project root (output captured).
+
+    Load commands import Locust, which patches a process with gevent: never in the test process.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_unlimited_server(tmp_path: Path, database: str) -> LiveServer:
     """A 2-worker server of 200 organisations (seed 7) without quotas, for load-driver tests."""
     return start_server(

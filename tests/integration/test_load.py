@@ -25,6 +25,7 @@ from tests.conftest import (
     PROJECT_ROOT,
     LiveServer,
     free_port,
+    run_harness,
     start_unlimited_server,
     stop_server,
 )
@@ -53,14 +54,7 @@ def scenario(tmp_path: Path, *, max_concurrency: int = 2000) -> Path:
 
 
 def run_load(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", "load", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_harness("load", *args, timeout=timeout)
 
 
 def results(out: Path) -> dict[str, object]:

@@ -22,20 +22,13 @@ import yaml
 
 from harness.reports.results import results_json_schema
 from harness.slo import read_windows
-from tests.conftest import PROJECT_ROOT, SCENARIOS_DIR
+from tests.conftest import PROJECT_ROOT, SCENARIOS_DIR, run_harness
 
 pytestmark = pytest.mark.integration
 
 
 def harness_run(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", "run", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_ROOT,
-        check=False,
-    )
+    return run_harness("run", *args, timeout=timeout)
 
 
 def document(out: Path) -> dict[str, Any]:

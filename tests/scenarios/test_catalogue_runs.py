@@ -7,14 +7,12 @@ run here, on demand, each judged by what its header promises.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, SCENARIOS_DIR
+from tests.conftest import SCENARIOS_DIR, run_harness
 
 pytestmark = pytest.mark.catalogue
 
@@ -32,14 +30,7 @@ EXPECTED = {
 
 def _run(name: str, out: Path) -> dict[str, Any]:
     scenario = str(SCENARIOS_DIR / f"{name}.yaml")
-    done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", scenario, "--output", str(out)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    done = run_harness("run", scenario, "--output", str(out), timeout=1200)
     assert done.returncode in (0, 1, 4), done.stdout + done.stderr
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
