@@ -19,7 +19,7 @@ from harness.server.store.engine import Store
 from harness.server.store.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0004"
 
 
 def _script() -> tuple[Config, ScriptDirectory]:
