@@ -60,6 +60,12 @@ class ServerSettings(BaseSettings):
     spike_routes: tuple[str, ...] = Field(
         (), description="'METHOD /path' prefixes under spike arrest (default: patient create)"
     )
+    rate_limit_sync_s: float = Field(
+        0.25,
+        ge=0,
+        description="how often each worker shares its rate-limit usage through the database "
+        "(limits global across workers and replicas); 0: each worker enforces limit / workers",
+    )
     run_migrations: bool = Field(True, description="upgrade the schema at startup")
     fault_refresh_s: float = Field(0.25, gt=0, description="how often workers reload faults")
     audit_flush_s: float = Field(0.2, gt=0, description="audit batch interval")

@@ -2,9 +2,9 @@
 
 The lifespan opens storage (upgrading the schema unless ``harness serve`` already did), builds
 the organisation and MESH directories and the synthetic PDS population from the seed, wires the
-national services (PDS, EPS, SCR, SDS/ODS) to them, and starts three background tasks per
-worker: reloading faults shared through storage, flushing the audit batch, and running the
-MESH lifecycle (expiry) once a minute.
+national services (PDS, EPS, SCR, SDS/ODS) to them, and starts four background tasks per
+worker: reloading faults shared through storage, flushing the audit batch, running the
+MESH lifecycle (expiry) once a minute, and sharing rate-limit usage through the database.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
 from harness.server.platform import Platform, install_platform
 from harness.server.ratelimit import RateLimiter
+from harness.server.ratelimit_ledger import RateLimitLedger
 from harness.server.redaction import install_redaction
 from harness.server.scr.router import router as scr_router
 from harness.server.scr.service import ScrService
@@ -121,16 +122,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.eps = EpsService(store=store, pds=app.state.pds, directory=directory, clock=clock.now)
     app.state.scr = ScrService(store=store, pds=app.state.pds, clock=clock.now)
     app.state.sds = SdsService(directory)
+    limiter = RateLimiter(
+        per_app_per_minute=settings.rate_limit_per_app_per_minute,
+        spike_per_s=settings.spike_arrest_per_s,
+        global_per_s=settings.global_rate_limit_per_s,
+        workers=settings.workers,
+        spike_routes=settings.spike_routes or SPIKE_ROUTES,
+        clock=clock.now,
+        sync_s=settings.rate_limit_sync_s,
+    )
+    ledger = RateLimitLedger(store=store, limiter=limiter)
+    if settings.rate_limit_sync_s:
+        await ledger.sync()  # the first requests already see the other workers' usage
     app.state.platform = Platform(
         faults=board,
-        limiter=RateLimiter(
-            per_app_per_minute=settings.rate_limit_per_app_per_minute,
-            spike_per_s=settings.spike_arrest_per_s,
-            global_per_s=settings.global_rate_limit_per_s,
-            workers=settings.workers,
-            spike_routes=settings.spike_routes or SPIKE_ROUTES,
-            clock=clock.now,
-        ),
+        limiter=limiter,
         idempotency=IdempotencyStore(store=store, clock=clock.now),
         metrics=app.state.metrics,
         asid_of_key=app.state.identity.asid_of_key,
@@ -144,6 +150,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             _every(LIFECYCLE_INTERVAL_S, app.state.mesh.expire, "mesh-lifecycle"), name="lifecycle"
         ),
     ]
+    if settings.rate_limit_sync_s:
+        tasks.append(
+            asyncio.create_task(
+                _every(settings.rate_limit_sync_s, ledger.sync, "rate-limits"), name="rate-limits"
+            )
+        )
     try:
         yield
     finally:

@@ -1,60 +1,129 @@
-"""Rate limits as the API platform documents them, per worker process.
+"""Rate limits as the API platform documents them, global across every worker and replica.
 
 - **Per application per API:** 5 TPS by default, "applied per minute, not per individual
-  second" — at most 300 requests in any rolling 60 seconds (a sliding log per key).
+  second" — at most 300 requests in any rolling 60 seconds.
 - **Spike arrest** on named routes (3 per second on patient create): at most N in any rolling
   second per application.
 - **Global:** all applications together, per second — the service's own capacity.
 
-Every worker enforces ``limit / workers`` of each limit (an approximation documented in the
-README: with N workers behind one socket the kernel spreads connections evenly, so the
-cluster-wide limit holds to within one worker's share). Exceeding a limit gives 429
-``TOO_MANY_REQUESTS`` with ``Retry-After``; the global limit says so in its diagnostics, so
-that SLO maths can tell a capacity refusal from a client's own quota.
+Exceeding a limit gives 429 ``TOO_MANY_REQUESTS`` with ``Retry-After``; the global limit says
+so in its diagnostics, so that SLO maths can tell a capacity refusal from a client's own quota.
+
+**Shared usage.** Every worker process of every replica keeps an exact sliding log of the
+requests *it* admitted, and a bucketed picture of what all the *other* workers admitted, read
+from a usage ledger in the database (:mod:`harness.server.ratelimit_ledger`) every sync
+interval (``rate_limit_sync_s``, 250 ms by default). A request is admitted when ``others +
+own < limit`` over the window. :meth:`RateLimiter.check` never touches the database: it stays
+synchronous and in memory, and the ledger task moves counts in the background
+(:meth:`RateLimiter.pending_usage` out, :meth:`RateLimiter.apply_others` in).
+
+Buckets are 1 s for the 60-second quota and 100 ms for the one-second windows (spike arrest,
+global). Another worker's bucket counts in the window until its *end* has left the window, so
+bucketing can only refuse slightly early (by less than one bucket), never admit extra.
+
+**The approximation, bounded.** A worker does not see what the others admitted since their
+last sync and its own last read, so the cluster can admit more than a limit by at most the
+requests the *other* workers admitted within about one sync interval plus one database round
+trip — for one application at 5 TPS one or two requests; for the global limit up to a quarter
+of a second of the others' traffic (at most ``(N - 1) x limit`` across ``N`` workers in the
+worst case of every worker starting from the same picture). It never admits less than the
+limit except by the bucket rounding above.
+
+**Without the ledger.** When sharing is off (``rate_limit_sync_s = 0``), before the first sync
+and whenever the last good sync is older than :data:`STALE_AFTER_SYNCS` intervals (database
+unreachable), each worker enforces its local share ``limit / workers`` of every limit instead —
+correct within one worker's share for the workers of one replica, per replica across replicas.
+Refusing everything or failing with 500 would turn a storage fault into an outage.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from harness.server.domain import TooManyRequests
 
 WINDOW_S = 60.0  # the per-application quota's rolling window
 SPIKE_WINDOW_S = 1.0
+APP_BUCKET_MS = 1_000  # ledger bucket of the 60-second quota
+SHORT_BUCKET_MS = 100  # ledger bucket of the one-second windows (spike arrest, global)
+STALE_AFTER_SYNCS = 4  # missed syncs after which the others' counts are no longer trusted
+GLOBAL_KEY = "g"
 GLOBAL_DIAGNOSTICS = "The service is receiving more requests than it can serve (global rate limit)"
 
 
-@dataclass
-class _SlidingLog:
-    """Timestamps of the requests admitted in the last ``window_s``."""
+@dataclass(frozen=True)
+class Usage:
+    """One row of the ledger: requests admitted under ``key`` in one bucket.
 
-    limit: int
+    Attributes:
+        key: the limit key (``g``, ``s|<app>`` or ``a|<app>|<api>``).
+        bucket_ms: the bucket's start, epoch milliseconds.
+        count: requests admitted in the bucket (by one worker, or by all the others).
+        expires_ms: when the bucket's end leaves the limit's window (epoch milliseconds).
+    """
+
+    key: str
+    bucket_ms: int
+    count: int
+    expires_ms: int
+
+
+@dataclass(eq=False)
+class _Window:
+    """One limit key: this worker's admissions exactly, the other workers' in buckets."""
+
+    key: str
     window_s: float
-    times: deque[float] = field(default_factory=deque)
+    bucket_ms: int
+    times: deque[float] = field(default_factory=deque)  # own admissions, oldest first
+    own_buckets: dict[int, int] = field(default_factory=dict)  # bucket start ms -> own count
+    others: deque[tuple[float, int]] = field(default_factory=deque)  # (expiry s, count)
+    others_total: int = 0
 
-    def admit(self, now: float) -> float | None:
+    def admit(self, now: float, limit: int, shared: bool) -> float | None:
         """Admit and return None, or refuse and return seconds until a slot frees."""
-        while self.times and self.times[0] <= now - self.window_s:
-            self.times.popleft()
-        if len(self.times) >= self.limit:
-            return self.times[0] + self.window_s - now
-        self.times.append(now)
+        horizon = now - self.window_s
+        times = self.times
+        while times and times[0] <= horizon:
+            times.popleft()
+        used = len(times)
+        if shared:
+            others = self.others
+            while others and others[0][0] <= now:
+                self.others_total -= others.popleft()[1]
+            used += self.others_total
+        if used >= limit:
+            frees = [times[0] + self.window_s] if times else []
+            if shared and self.others:
+                frees.append(self.others[0][0])
+            return (min(frees) if frees else now + self.window_s) - now
+        times.append(now)
+        start_ms = int(now * 1000) // self.bucket_ms * self.bucket_ms
+        self.own_buckets[start_ms] = self.own_buckets.get(start_ms, 0) + 1
         return None
+
+    def set_others(self, rows: list[tuple[float, int]]) -> None:
+        """Replace the other workers' counts with a fresh read (sorted by expiry)."""
+        rows.sort()
+        self.others = deque(rows)
+        self.others_total = sum(count for _, count in rows)
 
 
 class RateLimiter:
-    """The three limits of one worker process.
+    """The three limits as one worker enforces them.
 
     Args:
         per_app_per_minute: the per-application per-API quota (cluster-wide).
         spike_per_s: the spike-arrest limit on spike routes (cluster-wide).
         global_per_s: the global limit (cluster-wide).
-        workers: how many processes share the limits.
+        workers: how many processes of this replica share the limits; the local share
+            ``limit / workers`` applies whenever the shared ledger is not current.
         spike_routes: ``"METHOD /path"`` prefixes subject to spike arrest.
         clock: time source.
+        sync_s: how often the ledger syncs; 0 when there is no ledger (local shares only).
     """
 
     def __init__(
@@ -66,38 +135,101 @@ class RateLimiter:
         workers: int,
         spike_routes: tuple[str, ...],
         clock: Callable[[], float],
+        sync_s: float = 0.0,
     ) -> None:
-        share = 1.0 / max(1, workers)
-        self.per_app = max(1, math.floor(per_app_per_minute * share))
-        self.spike = max(1, math.floor(spike_per_s * share))
-        self.global_limit = _SlidingLog(max(1, math.floor(global_per_s * share)), SPIKE_WINDOW_S)
+        self.per_app = per_app_per_minute
+        self.spike = spike_per_s
+        self.global_per_s = global_per_s
+        self.workers = max(1, workers)
         self.spike_routes = spike_routes
         self.clock = clock
-        self._apps: dict[tuple[str, str], _SlidingLog] = {}
-        self._spikes: dict[str, _SlidingLog] = {}
+        self.sync_s = sync_s
+        self._stale_after_s = STALE_AFTER_SYNCS * sync_s
+        self._synced_at = -math.inf  # clock time of the last good read of the ledger
+        self._windows: dict[str, _Window] = {}
+        self._dirty: set[_Window] = set()
+        self._with_others: set[_Window] = set()
+        self.global_window = self._window(GLOBAL_KEY)
+
+    def _window(self, key: str) -> _Window:
+        window = self._windows.get(key)
+        if window is None:
+            if key[0] == "a":
+                window = _Window(key, WINDOW_S, APP_BUCKET_MS)
+            else:
+                window = _Window(key, SPIKE_WINDOW_S, SHORT_BUCKET_MS)
+            self._windows[key] = window
+        return window
+
+    def shared(self, now: float) -> bool:
+        """Whether the ledger is current: full limits against everyone's usage."""
+        return now - self._synced_at <= self._stale_after_s
+
+    def _admit(self, window: _Window, limit: int, now: float, shared: bool) -> float | None:
+        wait = window.admit(now, limit if shared else max(1, limit // self.workers), shared)
+        if wait is None and self.sync_s:
+            self._dirty.add(window)
+        return wait
 
     def check(self, *, app: str | None, api: str | None, method: str, path: str) -> None:
-        """Admit a request or raise :class:`TooManyRequests`."""
+        """Admit a request or raise :class:`TooManyRequests` (in memory, no I/O)."""
         now = self.clock()
-        wait = self.global_limit.admit(now)
+        shared = self.shared(now)
+        wait = self._admit(self.global_window, self.global_per_s, now, shared)
         if wait is not None:
             raise TooManyRequests(GLOBAL_DIAGNOSTICS, retry_after_s=max(wait, 1.0))
         if app is None or api is None:
             return
         route = f"{method} {path}"
         if any(route.startswith(r) for r in self.spike_routes):
-            log = self._spikes.setdefault(app, _SlidingLog(self.spike, SPIKE_WINDOW_S))
-            wait = log.admit(now)
+            wait = self._admit(self._window(f"s|{app}"), self.spike, now, shared)
             if wait is not None:
                 raise TooManyRequests(
                     f"Application {app} has created a spike in traffic and is being rate limited",
                     retry_after_s=max(wait, 1.0),
                 )
-        log = self._apps.setdefault((app, api), _SlidingLog(self.per_app, WINDOW_S))
-        wait = log.admit(now)
+        wait = self._admit(self._window(f"a|{app}|{api}"), self.per_app, now, shared)
         if wait is not None:
             raise TooManyRequests(
                 f"Application {app} exceeded its rate limit of {self.per_app} requests per minute "
                 f"on {api}",
                 retry_after_s=max(wait, 1.0),
             )
+
+    # ------------------------------------------------------------------ the ledger's side
+    def pending_usage(self) -> list[Usage]:
+        """This worker's counts in every bucket it admitted into since the last write."""
+        rows = []
+        for window in self._dirty:
+            expiry_ms = round(window.window_s * 1000) + window.bucket_ms
+            for start_ms, count in window.own_buckets.items():
+                rows.append(Usage(window.key, start_ms, count, start_ms + expiry_ms))
+        return rows
+
+    def written(self, now: float) -> None:
+        """The usage pending at ``now`` is in the ledger: forget the buckets it finished.
+
+        A bucket that had ended by ``now`` receives no more admissions, so its count is final
+        once written; the current bucket stays, as later admissions rewrite its total.
+        """
+        now_ms = now * 1000
+        for window in self._dirty:
+            finished = [b for b in window.own_buckets if b + window.bucket_ms <= now_ms]
+            for start_ms in finished:
+                del window.own_buckets[start_ms]
+        self._dirty = {w for w in self._dirty if w.own_buckets}
+
+    def apply_others(self, rows: Iterable[Usage], now: float) -> None:
+        """Install the other workers' live usage read from the ledger at ``now``."""
+        by_key: dict[str, list[tuple[float, int]]] = {}
+        for row in rows:
+            by_key.setdefault(row.key, []).append((row.expires_ms / 1000, row.count))
+        fresh: set[_Window] = set()
+        for key, counts in by_key.items():
+            window = self._window(key)
+            window.set_others(counts)
+            fresh.add(window)
+        for window in self._with_others - fresh:
+            window.set_others([])
+        self._with_others = fresh
+        self._synced_at = now

@@ -7,6 +7,7 @@ target those revisions build, and tests check that the two agree.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Index,
@@ -200,3 +201,16 @@ privacy_alerts = Table(
     Column("resource", Text, nullable=False),  # the AuditEvent
 )
 Index("ix_privacy_alerts_org", privacy_alerts.c.ods_code, privacy_alerts.c.at)
+
+# ---------------------------------------------------------------- shared rate limits
+rate_limit_usage = Table(
+    "rate_limit_usage",
+    metadata,
+    # g (global) | s|<app> (spike arrest) | a|<app>|<api> (per-application quota)
+    Column("limit_key", String(200), primary_key=True),
+    Column("bucket_ms", BigInteger, primary_key=True),  # bucket start, epoch ms
+    Column("worker", String(64), primary_key=True),  # one process of one replica
+    Column("count", Integer, nullable=False),  # requests that worker admitted in the bucket
+    Column("expires_ms", BigInteger, nullable=False),  # the bucket's end leaves the window
+)
+Index("ix_rate_limit_usage_expires", rate_limit_usage.c.expires_ms)
