@@ -105,7 +105,7 @@ class FaultBoard:
     # ------------------------------------------------------------------ shared state
     async def refresh(self) -> None:
         """Reload faults and the clock offset if another worker changed them."""
-        async with self.store.engine.connect() as conn:
+        async with self.store.connect(gated=False) as conn:
             rows = (await conn.execute(select(admin_state))).mappings().all()
         state = {r["key"]: r for r in rows}
         version = sum(int(r["version"]) for r in rows)
@@ -120,7 +120,7 @@ class FaultBoard:
         self._clock.offset_s = self.clock_offset_s
 
     async def _write(self, key: str, value: Any) -> None:
-        async with self.store.engine.begin() as conn:
+        async with self.store.begin(gated=False) as conn:
             current = (
                 await conn.execute(select(admin_state.c.version).where(admin_state.c.key == key))
             ).scalar()

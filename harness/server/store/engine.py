@@ -16,7 +16,10 @@ store.begin()`` for a transaction, ``await conn.execute(statement)`` inside — 
   — which would block the loop and with it the transaction holding the lock. A writer can
   still wait for *another worker's* transaction (``busy_timeout``), which is short because
   it, too, runs without yielding. Nested write transactions in one task are refused loudly.
-  The async engine is kept for migrations, fault-board polling and the readiness ping.
+  Every write of a worker must take this path (the fault board's too, ungated): a write
+  through the async engine holds SQLite's lock across awaits, and an on-loop writer of the
+  same worker waiting for it would block the very loop that has to finish it. The async
+  engine is kept for migrations (run before serving) and the readiness ping (a read).
 """
 
 from __future__ import annotations
@@ -118,9 +121,15 @@ class Store:
             await asyncio.sleep(min(remaining, 0.05))
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[StoreConnection]:
-        """A connection in a transaction, committed on success and rolled back on error."""
-        await self._gate()
+    async def begin(self, *, gated: bool = True) -> AsyncIterator[StoreConnection]:
+        """A connection in a transaction, committed on success and rolled back on error.
+
+        Args:
+            gated: wait out an injected storage stall first (``False`` only for the fault
+                board itself, which must stay writable to end the stall).
+        """
+        if gated:
+            await self._gate()
         try:
             if self._on_loop is None:
                 async with self.engine.begin() as conn:
@@ -142,9 +151,13 @@ class Store:
             raise
 
     @asynccontextmanager
-    async def connect(self) -> AsyncIterator[StoreConnection]:
-        """A connection for reads (autocommit semantics are not assumed)."""
-        await self._gate()
+    async def connect(self, *, gated: bool = True) -> AsyncIterator[StoreConnection]:
+        """A connection for reads (autocommit semantics are not assumed); ``gated`` as in
+        :meth:`begin`."""
+        # A read inside this task's own write transaction must not stop at the stall gate: it
+        # would sit there holding SQLite's write lock.
+        if gated and (self._writer_task is None or asyncio.current_task() is not self._writer_task):
+            await self._gate()
         try:
             if self._on_loop is None:
                 async with self.engine.connect() as conn:
