@@ -46,6 +46,7 @@ from harness.server.pds.population import PopulationSettings
 from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
 from harness.server.platform import Platform, install_platform
+from harness.server.polling import router as polling_router
 from harness.server.ratelimit import RateLimiter
 from harness.server.ratelimit_ledger import RateLimitLedger
 from harness.server.redaction import install_redaction
@@ -224,6 +225,7 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
     app.include_router(scr_router)
     app.include_router(sds_router)
     app.include_router(admin_router)
+    app.include_router(polling_router)
     install_openapi(app)
     return app
 

@@ -197,3 +197,11 @@ def informational(diagnostics: str, code: str | None = None) -> dict[str, Any]:
 
 for _model in (Identifier, Reference, Extension):
     _model.model_rebuild()
+
+
+class AnyResource(BaseModel):
+    """Any FHIR resource: what a polled asynchronous request finished with (its own response)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resource_type: str = Field(alias="resourceType")

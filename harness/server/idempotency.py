@@ -9,7 +9,10 @@ makes the claim atomic across workers and databases), runs, and then stores its 
 - a retry of a request still running waits for it (up to the client's ``X-Sync-Wait``) and then
   gets its response, or 503 with ``Retry-After`` while it is still running;
 - server errors and 429s are not stored, so the retry runs again — the original failed before
-  it changed anything (services change state in one transaction).
+  it changed anything (services change state in one transaction);
+- a client that asked for the asynchronous pattern (``Prefer: respond-async``) polls the
+  request's status URL instead of retrying: :meth:`IdempotencyStore.lookup` finds the record by
+  the polling application and the ``X-Request-ID`` alone.
 
 Reads need no record, which keeps the per-request cost to state-changing calls.
 """
@@ -20,6 +23,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +41,11 @@ class StoredResponse:
     status_code: int
     headers: list[tuple[str, str]]
     body: bytes
+
+
+def _stored(row: Any) -> StoredResponse:
+    headers = [(str(k), str(v)) for k, v in json.loads(row["headers"])]
+    return StoredResponse(int(row["status_code"]), headers, bytes(row["body"]))
 
 
 class StillRunning(Exception):
@@ -76,11 +85,35 @@ class IdempotencyStore:
                 # The original failed and released its claim: run this one.
                 return await self.claim(key, wait_s=wait_s)
             if row["state"] == "done":
-                headers = [(str(k), str(v)) for k, v in json.loads(row["headers"])]
-                return StoredResponse(int(row["status_code"]), headers, bytes(row["body"]))
+                return _stored(row)
             if asyncio.get_running_loop().time() >= deadline:
                 raise StillRunning(key)
             await asyncio.sleep(POLL_S)
+
+    async def lookup(self, app: str | None, request_id: str) -> StoredResponse | None:
+        """The finished response of ``app``'s request ``request_id``, or ``None`` if unknown.
+
+        Raises:
+            StillRunning: the request is still executing.
+        """
+        async with self.store.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(idempotency).where(
+                            idempotency.c.key.startswith(f"{app}|", autoescape=True),
+                            idempotency.c.key.endswith(f"|{request_id}", autoescape=True),
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        if row["state"] != "done":
+            raise StillRunning(request_id)
+        return _stored(row)
 
     async def complete(self, key: str, response: StoredResponse) -> None:
         """Store the response of a claimed execution."""

@@ -9,6 +9,7 @@ and count the request in the metrics. Health, metrics and admin endpoints skip t
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.server.apis import Api, api_for
 from harness.server.domain import BadRequest, MeshProblem, ServiceUnavailable, SpineError
-from harness.server.errors import http_error_response, mesh_error_response, spine_error_response
+from harness.server.errors import (
+    FHIR_JSON,
+    http_error_response,
+    mesh_error_response,
+    spine_error_response,
+)
 from harness.server.faults import FaultBoard, FaultKind
 from harness.server.idempotency import IdempotencyStore, StillRunning, StoredResponse
 from harness.server.metrics import Metrics
@@ -30,6 +36,8 @@ SYNC_WAIT_DEFAULT_S = 10.0  # PDS's async-to-sync wrapper waits 10 s unless told
 SYNC_WAIT_MIN_S, SYNC_WAIT_MAX_S = 0.25, 29.0  # "the proxy resets values <0.25 or >29"
 NOT_REPLAYED = frozenset({429, 500, 502, 503, 504})
 SLOW_WRITE_RETRY_AFTER_S = 5  # PDS answers a slow update with "Retry-After: 5"
+POLL_INTERVAL_S = 5  # Spine's asynchronous pattern: clients poll every 5 s (EPS façade)
+POLL_SEGMENT = "_poll"  # {api prefix}/_poll/{X-Request-ID}: the status URL of a 202
 
 Next = Callable[[Request], Awaitable[Response]]
 """Runs the rest of the application for a request and returns its whole response."""
@@ -45,6 +53,40 @@ def sync_wait_s(request: Request) -> float:
     if not SYNC_WAIT_MIN_S <= value <= SYNC_WAIT_MAX_S:
         value = SYNC_WAIT_DEFAULT_S
     return value
+
+
+def prefers_async(request: Request) -> bool:
+    """Whether the client asked for Spine's asynchronous pattern (202 + ``Content-Location``)."""
+    return "respond-async" in request.headers.get("prefer", "")
+
+
+def poll_path(api: Api, request_id: str) -> str:
+    """The status URL a 202 points at."""
+    return f"{api.prefix}/{POLL_SEGMENT}/{request_id}"
+
+
+def accepted(api: Api, request_id: str) -> Response:
+    """202: the request is still running; poll ``Content-Location`` for its response."""
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": "the request is being processed; poll Content-Location for its "
+                "response",
+            }
+        ],
+    }
+    return Response(
+        json.dumps(outcome),
+        202,
+        headers={
+            "Content-Location": poll_path(api, request_id),
+            "Retry-After": str(POLL_INTERVAL_S),
+        },
+        media_type=FHIR_JSON,
+    )
 
 
 def application_of(
@@ -142,21 +184,26 @@ class Platform:
         return None
 
     async def _idempotent(
-        self, request: Request, call_next: Next, request_id: str, app: str | None
+        self, request: Request, call_next: Next, api: Api, request_id: str, app: str | None
     ) -> Response:
         """Run a state-changing request at most once, within the client's ``X-Sync-Wait``.
 
-        Past the wait the client gets 503 with ``Retry-After`` while the work goes on; its
-        retry with the same ``X-Request-ID`` then receives the finished response.
+        Past the wait the work goes on and the client gets 503 with ``Retry-After`` (its retry
+        with the same ``X-Request-ID`` then receives the finished response) — or, if it sent
+        ``Prefer: respond-async``, 202 with the status URL to poll in ``Content-Location``.
         """
         key = f"{app}|{request.method}|{request.url.path}|{request_id}"
         wait_s = sync_wait_s(request)
-        task = asyncio.ensure_future(self._execute_once(request, call_next, key, wait_s))
+        claimed = asyncio.Event()
+        task = asyncio.ensure_future(self._execute_once(request, call_next, key, wait_s, claimed))
         done, _ = await asyncio.wait({task}, timeout=wait_s)
         if task in done:
             return task.result()
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        if prefers_async(request) and claimed.is_set():
+            # Accepted only once its claim is stored: a poll (on any worker) then finds it.
+            return accepted(api, request_id)
         return spine_error_response(
             ServiceUnavailable(
                 f"the request is taking longer than X-Sync-Wait ({wait_s:g} s); retry with the "
@@ -166,7 +213,7 @@ class Platform:
         )
 
     async def _execute_once(
-        self, request: Request, call_next: Next, key: str, wait_s: float
+        self, request: Request, call_next: Next, key: str, wait_s: float, claimed: asyncio.Event
     ) -> Response:
         try:
             stored = await self.idempotency.claim(key, wait_s=wait_s)
@@ -179,6 +226,7 @@ class Platform:
             )
         if stored is not None:
             return Response(stored.body, stored.status_code, headers=dict(stored.headers))
+        claimed.set()
         try:
             response = await call_next(request)
         except BaseException:
@@ -218,7 +266,7 @@ class Platform:
         if refused is not None:
             return refused
         if api.fhir and request.method in STATE_CHANGING and request_id is not None:
-            return await self._idempotent(request, call_next, request_id, app)
+            return await self._idempotent(request, call_next, api, request_id, app)
         return None
 
 
