@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from harness.server.store import HEAD_REVISION, create_store, current_revision, upgrade
 from harness.server.store.schema import metadata
+from tests.conftest import PROJECT_ROOT
 
 
 def test_migrations_match_the_schema_and_are_idempotent(database_url: str) -> None:
@@ -36,8 +40,6 @@ def test_migrations_match_the_schema_and_are_idempotent(database_url: str) -> No
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
-    from sqlalchemy import text
-
     async def run() -> str:
         store = create_store(f"sqlite+aiosqlite:///{tmp_path}/wal.db", clock=time.time)
         try:
@@ -47,3 +49,62 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
             await store.close()
 
     assert asyncio.run(run()).lower() == "wal"
+
+
+UPGRADER = """
+import asyncio, sys, time
+from harness.server.store import create_store, upgrade
+from harness.server.store.migrate import _script
+
+_script()  # load Alembic and the revisions before the start line, so all start together
+
+async def main() -> None:
+    store = create_store(sys.argv[1], clock=time.time)
+    try:
+        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+        await upgrade(store)
+    finally:
+        await store.close()
+
+asyncio.run(main())
+"""
+
+
+def test_concurrent_upgrades_of_one_fresh_database_all_succeed(database_url: str) -> None:
+    """Replicas started together all migrate: one upgrades under the lock, the others find head.
+
+    Processes, not threads: Alembic's ``op`` and ``context`` are process-wide proxies.
+    """
+    start_at = time.time() + 3.0
+    upgraders = [
+        subprocess.Popen(
+            [sys.executable, "-c", UPGRADER, database_url, str(start_at)],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120)[0].decode(errors="replace") for p in upgraders]
+    assert [p.returncode for p in upgraders] == [0] * 4, "\n".join(outputs)
+
+    async def check() -> tuple[str | None, list[object], int]:
+        store = create_store(database_url, clock=time.time)
+        try:
+
+            def diff(connection: Connection) -> list[object]:
+                return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+            async with store.engine.connect() as conn:
+                differences = await conn.run_sync(diff)
+                versions = (
+                    await conn.execute(text("SELECT count(*) FROM alembic_version"))
+                ).scalar_one()
+            return await current_revision(store), differences, int(versions)
+        finally:
+            await store.close()
+
+    revision, differences, versions = asyncio.run(check())
+    assert revision == HEAD_REVISION
+    assert differences == []
+    assert versions == 1
