@@ -205,10 +205,19 @@ def _print(console: Any, summary: dict[str, Any]) -> None:
     check = summary.get("validation")
     if check is not None:
         verdict = "agrees" if check["agrees"] else "DISAGREES"
-        console.print(f"validation against the exact kernel ({check['service']}): {verdict}")
+        console.print(
+            f"validation against the exact kernel ({check['service']}, "
+            f"{check.get('repeats', 1)} windows a case): {verdict}"
+        )
         for row in check["cases"]:
-            e, h = row["exact"], row["hybrid"]
+            e, h, noise = row["exact"], row["hybrid"], row.get("noise", {})
+            note = ""
+            if not row["agrees"]:
+                note = "  DISAGREES"
+            elif not row.get("within_tolerance", True):
+                note = "  (outside ±3 %, within the exact count's noise)"
             console.print(
-                f"  {row['case']}: failed {e['failed']:.0f} exact / {h['failed']:.0f} hybrid, "
-                f"slow {e['slow']:.0f} / {h['slow']:.0f}"
+                f"  {row['case']}: failed {e['failed']:.0f} exact / {h['failed']:.0f} hybrid "
+                f"(exact ±{noise.get('failed', 0.0):.0f}), slow {e['slow']:.0f} / "
+                f"{h['slow']:.0f} (±{noise.get('slow', 0.0):.0f}){note}"
             )

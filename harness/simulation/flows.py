@@ -28,6 +28,7 @@ from harness.simulation.queueing import (
     fluid_backlog,
     minute_shares,
 )
+from harness.simulation.stressed import month_pool
 from harness.simulation.timeline import MinuteStates
 from harness.simulation.transitions import Transitions, phased_backlog, phased_shares
 
@@ -122,6 +123,17 @@ def _pools(
     """Queue every (site, service) pool over whole minutes; backlog carried throughout."""
     backlog = _backlog(layout, arrivals, servers)
     slow, timed_out = _shares(layout, arrivals, servers, backlog[:-1])
+    for site in range(arrivals.shape[1]):
+        for v in range(arrivals.shape[2]):
+            mask, slow_v, timed_v = month_pool(
+                arrivals[:, site, v],
+                servers[:, site, v],
+                backlog[:, site, v],
+                float(layout.service_time_s[v]),
+                layout.traffic.slow_budget_s[v],
+                layout.scenario.simulation.timeout,
+            )
+            slow[mask, site, v], timed_out[mask, site, v] = slow_v[mask], timed_v[mask]
     return slow, timed_out, backlog
 
 
@@ -233,8 +245,11 @@ def replication_shares(
         )
     middle = phased_backlog(layout, served, servers, backlog, transitions)
     edges = (backlog[:-1] > 0) | (backlog[1:] > 0)
+    hot = _near_full(prepared, served, servers, backlog, pool_dev, transitions)
     if pool_dev.any():
         touched |= np.any(edges[:, pool_dev], axis=1)
+    for mask, _, _ in hot.values():
+        touched |= mask
     rows = np.flatnonzero(touched)
     entry = ((servers[rows] != prepared.servers) | (served[rows] != prepared.origin[rows])) | edges[
         rows
@@ -242,9 +257,48 @@ def replication_shares(
     timed, slow = _entry_shares(prepared, rows, entry, served, servers, backlog)
     if transitions is not None and middle is not None:
         phased_shares(layout, rows, served, backlog, transitions, middle, timed, slow)
+    for (site, v), (mask, slow_v, timed_v) in hot.items():
+        at = np.searchsorted(rows, np.flatnonzero(mask))
+        timed[at, site, v] = timed_v[mask]
+        slow[at, site, v] = slow_v[mask] @ layout.traffic.slow_weight[v]
     cause = capacity_cause(prepared, dev, rows, flush, backlog)
     fail, slow_c = compose(prepared, dev, rows, route, timed, slow, cause)
     return Shares(rows, fail, slow_c, _blocks(prepared, dev, rows))
+
+
+def _near_full(
+    prepared: Prepared,
+    served: FloatArray,
+    servers: FloatArray,
+    backlog: FloatArray,
+    pool_dev: npt.NDArray[np.bool_],
+    transitions: Transitions | None,
+) -> dict[tuple[int, int], tuple[npt.NDArray[np.bool_], FloatArray, FloatArray]]:
+    """Stressed minutes of the deviating pools, walked as a diffusion (``stressed``)."""
+    layout = prepared.layout
+    out = {}
+    for site, v in zip(*np.nonzero(pool_dev), strict=True):
+        deviates = (servers[:, site, v] != prepared.servers[site, v]) | (
+            served[:, site, v] != prepared.origin[:, site, v]
+        )
+        split = None
+        if transitions is not None:
+            k = np.flatnonzero((transitions.site == site) & (transitions.service == v))
+            t = transitions
+            split = (t.minute[k], t.servers_start[k], t.servers_end[k], t.first[k], t.early[k])
+        found = month_pool(
+            served[:, site, v],
+            servers[:, site, v],
+            backlog[:, site, v],
+            float(layout.service_time_s[v]),
+            layout.traffic.slow_budget_s[v],
+            layout.scenario.simulation.timeout,
+            deviates,
+            split,
+        )
+        if found[0].any():
+            out[int(site), int(v)] = found
+    return out
 
 
 def _backlog_columns(

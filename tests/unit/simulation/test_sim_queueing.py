@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from harness.simulation.kernel import fifo_kernel, queue_length_time_average
+from harness.simulation.diffusion import walk_slices
+from harness.simulation.kernel import fifo_kernel, queue_length_time_average, server_outages
 from harness.simulation.queueing import (
     erlang_c,
     fluid_backlog,
@@ -115,3 +116,61 @@ def test_minute_queue_overload_times_out_beyond_the_cap() -> None:
     assert q.backlog[-1, 0] == pytest.approx(300.0)
     assert q.timed_out[-1, 0] == pytest.approx(0.5)
     assert 0.0 < q.timed_out[0, 0] < 1.0
+
+
+def test_diffusion_walk_matches_the_kernel_at_full_load(rng: np.random.Generator) -> None:
+    # rho = 1 for one minute from an empty queue: Erlang C says every request waits forever
+    # (the steady state does not exist), the fluid says no backlog ever builds; the exact
+    # queue's random walk puts ~40 % of the requests over a 0.5 s budget.
+    c, mu, lam, minute_s, budget_s = 4, 25.0, 100.0, 60.0, 0.5
+    shares = []
+    for _ in range(200):
+        n = rng.poisson(lam * minute_s)
+        arrivals = np.sort(rng.random(n) * minute_s)
+        result = fifo_kernel(arrivals, rng.exponential(1 / mu, n), c, 30.0)
+        shares.append(float(np.mean(result.wait_s > budget_s)))
+    walk = walk_slices(
+        np.array([[lam * minute_s]]),
+        np.array([[float(c)]]),
+        np.array([minute_s]),
+        np.array([1 / mu]),
+        np.array([[budget_s]]),
+        30.0,
+        drawn=False,
+    )
+    assert 0.2 < np.mean(shares) < 0.6
+    assert walk.slow[0, 0, 0] == pytest.approx(np.mean(shares), abs=0.05)
+
+
+def test_diffusion_walk_queues_a_stall_until_the_timeout(rng: np.random.Generator) -> None:
+    # All 4 servers stall for 90 s (a database failover) with a 30 s timeout: requests of
+    # the stall's first 60 s give up, the last 30 s queue and drain afterwards.
+    mu, lam, timeout_s, budget_s = 25.0, 80.0, 30.0, 0.5
+    edges = np.array([0.0, 60.0, 150.0])
+    up = np.array([4, 0, 4])
+    failed, slow = [], []
+    for _ in range(20):
+        n = rng.poisson(lam * 270.0)
+        arrivals = np.sort(rng.random(n) * 270.0)
+        outages = server_outages(edges, up, 4)
+        result = fifo_kernel(arrivals, rng.exponential(1 / mu, n), 4, timeout_s, outages)
+        failed.append(float(result.timed_out.mean()))
+        slow.append(float(np.mean((result.wait_s > budget_s) & ~result.timed_out)))
+    counts = np.array([[lam * 60.0], [lam * 90.0], [lam * 120.0]])
+    walk = walk_slices(
+        counts,
+        np.array([[4.0], [0.0], [4.0]]),
+        np.array([60.0, 90.0, 120.0]),
+        np.array([1 / mu]),
+        np.array([[budget_s]]),
+        timeout_s,
+        drawn=False,
+    )
+    total = counts.sum()
+    assert np.mean(failed) == pytest.approx(60.0 / 270.0, abs=0.01)
+    assert float(walk.timed_out[:, 0] @ counts[:, 0]) / total == pytest.approx(
+        np.mean(failed), abs=0.01
+    )
+    assert float(walk.slow[:, 0, 0] @ counts[:, 0]) / total == pytest.approx(
+        np.mean(slow), abs=0.01
+    )
