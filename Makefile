@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline-2014.yaml
 MONTHS ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint format typecheck bench catalogue soak clean
+.PHONY: help install run test unit lint format typecheck bench catalogue calibration-check soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -47,8 +47,11 @@ test: lint typecheck unit  ## lint + typecheck + the full test suite (what CI ru
 bench: install  ## benchmarks (marker `benchmark`), each prints a table
 	$(BIN)/pytest -m benchmark -s
 
-catalogue: install  ## every load scenario of scenarios/ end to end with harness run (~30 min)
+catalogue: install  ## every load scenario end to end with harness run, and the calibration check (~50 min)
 	$(BIN)/pytest -m catalogue -s
+
+calibration-check: install  ## calibrate on one run, predict p95 at another rate (±15 %; ~20 min, quiet machine)
+	$(BIN)/pytest -m catalogue -s tests/scenarios/test_calibration_check.py
 
 soak: install  ## soak test (marker `soak`): HARNESS_SOAK_DURATION_S, default 600
 	$(BIN)/pytest -m soak -s
