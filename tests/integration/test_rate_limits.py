@@ -1,0 +1,156 @@
+"""Rate limits hold across workers and replicas: real servers sharing one database.
+
+- SQLite: one ``harness serve --workers 2``.
+- PostgreSQL: two replicas (``--workers 2`` each) on different ports, as dc-a and dc-b.
+
+Every request goes on a fresh connection, so the kernel spreads them over a replica's workers,
+and the requests alternate between replicas. The admitted total must be the configured limit
+within the documented bound — the other workers' admissions of two sync intervals — never the
+per-replica sum.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.spine import build_directory
+from tests.conftest import (
+    ADMIN_TOKEN,
+    LiveServer,
+    fresh_postgres_database,
+    start_server,
+    stop_server,
+)
+
+pytestmark = pytest.mark.integration
+
+QUOTA_PER_MINUTE = 30
+GLOBAL_PER_S = 40
+SYNC_S = 0.25  # the default rate_limit_sync_s
+SEED = 7
+ODS_PATH = "/organisation-data/FHIR/R4/Organization"
+ENV = {
+    "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": str(QUOTA_PER_MINUTE),
+    "HARNESS_GLOBAL_RATE_LIMIT_PER_S": str(GLOBAL_PER_S),
+    "HARNESS_RATE_LIMIT_SYNC_S": str(SYNC_S),
+}
+
+
+def overshoot_bound(admitted_per_s: float) -> int:
+    """The most a cluster may admit over a limit while admitting ``admitted_per_s`` in all.
+
+    Another worker's admission is written at its next sync and read at this worker's next:
+    up to two intervals unseen. Half an interval more covers syncs delayed on a busy core.
+    """
+    return int(admitted_per_s * 2.5 * SYNC_S) + 1
+
+
+def _start(tmp_path: Path, database_url: str) -> LiveServer:
+    return start_server(
+        tmp_path,
+        "--workers",
+        "2",
+        "--organisations",
+        "200",
+        "--seed",
+        str(SEED),
+        "--database-url",
+        database_url,
+        env=ENV,
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+    """Base URLs: one SQLite server, or two replicas of one PostgreSQL database."""
+    servers: list[LiveServer] = []
+    try:
+        if request.param == "sqlite":
+            servers.append(_start(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'limits.db'}"))
+        else:
+            url = fresh_postgres_database(request.getfixturevalue("postgres_url"), prefix="rl")
+            servers.append(_start(tmp_path, url))
+            servers.append(_start(tmp_path, url))
+        yield [s.url for s in servers]
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
+def _user_headers(base_url: str) -> dict[str, str]:
+    """A session of the first organisation's application (valid on every replica)."""
+    ods = build_directory(200, SEED).organisations[0].ods_code
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    cred = httpx.get(f"{base_url}/admin/credentials/{ods}", headers=admin).json()
+    session = httpx.post(
+        f"{base_url}/authentication/session",
+        json={"user_id": cred["users"][0], "role": cred["roles"][0]},
+        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
+    ).json()
+    return {"Authorization": f"Bearer {session['access_token']}"}
+
+
+def _paced(
+    urls: list[str], path: str, headers: dict[str, str], count: int, rate_per_s: float
+) -> list[tuple[float, httpx.Response]]:
+    """``count`` GETs at ``rate_per_s``, each on a new connection, alternating over ``urls``."""
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    clients = [httpx.Client(base_url=url, limits=fresh) for url in urls]
+    out = []
+    try:
+        started = time.monotonic()
+        for i in range(count):
+            time.sleep(max(0.0, started + i / rate_per_s - time.monotonic()))
+            sent = time.monotonic()
+            response = clients[i % len(clients)].get(
+                path, headers={**headers, "X-Request-ID": str(uuid.uuid4())}
+            )
+            assert response.status_code in {200, 429}, response.text
+            out.append((sent, response))
+        achieved = count / (time.monotonic() - started)
+        assert achieved >= 0.8 * rate_per_s, f"the client sent only {achieved:.0f} per s"
+    finally:
+        for client in clients:
+            client.close()
+    return out
+
+
+def test_per_application_quota_is_global(replicas: list[str]) -> None:
+    headers = _user_headers(replicas[0])
+    ods = build_directory(200, SEED).organisations[0].ods_code
+    path = f"{ODS_PATH}/{ods}"
+    # One connection, so one worker: it may use the whole quota, not a per-worker share.
+    with httpx.Client(base_url=replicas[0]) as client:
+        first = [
+            client.get(path, headers={**headers, "X-Request-ID": str(uuid.uuid4())}).status_code
+            for _ in range(20)
+        ]
+    assert first == [200] * 20
+    rate_per_s = 20.0
+    responses = _paced(replicas, path, headers, 60, rate_per_s)
+    admitted = 20 + sum(r.status_code == 200 for _, r in responses)
+    assert QUOTA_PER_MINUTE <= admitted <= QUOTA_PER_MINUTE + overshoot_bound(rate_per_s), admitted
+    refused = [r for _, r in responses if r.status_code == 429]
+    assert refused, "the quota was never enforced"
+    body = refused[-1].json()
+    assert body["issue"][0]["details"]["coding"][0]["code"] == "TOO_MANY_REQUESTS"
+    assert 1 <= int(refused[-1].headers["Retry-After"]) <= 60
+    # Every replica refuses once the quota is spent, not only the one that admitted most.
+    last_round = responses[-len(replicas) * 3 :]
+    assert all(r.status_code == 429 for _, r in last_round)
+
+
+def test_global_limit_is_global(replicas: list[str]) -> None:
+    rate_per_s = 100.0  # offered: two and a half times the limit
+    responses = _paced(replicas, "/messageexchange/_ping", {}, 300, rate_per_s)
+    admitted = [t for t, r in responses if r.status_code == 200]
+    assert any(r.status_code == 429 for _, r in responses)
+    # The most admitted in any one-second window (by send time), against the limit.
+    busiest = max(sum(1 for u in admitted if t <= u < t + 1.0) for t in admitted)
+    assert GLOBAL_PER_S <= busiest <= GLOBAL_PER_S + overshoot_bound(GLOBAL_PER_S), busiest
