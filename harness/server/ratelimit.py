@@ -114,9 +114,12 @@ class _Window:
                 frees.append(self.others[0][0])
             return (min(frees) if frees else now + self.window_s) - now
         times.append(now)
+        return None
+
+    def record(self, now: float) -> None:
+        """Count an admission at ``now`` in its bucket, for the ledger."""
         start_ms = int(now * 1000) // self.bucket_ms * self.bucket_ms
         self.own_buckets[start_ms] = self.own_buckets.get(start_ms, 0) + 1
-        return None
 
     def set_others(self, rows: list[tuple[float, int]]) -> None:
         """Replace the other workers' counts with a fresh read (sorted by expiry)."""
@@ -181,6 +184,7 @@ class RateLimiter:
             limit = max(1, limit // self.workers)
         wait = window.admit(now, limit, unseen_s)
         if wait is None and self.sync_s:
+            window.record(now)
             self._dirty.add(window)
         return wait
 
