@@ -99,6 +99,18 @@ INTERACTION_ACTIVITY: Mapping[str, str] = MappingProxyType(
 )
 
 
+# Interactions the server answers but the load model does not send (no weight in the
+# catalogue's traffic mix): creating a patient is a birth or new registration, and coverage
+# (EHIC, overseas visitors) is recorded and read like the demographics it sits beside.
+SERVER_ONLY_ACTIVITY: Mapping[str, str] = MappingProxyType(
+    {
+        "pds.create": "B0825",
+        "pds.coverage-search": "B0820",
+        "pds.coverage-create": "B0825",
+    }
+)
+
+
 def require(role: str, activity: str) -> None:
     """Refuse unless ``role`` may perform ``activity``.
 
@@ -114,5 +126,6 @@ def require(role: str, activity: str) -> None:
 
 
 def require_interaction(role: str, interaction_id: str) -> None:
-    """Refuse unless ``role`` may perform the catalogue interaction ``interaction_id``."""
-    require(role, INTERACTION_ACTIVITY[interaction_id])
+    """Refuse unless ``role`` may perform ``interaction_id`` (catalogue or server-only)."""
+    activity = INTERACTION_ACTIVITY.get(interaction_id) or SERVER_ONLY_ACTIVITY[interaction_id]
+    require(role, activity)

@@ -23,7 +23,8 @@ RELATIONSHIPS = {"MTH": "mother", "NOK": "next of kin"}
 PATIENT_PATH = "/personal-demographics/FHIR/R4/Patient"
 
 
-def _security(restricted: bool) -> list[dict[str, str]]:
+def security_labels(restricted: bool) -> list[dict[str, str]]:
+    """The confidentiality label of a record: R (restricted) or U (unrestricted)."""
     if restricted:
         return [{"system": CONFIDENTIALITY_SYSTEM, "code": "R", "display": "restricted"}]
     return [{"system": CONFIDENTIALITY_SYSTEM, "code": "U", "display": "unrestricted"}]
@@ -34,7 +35,7 @@ def patient_resource(person: Person) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Patient",
         "id": person.nhs_number,
-        "meta": {"versionId": "1", "security": _security(person.restricted)},
+        "meta": {"versionId": "1", "security": security_labels(person.restricted)},
         "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": person.nhs_number}],
         "name": [
             {

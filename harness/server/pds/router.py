@@ -1,4 +1,5 @@
-"""HTTP for PDS: ``/personal-demographics/FHIR/R4/Patient`` read, search, update, relations."""
+"""HTTP for PDS: ``/personal-demographics/FHIR/R4/Patient`` create, read, search, update,
+relations, and ``/Coverage``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from harness.server.errors import operation_outcome
 from harness.server.identity.router import SessionDep
 from harness.server.pds.schemas import (
     JSON_PATCH_BODY,
+    NewPatient,
     Patient,
     PatientBundle,
     RelatedPersonBundle,
@@ -23,6 +25,7 @@ from harness.server.responses import (
     audited,
     fhir_response,
     json_body,
+    request_body,
     responses,
 )
 
@@ -121,6 +124,32 @@ async def search_patients(
             )
         )
     return fhir_response(_searchset(request, result.matches))
+
+
+@router.post(
+    "/Patient",
+    status_code=201,
+    response_class=FhirJSONResponse,
+    openapi_extra=request_body(NewPatient),
+    responses=responses(
+        Patient,
+        'The created patient under its new NHS number; Location names it, ETag is W/"1"',
+        status_code=201,
+    ),
+)
+async def create_patient(request: Request, session: SessionDep, pds: PdsDep) -> JSONResponse:
+    """Create a patient (a birth or new registration); PDS allocates the NHS number.
+
+    Spike arrest applies: at most 3 creates per second per application (429 beyond).
+    """
+    with audited(request, session, "pds.create", "Patient") as note:
+        body = await json_body(request)
+        created = await pds.create_patient(session.role, body)
+        note.resource = f"Patient/{created.resource['id']}"
+    location = f"{str(request.base_url).rstrip('/')}{PREFIX}/Patient/{created.resource['id']}"
+    return fhir_response(
+        created.resource, status_code=201, headers={"ETag": created.etag, "Location": location}
+    )
 
 
 @router.patch(

@@ -78,6 +78,23 @@ class Patient(Element):
     extension: list[Extension] | None = None
 
 
+class NewPatient(Element):
+    """The body of ``POST /Patient`` (a birth or new registration): PDS allocates the NHS
+    number, so ``id``, ``identifier`` and ``meta`` are refused, as is any other unknown key."""
+
+    resource_type: Literal["Patient"] | None = Field(None, alias="resourceType")
+    name: list[HumanName] = Field(min_length=1)
+    gender: Literal["male", "female", "other", "unknown"]
+    birth_date: str = Field(alias="birthDate", pattern=DATE_PATTERN)
+    multiple_birth_integer: int | None = Field(None, alias="multipleBirthInteger", ge=1, le=9)
+    address: list[Address] = Field(min_length=1)
+    telecom: list[ContactPoint] | None = None
+    general_practitioner: list[Reference] | None = Field(
+        None, alias="generalPractitioner", max_length=1
+    )
+    extension: list[Extension] | None = None
+
+
 class RelatedPerson(Element):
     """Someone related to a patient (mother, next of kin); ``patient`` is the subject."""
 

@@ -9,6 +9,13 @@ the primary key lets only one writer win — so of two concurrent updates from t
 exactly one succeeds, across workers and on either database, with no lock held in memory.
 A JSON Patch is applied to a copy and checked before anything is written, so it is atomic:
 if one operation fails, none is applied.
+
+**Created patients.** ``POST /Patient`` (a birth or a new registration) stores a version-1
+record under a newly allocated NHS number. The allocation is a row of ``pds_allocations``
+whose autoincrement id the database hands out atomically, so concurrent creates on any
+worker or replica never share one; allocation ``n`` is population index
+``MAX_PATIENTS + n - 1``, past every population size the server can serve, so a created
+number is modulus-11 valid and never one a derived patient already has.
 """
 
 from __future__ import annotations
@@ -25,13 +32,15 @@ from pydantic import ValidationError
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from harness.server.datatypes import NHS_NUMBER_SYSTEM
 from harness.server.domain import BadRequest, Conflict, Forbidden, NotFound, PreconditionFailed
 from harness.server.identity.rbac import require_interaction
 from harness.server.pds import resources
+from harness.server.pds.create import created_nhs_number, is_created_number, new_patient_fields
 from harness.server.pds.schemas import PatchOperation, Patient
 from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
 from harness.server.store import Store
-from harness.server.store.schema import pds_patients
+from harness.server.store.schema import pds_allocations, pds_name_history, pds_patients
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
 
@@ -125,11 +134,17 @@ class PdsService:
         self.clock = clock
 
     # ---------------------------------------------------------------- records
-    def _index(self, nhs_number: str) -> int:
+    def _index(self, nhs_number: str) -> int | None:
+        """The derived patient's index; ``None`` for a created patient's number.
+
+        Raises:
+            BadRequest: ``INVALID_RESOURCE_ID`` — not a valid NHS number.
+            NotFound: nobody can have this number (not derived, not in the created range).
+        """
         if not valid_nhs_number(nhs_number):
             raise BadRequest(f"Invalid NHS number - {nhs_number!r}", code="INVALID_RESOURCE_ID")
         index = self.population.index(nhs_number)
-        if index is None:
+        if index is None and not is_created_number(nhs_number):
             raise NotFound(f"Patient {nhs_number} not found", code="RESOURCE_NOT_FOUND")
         return index
 
@@ -146,6 +161,8 @@ class PdsService:
             ).first()
         if row is not None:
             return PatientRecord(json.loads(row.resource), int(row.version))
+        if index is None:  # a created-range number that was never allocated
+            raise NotFound(f"Patient {nhs_number} not found", code="RESOURCE_NOT_FOUND")
         return PatientRecord(resources.patient_resource(self.population.person(index)), 1)
 
     async def get_patient(self, role: str, nhs_number: str) -> PatientRecord:
@@ -157,7 +174,10 @@ class PdsService:
     async def related_people(self, role: str, nhs_number: str) -> list[dict[str, Any]]:
         """The patient's related persons (mother of a child, next of kin)."""
         require_interaction(role, "pds.retrieve")
+        await self.record(nhs_number)  # 404 for nobody
         index = self._index(nhs_number)
+        if index is None:
+            return []  # a created patient has no related persons on record
         person = self.population.person(index)
         return [
             resources.related_person(nhs_number, n, code, self.population.person(other))
@@ -216,6 +236,40 @@ class PdsService:
             matches.append((resources.public_view(resource), score))
         return SearchResult(matches, too_many=False)
 
+    # ---------------------------------------------------------------- create
+    async def create_patient(self, role: str, body: Any) -> PatientRecord:
+        """Create a patient under a newly allocated NHS number, at version 1.
+
+        Raises:
+            BadRequest: ``MISSING_VALUE``, ``INVALID_VALUE`` or ``ADDITIONAL_PROPERTIES``.
+        """
+        require_interaction(role, "pds.create")
+        fields = new_patient_fields(body)
+        gp = resources.registered_gp(fields)
+        if gp is not None and gp not in self.directory:
+            raise BadRequest(
+                f"Invalid value - '{gp}' in field 'generalPractitioner': not in the directory",
+                code="INVALID_VALUE",
+            )
+        now = self.clock()
+        async with self.store.begin() as conn:
+            allocated = await conn.execute(insert(pds_allocations).values(created_at=now))
+            key = allocated.inserted_primary_key
+            assert key is not None  # a single-row insert always reports its key
+            nhs_number = created_nhs_number(int(key[0]))
+            resource: dict[str, Any] = {
+                "resourceType": "Patient",
+                "id": nhs_number,
+                "meta": {"versionId": "1", "security": resources.security_labels(False)},
+                "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": nhs_number}],
+                **fields,
+            }
+            Patient.model_validate(resource)  # what is stored always reads back as a Patient
+            await conn.execute(
+                insert(pds_patients).values(nhs_number=nhs_number, **_columns(resource, now))
+            )
+        return PatientRecord(resource, 1)
+
     # ---------------------------------------------------------------- update
     async def update_patient(
         self, role: str, nhs_number: str, if_match: str | None, body: Any
@@ -243,7 +297,8 @@ class PdsService:
         patched = self._apply(current.resource, ops)
         version = expected + 1
         patched["meta"] = {**patched.get("meta", {}), "versionId": str(version)}
-        await self._write(nhs_number, expected, version, patched)
+        replaced = _families(current.resource) - _families(patched)
+        await self._write(nhs_number, expected, version, patched, replaced=replaced)
         return PatientRecord(resources.public_view(patched), version)
 
     def _apply(self, resource: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -282,16 +337,17 @@ class PdsService:
         return patched
 
     async def _write(
-        self, nhs_number: str, expected: int, version: int, resource: dict[str, Any]
+        self,
+        nhs_number: str,
+        expected: int,
+        version: int,
+        resource: dict[str, Any],
+        *,
+        replaced: set[str] | frozenset[str] = frozenset(),
     ) -> None:
-        names = resource.get("name") or [{}]
-        values = {
-            "version": version,
-            "resource": json.dumps(resource, separators=(",", ":")),
-            "birth_date": resource.get("birthDate"),
-            "family": names[0].get("family"),
-            "updated_at": self.clock(),
-        }
+        """Store ``version`` if the stored one is still ``expected``; keep ``replaced``
+        family names in the name history, in the same transaction."""
+        now = self.clock()
         stale = Conflict(
             "Invalid update with error - This resource has changed since you last read. "
             "Please re-read and try again with the new version number.",
@@ -299,16 +355,50 @@ class PdsService:
         )
         try:
             async with self.store.begin() as conn:
-                if expected == 1:
-                    await conn.execute(insert(pds_patients).values(nhs_number=nhs_number, **values))
-                    return
-                result = await conn.execute(
-                    update(pds_patients)
-                    .where(pds_patients.c.nhs_number == nhs_number)
-                    .where(pds_patients.c.version == expected)
-                    .values(**values)
-                )
-                if result.rowcount != 1:
-                    raise stale
+                if expected == 1 and not is_created_number(nhs_number):
+                    # A derived patient's first update: the primary key lets one writer win.
+                    await conn.execute(
+                        insert(pds_patients).values(
+                            nhs_number=nhs_number, **_columns(resource, now, version)
+                        )
+                    )
+                else:
+                    result = await conn.execute(
+                        update(pds_patients)
+                        .where(pds_patients.c.nhs_number == nhs_number)
+                        .where(pds_patients.c.version == expected)
+                        .values(**_columns(resource, now, version))
+                    )
+                    if result.rowcount != 1:
+                        raise stale
+                if replaced:
+                    await conn.execute(
+                        insert(pds_name_history),
+                        [
+                            {
+                                "nhs_number": nhs_number,
+                                "family": family,
+                                "version": version,
+                                "changed_at": now,
+                            }
+                            for family in sorted(replaced)
+                        ],
+                    )
         except IntegrityError:
             raise stale from None
+
+
+def _families(resource: dict[str, Any]) -> set[str]:
+    return {n["family"] for n in resource.get("name") or [] if n.get("family")}
+
+
+def _columns(resource: dict[str, Any], now: float, version: int = 1) -> dict[str, Any]:
+    """A ``pds_patients`` row's columns for ``resource`` (search copies included)."""
+    names = resource.get("name") or [{}]
+    return {
+        "version": version,
+        "resource": json.dumps(resource, separators=(",", ":")),
+        "birth_date": resource.get("birthDate"),
+        "family": names[0].get("family"),
+        "updated_at": now,
+    }

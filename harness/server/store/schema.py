@@ -124,6 +124,42 @@ pds_patients = Table(
 )
 Index("ix_pds_patients_birth_date", pds_patients.c.birth_date)
 
+# ---------------------------------------------------------------- PDS records (0003)
+# NHS numbers of patients created with POST /Patient: the autoincrement id is the allocation
+# (atomic in the database, so two workers or replicas never get the same one); the number is
+# derived from it, past every derived population (``harness.server.pds.service``).
+pds_allocations = Table(
+    "pds_allocations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    sqlite_autoincrement=True,  # never reuse an id, even the highest after a delete
+)
+
+# Family names a patient had before an update replaced them (searched with _history=true).
+pds_name_history = Table(
+    "pds_name_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("nhs_number", String(10), nullable=False),
+    Column("family", String(128), nullable=False),
+    Column("version", Integer, nullable=False),  # the version that replaced the name
+    Column("changed_at", Float, nullable=False),
+)
+Index("ix_pds_name_history_nhs_number", pds_name_history.c.nhs_number)
+
+# Coverage (EHIC, overseas visitor insurance) recorded against patients.
+pds_coverage = Table(
+    "pds_coverage",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("subscriber_nhs", String(10), nullable=False),  # searched by subscriber:identifier
+    Column("beneficiary_nhs", String(10), nullable=False),
+    Column("resource", Text, nullable=False),  # JSON of the Coverage as created
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_pds_coverage_subscriber", pds_coverage.c.subscriber_nhs, pds_coverage.c.created_at)
+
 eps_prescriptions = Table(
     "eps_prescriptions",
     metadata,

@@ -9,6 +9,7 @@ from harness.server.identity.rbac import (
     ACTIVITIES,
     INTERACTION_ACTIVITY,
     ROLE_ACTIVITIES,
+    SERVER_ONLY_ACTIVITY,
     closure,
     require,
     require_interaction,
@@ -61,3 +62,17 @@ def test_role_interaction_matrix(role: str, interaction: str) -> None:
 def test_unknown_role_may_do_nothing() -> None:
     with pytest.raises(Forbidden):
         require("R9999", "B0820")
+
+
+def test_server_only_interactions_need_demographics_activities_and_stay_out_of_the_mix() -> None:
+    """Create and coverage are served but not part of the load model's catalogue."""
+    assert set(SERVER_ONLY_ACTIVITY) == {"pds.create", "pds.coverage-search", "pds.coverage-create"}
+    assert not set(SERVER_ONLY_ACTIVITY) & {i.id for i in CATALOGUE}
+    assert SERVER_ONLY_ACTIVITY["pds.create"] == INTERACTION_ACTIVITY["pds.update"] == "B0825"
+    for role, allowed in ALLOWED.items():
+        if "pds.update" in allowed:
+            require_interaction(role, "pds.create")
+        else:
+            with pytest.raises(Forbidden):
+                require_interaction(role, "pds.create")
+        require_interaction(role, "pds.coverage-search")  # every role may view demographics
