@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from harness.cli.output import ExitCode, make_console
+from harness.spine.population import MAX_PATIENTS
 
 if TYPE_CHECKING:
     import socket
@@ -64,6 +65,13 @@ def serve(
     ),
     organisations: int = typer.Option(20_000, min=1, max=200_000, help="Directory size."),
     seed: int = typer.Option(0, min=0, help="Directory seed."),
+    patients: int | None = typer.Option(
+        None,
+        min=1,
+        max=MAX_PATIENTS,
+        help="Synthetic PDS population size, the same in every worker "
+        "(default: HARNESS_PATIENTS or 1,000,000).",
+    ),
     mesh_directory: Path | None = typer.Option(None, help="Extra MESH mailboxes and workflows."),
     tls_cert: Path | None = typer.Option(None, help="Server certificate (PEM) for TLS."),
     tls_key: Path | None = typer.Option(None, help="Server private key (PEM)."),
@@ -98,6 +106,8 @@ def serve(
     }
     if database_url is not None:
         overrides["database_url"] = database_url
+    if patients is not None:
+        overrides["patients"] = patients  # exported as HARNESS_PATIENTS to every worker
     settings = ServerSettings(**overrides)
     try:
         sock = _listen(host, port)

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from harness.spine.population import DEFAULT_PATIENTS, MAX_PATIENTS
+
 
 class HarnessSettings(BaseSettings):
     """Where the harness keeps its files and state.
@@ -43,6 +45,9 @@ class ServerSettings(BaseSettings):
     )
     organisations: int = Field(20_000, ge=1, le=200_000, description="directory size")
     seed: int = Field(0, ge=0, description="directory seed")
+    patients: int = Field(
+        DEFAULT_PATIENTS, ge=1, le=MAX_PATIENTS, description="synthetic PDS population size"
+    )
     admin_token: str | None = Field(None, description="admin API bearer token; off when unset")
     test_mode: bool = Field(False, description="enables DELETE /admin/reset without a token")
     mesh_shared_key: str = Field("TestKey", description="NHSMESH HMAC shared key")

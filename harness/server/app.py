@@ -42,7 +42,6 @@ from harness.server.metrics import Metrics
 from harness.server.ods.router import router as ods_router
 from harness.server.ods.service import OdsService
 from harness.server.openapi import install_openapi
-from harness.server.pds.population import PopulationSettings
 from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
 from harness.server.platform import Platform, install_platform
@@ -74,7 +73,7 @@ async def _every(interval_s: float, job: Callable[[], Awaitable[Any]], name: str
 
 def _population(app: FastAPI, directory: Directory) -> Population:
     settings: ServerSettings = app.state.settings
-    size: int = app.state.patients or PopulationSettings().patients
+    size: int = app.state.patients or settings.patients
     return Population(
         size,
         settings.seed,
@@ -173,8 +172,8 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
 
     Args:
         settings: the server settings.
-        patients: size of the synthetic PDS population; default ``HARNESS_PATIENTS`` or
-            1,000,000 (``ServerSettings`` has no field for it yet).
+        patients: size of the synthetic PDS population, overriding ``settings.patients``
+            (``HARNESS_PATIENTS`` or ``harness serve --patients``; 1,000,000 by default).
     """
     app = FastAPI(
         title="harness reference Spine",

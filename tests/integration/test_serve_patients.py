@@ -1,0 +1,67 @@
+"""``harness serve --patients N``: every worker serves the same population of N patients."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.spine import build_directory
+from harness.spine.population import nhs_number_of
+from tests.conftest import ADMIN_TOKEN, start_server, stop_server
+
+pytestmark = pytest.mark.integration
+
+SEED = 7
+PATIENT = "/personal-demographics/FHIR/R4/Patient"
+
+
+def _session(base_url: str) -> dict[str, str]:
+    ods = build_directory(200, SEED).organisations[0].ods_code
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    cred = httpx.get(f"{base_url}/admin/credentials/{ods}", headers=admin).json()
+    session = httpx.post(
+        f"{base_url}/authentication/session",
+        json={"user_id": cred["users"][0], "role": cred["roles"][0]},
+        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
+    ).json()
+    return {"Authorization": f"Bearer {session['access_token']}"}
+
+
+def test_every_worker_serves_the_population_size_given(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path,
+        "--workers",
+        "2",
+        "--organisations",
+        "200",
+        "--seed",
+        str(SEED),
+        "--patients",
+        "1000",
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'patients.db'}",
+        # The option wins over the environment (and reaches the workers as HARNESS_PATIENTS).
+        env={"HARNESS_PATIENTS": "5000000"},
+    )
+    try:
+        headers = _session(server.url)
+        last, beyond = nhs_number_of(999), nhs_number_of(1000)
+        statuses: dict[str, set[int]] = {last: set(), beyond: set()}
+        # A fresh connection per request, so the kernel spreads them over both workers.
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=server.url, limits=fresh) as client:
+            for _ in range(20):
+                for nhs in (last, beyond):
+                    response = client.get(
+                        f"{PATIENT}/{nhs}", headers={**headers, "X-Request-ID": str(uuid.uuid4())}
+                    )
+                    statuses[nhs].add(response.status_code)
+                    if response.status_code == 404:
+                        code = response.json()["issue"][0]["details"]["coding"][0]["code"]
+                        assert code == "RESOURCE_NOT_FOUND"
+        assert statuses == {last: {200}, beyond: {404}}, server.log()
+    finally:
+        stop_server(server)
