@@ -97,6 +97,9 @@ async def search_patients(
     fuzzy: Annotated[bool, Query(alias="_fuzzy-match")] = False,
     exact: Annotated[bool, Query(alias="_exact-match")] = False,
     max_results: Annotated[int | None, Query(alias="_max-results")] = None,
+    history: Annotated[
+        bool, Query(alias="_history", description="also match previous family names")
+    ] = False,
 ) -> JSONResponse:
     """Search by demographics: standard, exact or fuzzy matching (see the PDS docs)."""
     with audited(request, session, "pds.search", "Patient?search"):
@@ -111,6 +114,7 @@ async def search_patients(
             fuzzy=fuzzy,
             exact=exact,
             max_results=max_results,
+            history=history,
         )
         result = await pds.search_patients(session.role, query)
     if result.too_many:

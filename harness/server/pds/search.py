@@ -14,6 +14,9 @@ patients (default 1, at most 50); more matches than that is not an error but an 
   is enough. No wildcards or ranges. Scores fall by 0.1 for each criterion matched only
   approximately, so exact matches sort first.
 
+With ``_history=true`` a name also matches a patient's *previous* family names — those an
+update replaced (a derived patient has none until then); without it only current names count.
+
 Every search needs a birth date — the reference server's rule, so that matches can be
 enumerated from a 92-million population instead of scanned — and a range must stay within
 what a search can answer quickly (``MAX_CANDIDATES`` people to consider).
@@ -104,6 +107,7 @@ class SearchQuery:
     fuzzy: bool = False
     exact: bool = False
     max_results: int = DEFAULT_MAX_RESULTS
+    history: bool = False
 
     def days(self) -> list[int]:
         """Birth dates to enumerate, as days since the population's epoch."""
@@ -242,6 +246,7 @@ def parse_query(
     fuzzy: bool = False,
     exact: bool = False,
     max_results: int | None = None,
+    history: bool = False,
 ) -> SearchQuery:
     """Validate search parameters into a :class:`SearchQuery`.
 
@@ -276,4 +281,5 @@ def parse_query(
         fuzzy=fuzzy,
         exact=exact,
         max_results=max_results or DEFAULT_MAX_RESULTS,
+        history=history,
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonpatch
@@ -40,6 +40,7 @@ from harness.server.pds.create import created_nhs_number, is_created_number, new
 from harness.server.pds.schemas import PatchOperation, Patient
 from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
 from harness.server.store import Store
+from harness.server.store.engine import StoreConnection
 from harness.server.store.schema import pds_allocations, pds_name_history, pds_patients
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
@@ -217,9 +218,13 @@ class PdsService:
                     )
                 )
             ).all()
+            previous = await self._previous_families(conn, query, [r.nhs_number for r in stored])
         for row in stored:
             resource = json.loads(row.resource)
-            score = query.score(resources.facts_of_resource(resource))
+            facts = resources.facts_of_resource(resource)
+            if row.nhs_number in previous:
+                facts = replace(facts, families=facts.families + previous[row.nhs_number])
+            score = query.score(facts)
             if score > 0:
                 found[row.nhs_number] = (resource, score)
             else:
@@ -235,6 +240,23 @@ class PdsService:
                 resource = resources.patient_resource(self.population.person(derived))
             matches.append((resources.public_view(resource), score))
         return SearchResult(matches, too_many=False)
+
+    @staticmethod
+    async def _previous_families(
+        conn: StoreConnection, query: SearchQuery, nhs_numbers: list[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """Family names updates replaced, per patient (only asked for with ``_history``)."""
+        if not query.history or not nhs_numbers:
+            return {}
+        rows = await conn.execute(
+            select(pds_name_history.c.nhs_number, pds_name_history.c.family).where(
+                pds_name_history.c.nhs_number.in_(nhs_numbers)
+            )
+        )
+        previous: dict[str, tuple[str, ...]] = {}
+        for row in rows:
+            previous[row.nhs_number] = (*previous.get(row.nhs_number, ()), row.family)
+        return previous
 
     # ---------------------------------------------------------------- create
     async def create_patient(self, role: str, body: Any) -> PatientRecord:
