@@ -60,7 +60,7 @@ def new_patient_fields(body: Any) -> dict[str, Any]:
     try:
         patient = NewPatient.model_validate(body)
     except ValidationError as exc:
-        raise _create_error(exc) from None
+        raise validation_error(exc) from None
     born = _date_or_none(patient.birth_date)
     if born is None or born > date.today():
         raise BadRequest(
@@ -78,8 +78,8 @@ def _date_or_none(text: str) -> date | None:
         return None
 
 
-def _create_error(exc: ValidationError) -> BadRequest:
-    """The PDS code of the first problem with a create body."""
+def validation_error(exc: ValidationError) -> BadRequest:
+    """The PDS code of the first problem with a body to create (a Patient or a Coverage)."""
     error = exc.errors()[0]
     location = "/".join(str(p) for p in error.get("loc", ()))
     if error["type"] == "missing":

@@ -11,8 +11,12 @@ from fastapi.responses import JSONResponse
 
 from harness.server.errors import operation_outcome
 from harness.server.identity.router import SessionDep
+from harness.server.pds.coverage import CoverageService
 from harness.server.pds.schemas import (
     JSON_PATCH_BODY,
+    Coverage,
+    CoverageBundle,
+    NewCoverage,
     NewPatient,
     Patient,
     PatientBundle,
@@ -40,6 +44,15 @@ async def _pds(request: Request) -> PdsService:
 
 
 PdsDep = Annotated[PdsService, Depends(_pds)]
+
+
+async def _coverage(request: Request) -> CoverageService:
+    # Holds no state of its own: built per request over the PDS service and its store.
+    pds: PdsService = request.app.state.pds
+    return CoverageService(pds=pds, store=pds.store, clock=pds.clock)
+
+
+CoverageDep = Annotated[CoverageService, Depends(_coverage)]
 
 
 def _searchset(request: Request, entries: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
@@ -195,3 +208,63 @@ async def get_related_people(
     with audited(request, session, "pds.related-person", f"Patient/{nhs_number}/RelatedPerson"):
         related = await pds.related_people(session.role, nhs_number)
     return fhir_response(_searchset(request, [(r, 1.0) for r in related]))
+
+
+@router.get(
+    "/Coverage",
+    response_class=FhirJSONResponse,
+    responses=responses(CoverageBundle, "A searchset Bundle of the patient's coverage"),
+)
+async def search_coverage(
+    request: Request,
+    session: SessionDep,
+    coverage: CoverageDep,
+    subscriber: Annotated[
+        str | None,
+        Query(
+            alias="subscriber:identifier",
+            max_length=64,
+            description="NHS number of the policy holder (optionally <system>|<nhs number>)",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """The coverage (EHIC, overseas visitor insurance) a patient holds."""
+    with audited(request, session, "pds.coverage-search", f"Coverage?subscriber={subscriber}"):
+        found = await coverage.search(session.role, subscriber)
+    return fhir_response(_searchset(request, [(c, 1.0) for c in found]))
+
+
+@router.get(
+    "/Coverage/{coverage_id}",
+    response_class=FhirJSONResponse,
+    responses=responses(Coverage, "The Coverage"),
+)
+async def get_coverage(
+    request: Request,
+    session: SessionDep,
+    coverage: CoverageDep,
+    coverage_id: Annotated[str, Path(min_length=1, max_length=64)],
+) -> JSONResponse:
+    """One recorded Coverage (what ``POST /Coverage`` answered in ``Location``)."""
+    with audited(request, session, "pds.coverage-read", f"Coverage/{coverage_id}"):
+        found = await coverage.get(session.role, coverage_id)
+    return fhir_response(found, headers={"ETag": 'W/"1"'})
+
+
+@router.post(
+    "/Coverage",
+    status_code=201,
+    response_class=FhirJSONResponse,
+    openapi_extra=request_body(NewCoverage),
+    responses=responses(Coverage, "The recorded Coverage; Location names it", status_code=201),
+)
+async def create_coverage(
+    request: Request, session: SessionDep, coverage: CoverageDep
+) -> JSONResponse:
+    """Record a patient's coverage; the beneficiary (and subscriber) must be PDS patients."""
+    with audited(request, session, "pds.coverage-create", "Coverage") as note:
+        body = await json_body(request)
+        created = await coverage.create(session.role, body)
+        note.resource = f"Coverage/{created['id']}"
+    location = f"{str(request.base_url).rstrip('/')}{PREFIX}/Coverage/{created['id']}"
+    return fhir_response(created, status_code=201, headers={"ETag": 'W/"1"', "Location": location})

@@ -1,4 +1,4 @@
-"""PDS request and response bodies: the Patient and RelatedPerson resources and JSON Patch.
+"""PDS request and response bodies: Patient, RelatedPerson, Coverage and JSON Patch.
 
 :class:`Patient` is also the check a patched record must pass before it is stored: a patch
 that leaves a name without a family, a gender outside the FHIR value set or a malformed birth
@@ -104,6 +104,37 @@ class RelatedPerson(Element):
     patient: Reference
     relationship: list[CodeableConcept]
     active: bool = True
+
+
+class NewCoverage(Element):
+    """The body of ``POST /Coverage``: a patient's insurance (an EHIC, overseas visitor cover).
+
+    ``beneficiary`` names the patient by NHS number (``identifier``) or by ``Patient/<nhs>``;
+    ``subscriber`` (the policy holder) defaults to the beneficiary.
+    """
+
+    resource_type: Literal["Coverage"] = Field(alias="resourceType")
+    identifier: list[Identifier] | None = None
+    status: Literal["active", "cancelled", "draft", "entered-in-error"]
+    type: CodeableConcept | None = None
+    subscriber: Reference | None = None
+    subscriber_id: str | None = Field(None, alias="subscriberId", max_length=64)
+    beneficiary: Reference
+    dependent: str | None = None
+    relationship: CodeableConcept | None = None
+    period: Period | None = None
+    payor: list[Reference] = Field(min_length=1)
+
+
+class Coverage(NewCoverage):
+    """A stored Coverage: the server assigns ``id`` and ``meta.versionId``."""
+
+    id: str
+    meta: Meta
+
+
+class CoverageBundle(Bundle):
+    """A searchset of Coverages (``entry[].resource`` is a :class:`Coverage`)."""
 
 
 class PatientBundle(Bundle):

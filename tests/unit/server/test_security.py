@@ -35,6 +35,7 @@ PATH_VALUES = {
     "workflow_id": "TEST_WORKFLOW",
     "nhs_number": "9000000009",
     "fault_id": "abcdef",
+    "coverage_id": "0b9e4c1e-5a52-4d53-8a4e-2f7c1d1a0c11",
 }
 NHS = "9000000009"
 
