@@ -1,0 +1,81 @@
+"""PDS create on ``harness serve --workers 2``: concurrent creates never share an NHS number."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.spine import build_directory
+from harness.spine.population import valid_nhs_number
+from tests.conftest import ADMIN_TOKEN, start_server, stop_server
+
+pytestmark = pytest.mark.integration
+
+SEED = 7
+PATIENT = "/personal-demographics/FHIR/R4/Patient"
+CREATES = 40
+
+
+def _session(base_url: str) -> dict[str, str]:
+    gp = next(o for o in build_directory(200, SEED).organisations if o.org_type == "gp-practice")
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    cred = httpx.get(f"{base_url}/admin/credentials/{gp.ods_code}", headers=admin).json()
+    session = httpx.post(
+        f"{base_url}/authentication/session",
+        json={"user_id": cred["users"][0], "role": "R8000"},
+        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
+    )
+    assert session.status_code == 201, session.text
+    return {"Authorization": f"Bearer {session.json()['access_token']}"}
+
+
+def test_concurrent_creates_on_two_workers_get_distinct_numbers(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path,
+        "--workers",
+        "2",
+        "--organisations",
+        "200",
+        "--seed",
+        str(SEED),
+        "--database-url",
+        f"sqlite+aiosqlite:///{tmp_path / 'create.db'}",
+        env={"HARNESS_SPIKE_ARREST_PER_S": "100000"},
+    )
+    try:
+        headers = _session(server.url)
+
+        def create(n: int) -> tuple[int, str]:
+            # A fresh connection each time, so the kernel spreads them over both workers.
+            with httpx.Client(base_url=server.url) as client:
+                response = client.post(
+                    PATIENT,
+                    json={
+                        "name": [{"given": ["Baby"], "family": f"Worker{n}"}],
+                        "gender": "unknown",
+                        "birthDate": "2025-01-02",
+                        "address": [{"line": ["1 Ward Road"], "postalCode": "LS2 9JT"}],
+                    },
+                    headers={**headers, "X-Request-ID": str(uuid.uuid4())},
+                )
+            return response.status_code, str(response.json().get("id"))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(create, range(CREATES)))
+        assert [status for status, _ in results] == [201] * CREATES, (results, server.log())
+        numbers = {nhs for _, nhs in results}
+        assert len(numbers) == CREATES
+        assert all(valid_nhs_number(nhs) for nhs in numbers)
+        with httpx.Client(base_url=server.url) as client:
+            for nhs in sorted(numbers)[:5]:
+                read = client.get(
+                    f"{PATIENT}/{nhs}", headers={**headers, "X-Request-ID": str(uuid.uuid4())}
+                )
+                assert read.status_code == 200
+                assert read.headers["ETag"] == 'W/"1"'
+    finally:
+        stop_server(server)
