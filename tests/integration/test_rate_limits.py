@@ -1,7 +1,8 @@
 """Rate limits hold across workers and replicas: real servers sharing one database.
 
 - SQLite: one ``harness serve --workers 2``.
-- PostgreSQL: two replicas (``--workers 2`` each) on different ports, as dc-a and dc-b.
+- PostgreSQL: two replicas (``--workers 2`` each) on different ports, as dc-a and dc-b,
+  started at the same moment on an empty database (so both run the migrations at once).
 
 Every request goes on a fresh connection, so the kernel spreads them over a replica's workers,
 and the requests alternate between replicas. The admitted total must be the configured limit
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import httpx
@@ -75,8 +77,15 @@ def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[st
             servers.append(_start(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'limits.db'}"))
         else:
             url = fresh_postgres_database(request.getfixturevalue("postgres_url"), prefix="rl")
-            servers.append(_start(tmp_path, url))
-            servers.append(_start(tmp_path, url))
+            # Both at once, as replicas may now start: each migrates the empty database under
+            # the migration lock.
+            with ThreadPoolExecutor(2) as pool:
+                futures = [pool.submit(_start, tmp_path, url) for _ in range(2)]
+                wait(futures)
+            servers.extend(f.result() for f in futures if f.exception() is None)
+            for future in futures:
+                if (exc := future.exception()) is not None:
+                    raise exc
         yield [s.url for s in servers]
     finally:
         for server in servers:
