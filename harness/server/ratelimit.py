@@ -17,9 +17,12 @@ own < limit`` over the window. :meth:`RateLimiter.check` never touches the datab
 synchronous and in memory, and the ledger task moves counts in the background
 (:meth:`RateLimiter.pending_usage` out, :meth:`RateLimiter.apply_others` in).
 
-Buckets are 1 s for the 60-second quota and 100 ms for the one-second windows (spike arrest,
+Buckets are 5 s for the 60-second quota and 100 ms for the one-second windows (spike arrest,
 global). Another worker's bucket counts in the window until its *end* has left the window, so
-bucketing can only refuse slightly early (by less than one bucket), never admit extra.
+bucketing can only refuse slightly early (by less than one bucket), never admit extra. The
+quota's buckets are coarse on purpose: the national mix keeps a few hundred applications'
+quotas live at once, and every worker reads all of them back four times a second (1-s buckets
+made that read cost ~15 % of the server's CPU at 250 req/s, measured).
 
 **The approximation, bounded.** Another worker's admission reaches this one when that worker
 next writes (up to one interval later) and this one next reads (up to one more), so the cluster
@@ -51,7 +54,7 @@ from harness.server.domain import TooManyRequests
 
 WINDOW_S = 60.0  # the per-application quota's rolling window
 SPIKE_WINDOW_S = 1.0
-APP_BUCKET_MS = 1_000  # ledger bucket of the 60-second quota
+APP_BUCKET_MS = 5_000  # ledger bucket of the 60-second quota (see the module docstring)
 SHORT_BUCKET_MS = 100  # ledger bucket of the one-second windows (spike arrest, global)
 STALE_AFTER_SYNCS = 4  # missed syncs after which the others' counts are no longer trusted
 GLOBAL_KEY = "g"

@@ -27,7 +27,7 @@ import socket
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,7 +38,7 @@ from harness.server.store.schema import rate_limit_usage
 log = logging.getLogger(__name__)
 SWEEP_EVERY_SYNCS = 40  # ~10 s at the default interval
 SWEEP_MARGIN_MS = 60_000  # rows this long past expiry belong to workers that stopped syncing
-UPSERT_BATCH = 1_000  # rows per statement: 5,000 bound values, under SQLite's 32,766
+READ_GROUP_MS = 15_000  # quota rows read back merged into groups of this much expiry
 
 _t = rate_limit_usage.c
 
@@ -63,29 +63,39 @@ class RateLimitLedger:
         self.worker = worker or worker_id()
         self._syncs = 0
         self._failing = False
+        self._upsert_stmt: Any = None
 
-    def _upsert(self, rows: list[Usage]) -> Any:
-        values = [
-            {
-                "limit_key": r.key,
-                "bucket_ms": r.bucket_ms,
-                "worker": self.worker,
-                "count": r.count,
-                "expires_ms": r.expires_ms,
-            }
-            for r in rows
-        ]
-        keys = [_t.limit_key, _t.bucket_ms, _t.worker]
-        if self.store.engine.dialect.name == "postgresql":
-            pg = postgresql.insert(rate_limit_usage).values(values)
-            return pg.on_conflict_do_update(
+    def _upsert(self) -> Any:
+        """One row's upsert, built once: executed with many parameter sets it stays compiled.
+
+        (A multi-row ``VALUES`` statement is compiled afresh for every row count — that
+        compilation was most of the ledger's cost.)
+        """
+        if self._upsert_stmt is None:
+            keys = [_t.limit_key, _t.bucket_ms, _t.worker]
+            dialect = postgresql if self.store.engine.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(rate_limit_usage)
+            self._upsert_stmt = stmt.on_conflict_do_update(
                 index_elements=keys,
-                set_={"count": pg.excluded["count"], "expires_ms": pg.excluded["expires_ms"]},
+                set_={"count": stmt.excluded["count"], "expires_ms": stmt.excluded["expires_ms"]},
             )
-        lite = sqlite.insert(rate_limit_usage).values(values)
-        return lite.on_conflict_do_update(
-            index_elements=keys,
-            set_={"count": lite.excluded["count"], "expires_ms": lite.excluded["expires_ms"]},
+        return self._upsert_stmt
+
+    def _others(self, now_ms: int) -> Any:
+        """The other workers' live usage, summed per key and coarse expiry group.
+
+        Rows of one quota key are merged into groups of :data:`READ_GROUP_MS` of expiry and
+        given the group's *latest* expiry: fewer rows to read and install, and a count that
+        lingers at most one group longer than its bucket — refusing slightly early, never
+        admitting extra.
+        """
+        group = case((func.substr(_t.limit_key, 1, 1) == "a", READ_GROUP_MS), else_=1)
+        return (
+            select(
+                _t.limit_key, func.min(_t.bucket_ms), func.sum(_t.count), func.max(_t.expires_ms)
+            )
+            .where(and_(_t.expires_ms > now_ms, _t.worker != self.worker))
+            .group_by(_t.limit_key, _t.expires_ms // group)
         )
 
     async def sync(self) -> None:
@@ -98,8 +108,20 @@ class RateLimitLedger:
         try:
             if rows or sweep:
                 async with self.store.begin() as conn:
-                    for start in range(0, len(rows), UPSERT_BATCH):
-                        await conn.execute(self._upsert(rows[start : start + UPSERT_BATCH]))
+                    if rows:
+                        await conn.execute(
+                            self._upsert(),
+                            [
+                                {
+                                    "limit_key": r.key,
+                                    "bucket_ms": r.bucket_ms,
+                                    "worker": self.worker,
+                                    "count": r.count,
+                                    "expires_ms": r.expires_ms,
+                                }
+                                for r in rows
+                            ],
+                        )
                     await conn.execute(
                         delete(rate_limit_usage).where(
                             and_(_t.worker == self.worker, _t.expires_ms <= now_ms)
@@ -112,13 +134,10 @@ class RateLimitLedger:
                             )
                         )
                 self.limiter.written(now)
-            query = (
-                select(_t.limit_key, _t.bucket_ms, func.sum(_t.count), func.max(_t.expires_ms))
-                .where(and_(_t.expires_ms > now_ms, _t.worker != self.worker))
-                .group_by(_t.limit_key, _t.bucket_ms)
-            )
-            async with self.store.connect() as conn:
-                result = (await conn.execute(query)).all()
+            # Read through the async engine: on SQLite the store's own connections run on the
+            # event loop, and this aggregate over every live row must not hold requests up.
+            async with self.store.engine.connect() as conn:
+                result = (await conn.execute(self._others(now_ms))).all()
         except (StoreUnavailable, SQLAlchemyError, OSError) as exc:
             if not self._failing:
                 log.warning(

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from harness.server.domain import TooManyRequests
-from harness.server.ratelimit import GLOBAL_DIAGNOSTICS, RateLimiter
+from harness.server.ratelimit import APP_BUCKET_MS, GLOBAL_DIAGNOSTICS, RateLimiter
 from harness.server.ratelimit_ledger import SWEEP_MARGIN_MS, RateLimitLedger
 from harness.server.store import Store, create_store, upgrade
 from harness.server.store.schema import rate_limit_usage
 
-T0 = 1_800_000_000.0  # a whole second, so bucket boundaries are easy to reason about
+T0 = 1_800_000_000.0  # a multiple of every bucket, so bucket boundaries are easy to reason about
 SYNC_S = 0.25
 ODS = "/organisation-data/FHIR/R4"
 PATIENT = ("POST", "/personal-demographics/FHIR/R4/Patient")
@@ -114,7 +114,7 @@ def test_two_workers_share_the_per_application_quota(database_url: str) -> None:
         with pytest.raises(TooManyRequests) as refused:
             b.check(app="A1", api=ODS, method="GET", path=ODS)
         assert "rate limit of 10 requests per minute" in str(refused.value)
-        # B's own 3 leave the window at T0 + 60.3, A's bucket (T0 .. T0 + 1) at T0 + 61.
+        # B's own 3 leave the window at T0 + 60.3, A's bucket (T0 .. T0 + 5) at T0 + 65.
         assert 59.0 <= refused.value.retry_after_s <= 60.0  # type: ignore[attr-defined]
         assert admitted(a, 1) == 1  # A has not seen B's 3 yet: the overshoot of one interval
         clock.now += 0.1
@@ -123,12 +123,15 @@ def test_two_workers_share_the_per_application_quota(database_url: str) -> None:
         assert admitted(a, 1) == 0  # A now counts B's 3 as well
         assert admitted(a, 1, app="A2") == 1  # another application's quota is its own
         # B's own 3 (at T0 + 0.3) have left the window at T0 + 60.5; A's 8 count until the end
-        # of their bucket (T0 .. T0 + 1) has left it too: bucketing refuses early, never late.
+        # of their bucket (T0 .. T0 + 5) has left it too: bucketing refuses early, never late.
         clock.now = T0 + 60.5
         await ledger_a.sync()
         await ledger_b.sync()
         assert admitted(b, 10) == 2
-        clock.now = T0 + 61.0
+        clock.now = T0 + APP_BUCKET_MS / 1000 + 60.0 - 0.01
+        await ledger_b.sync()
+        assert admitted(b, 10) == 0  # A's bucket is still in the window
+        clock.now = T0 + APP_BUCKET_MS / 1000 + 60.0
         await ledger_b.sync()
         assert admitted(b, 10) == 8
 
@@ -233,7 +236,7 @@ def test_ledger_writes_only_live_rows_and_sweeps_dead_workers(database_url: str)
         assert counts == [5, 5]
         await ledger_a.sync()  # nothing new: the finished global bucket is not written again
         # Worker "a" dies; once its rows are long expired, another worker's sweep removes them.
-        clock.now += 61.0 + SWEEP_MARGIN_MS / 1000
+        clock.now += APP_BUCKET_MS / 1000 + 60.0 + 1.0 + SWEEP_MARGIN_MS / 1000
         ledger_b._syncs = 0  # the next sync sweeps
         await ledger_b.sync()
         assert await rows(store_b) == 0

@@ -36,6 +36,7 @@ PATH_VALUES = {
     "nhs_number": "9000000009",
     "fault_id": "abcdef",
     "coverage_id": "0b9e4c1e-5a52-4d53-8a4e-2f7c1d1a0c11",
+    "request_id": "5f0c7a52-2c3e-4a55-9d0e-6b1f0c3d9e21",
 }
 NHS = "9000000009"
 
