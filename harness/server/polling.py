@@ -27,7 +27,11 @@ from harness.server.platform import POLL_SEGMENT, accepted, application_of
 from harness.server.responses import FHIR_ERRORS, FhirJSONResponse
 
 router = APIRouter(tags=["asynchronous requests"])
-RequestId = Annotated[str, Path(description="The X-Request-ID of the request being polled")]
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+RequestId = Annotated[
+    str,
+    Path(description="The X-Request-ID of the request being polled", pattern=UUID_PATTERN),
+]
 
 POLL_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
