@@ -38,6 +38,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -326,3 +327,27 @@ def fresh_postgres_database(base_url: str, *, prefix: str = "t") -> str:
 
     asyncio.run(create())
     return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def live_session_headers(
+    base_url: str, *, organisations: int = 200, seed: int = 7, org_type: str | None = None,
+    role: str | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """``Authorization`` of a session on a live server: the first user of the first organisation
+    (of ``org_type``, if given) in ``role`` (default: the user's first role)."""
+    from harness.spine import build_directory
+
+    org = next(
+        o
+        for o in build_directory(organisations, seed).organisations
+        if org_type is None or o.org_type == org_type
+    )
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    cred = httpx.get(f"{base_url}/admin/credentials/{org.ods_code}", headers=admin).json()
+    session = httpx.post(
+        f"{base_url}/authentication/session",
+        json={"user_id": cred["users"][0], "role": role or cred["roles"][0]},
+        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
+    )
+    assert session.status_code == 201, session.text
+    return {"Authorization": f"Bearer {session.json()['access_token']}"}

@@ -9,28 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.spine import build_directory
 from harness.spine.population import valid_nhs_number
-from tests.conftest import ADMIN_TOKEN, start_server, stop_server
+from tests.conftest import live_session_headers, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 
 SEED = 7
 PATIENT = "/personal-demographics/FHIR/R4/Patient"
 CREATES = 40
-
-
-def _session(base_url: str) -> dict[str, str]:
-    gp = next(o for o in build_directory(200, SEED).organisations if o.org_type == "gp-practice")
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    cred = httpx.get(f"{base_url}/admin/credentials/{gp.ods_code}", headers=admin).json()
-    session = httpx.post(
-        f"{base_url}/authentication/session",
-        json={"user_id": cred["users"][0], "role": "R8000"},
-        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
-    )
-    assert session.status_code == 201, session.text
-    return {"Authorization": f"Bearer {session.json()['access_token']}"}
 
 
 def test_concurrent_creates_on_two_workers_get_distinct_numbers(tmp_path: Path) -> None:
@@ -47,7 +33,7 @@ def test_concurrent_creates_on_two_workers_get_distinct_numbers(tmp_path: Path) 
         env={"HARNESS_SPIKE_ARREST_PER_S": "100000"},
     )
     try:
-        headers = _session(server.url)
+        headers = live_session_headers(server.url, org_type="gp-practice", role="R8000")
 
         def create(n: int) -> tuple[int, str]:
             # A fresh connection each time, so the kernel spreads them over both workers.

@@ -23,9 +23,9 @@ import pytest
 
 from harness.spine import build_directory
 from tests.conftest import (
-    ADMIN_TOKEN,
     LiveServer,
     fresh_postgres_database,
+    live_session_headers,
     start_server,
     stop_server,
 )
@@ -92,19 +92,6 @@ def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[st
             stop_server(server)
 
 
-def _user_headers(base_url: str) -> dict[str, str]:
-    """A session of the first organisation's application (valid on every replica)."""
-    ods = build_directory(200, SEED).organisations[0].ods_code
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    cred = httpx.get(f"{base_url}/admin/credentials/{ods}", headers=admin).json()
-    session = httpx.post(
-        f"{base_url}/authentication/session",
-        json={"user_id": cred["users"][0], "role": cred["roles"][0]},
-        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
-    ).json()
-    return {"Authorization": f"Bearer {session['access_token']}"}
-
-
 def _paced(
     urls: list[str], path: str, headers: dict[str, str], count: int, rate_per_s: float
 ) -> list[tuple[float, httpx.Response]]:
@@ -131,7 +118,7 @@ def _paced(
 
 
 def test_per_application_quota_is_global(replicas: list[str]) -> None:
-    headers = _user_headers(replicas[0])
+    headers = live_session_headers(replicas[0])
     ods = build_directory(200, SEED).organisations[0].ods_code
     path = f"{ODS_PATH}/{ods}"
     # One connection, so one worker: it may use the whole quota, not a per-worker share.

@@ -8,26 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness.spine import build_directory
 from harness.spine.population import nhs_number_of
-from tests.conftest import ADMIN_TOKEN, start_server, stop_server
+from tests.conftest import live_session_headers, start_server, stop_server
 
 pytestmark = pytest.mark.integration
 
 SEED = 7
 PATIENT = "/personal-demographics/FHIR/R4/Patient"
-
-
-def _session(base_url: str) -> dict[str, str]:
-    ods = build_directory(200, SEED).organisations[0].ods_code
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    cred = httpx.get(f"{base_url}/admin/credentials/{ods}", headers=admin).json()
-    session = httpx.post(
-        f"{base_url}/authentication/session",
-        json={"user_id": cred["users"][0], "role": cred["roles"][0]},
-        headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
-    ).json()
-    return {"Authorization": f"Bearer {session['access_token']}"}
 
 
 def test_every_worker_serves_the_population_size_given(tmp_path: Path) -> None:
@@ -47,7 +34,7 @@ def test_every_worker_serves_the_population_size_given(tmp_path: Path) -> None:
         env={"HARNESS_PATIENTS": "5000000"},
     )
     try:
-        headers = _session(server.url)
+        headers = live_session_headers(server.url)
         last, beyond = nhs_number_of(999), nhs_number_of(1000)
         statuses: dict[str, set[int]] = {last: set(), beyond: set()}
         # A fresh connection per request, so the kernel spreads them over both workers.

@@ -22,11 +22,6 @@ def server_settings(server_settings: ServerSettings) -> ServerSettings:
     return server_settings.model_copy(update={"spike_arrest_per_s": 10_000})
 
 
-@pytest.fixture
-def gp(client: TestClient) -> dict[str, str]:
-    return login_as(client, org_code(client, "gp-practice"), "R8000")
-
-
 def ehic(nhs: str = HAPPY, **changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resourceType": "Coverage",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from harness.config import ServerSettings
 from harness.server.pds.population import Population
 from harness.server.store.schema import pds_name_history
-from tests.factories import fhir_valid, login_as, org_code, rid
+from tests.factories import fhir_valid, rid
 
 PDS = "/personal-demographics/FHIR/R4"
 HAPPY = "9000000009"
@@ -20,11 +20,6 @@ HAPPY = "9000000009"
 @pytest.fixture
 def server_settings(server_settings: ServerSettings) -> ServerSettings:
     return server_settings.model_copy(update={"spike_arrest_per_s": 10_000})
-
-
-@pytest.fixture
-def gp(client: TestClient) -> dict[str, str]:
-    return login_as(client, org_code(client, "gp-practice"), "R8000")
 
 
 def found(

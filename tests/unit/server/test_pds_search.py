@@ -16,11 +16,6 @@ from tests.factories import fhir_valid, login_as, org_code, outcome_code, rid
 PDS = "/personal-demographics/FHIR/R4"
 
 
-@pytest.fixture
-def gp(client: TestClient) -> dict[str, str]:
-    return login_as(client, org_code(client, "gp-practice"), "R8000")
-
-
 def people(client: TestClient) -> Population:
     found: Population = client.app.state.population  # type: ignore[attr-defined]
     return found
