@@ -59,6 +59,7 @@ from harness.spine.population import Population
 
 log = logging.getLogger(__name__)
 LIFECYCLE_INTERVAL_S = 60.0
+SHUTDOWN_DRAIN_S = 20.0  # how long shutdown waits for slow writes still running (≤ X-Sync-Wait cap)
 SPIKE_ROUTES = ("POST /personal-demographics/FHIR/R4/Patient",)
 
 
@@ -159,6 +160,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        unfinished = await app.state.platform.drain(SHUTDOWN_DRAIN_S)
+        if unfinished:
+            log.warning("%d slow writes were still running at shutdown", unfinished)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -144,6 +144,17 @@ class Platform:
         self.idempotency = idempotency
         self.metrics = metrics
 
+    async def drain(self, timeout_s: float) -> int:
+        """Let writes still running past their client's wait finish (at shutdown).
+
+        They were accepted (202) or are owed to a retry (503): stopping the store under them
+        would lose them. Returns how many were still unfinished after ``timeout_s``.
+        """
+        if not self._background:
+            return 0
+        _, pending = await asyncio.wait(set(self._background), timeout=timeout_s)
+        return len(pending)
+
     async def _guard(self, request: Request, api: Api, app: str | None) -> Response | None:
         """Maintenance, outages, limits and injected errors; a response refuses the request."""
         now = self.faults.clock()

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
@@ -24,9 +25,8 @@ SLOW_PATH = "/personal-demographics/test-only/slow-write"
 WORK_S = 1.0  # how long the slow write takes
 
 
-@pytest.fixture
-def slow_client(server_settings: ServerSettings) -> Iterator[tuple[TestClient, list[str]]]:
-    app = create_app(server_settings)
+def _slow_app(settings: ServerSettings) -> tuple[FastAPI, list[str]]:
+    app = create_app(settings)
     executed: list[str] = []
 
     async def slow_write() -> JSONResponse:
@@ -35,6 +35,12 @@ def slow_client(server_settings: ServerSettings) -> Iterator[tuple[TestClient, l
         return JSONResponse({"resourceType": "Patient", "id": executed[-1]}, status_code=201)
 
     app.add_api_route(SLOW_PATH, slow_write, methods=["POST"])
+    return app, executed
+
+
+@pytest.fixture
+def slow_client(server_settings: ServerSettings) -> Iterator[tuple[TestClient, list[str]]]:
+    app, executed = _slow_app(server_settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, executed
 
@@ -82,6 +88,15 @@ def test_without_prefer_the_slow_write_answers_503_as_pds_does(
     answer = client.post(SLOW_PATH, headers={**_key(client), **rid(), "X-Sync-Wait": "0.3"})
     assert answer.status_code == 503
     assert "Content-Location" not in answer.headers
+
+
+def test_shutdown_lets_a_slow_write_still_running_finish(server_settings: ServerSettings) -> None:
+    app, executed = _slow_app(server_settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        headers = {**_key(client), **rid(), "X-Sync-Wait": "0.3", "Prefer": "respond-async"}
+        assert client.post(SLOW_PATH, headers=headers).status_code == 202
+        assert executed == []
+    assert len(executed) == 1  # accepted work finished during shutdown, not dropped
 
 
 def test_a_fast_write_that_prefers_async_answers_at_once(
