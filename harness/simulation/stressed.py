@@ -23,6 +23,12 @@ BoolArray = npt.NDArray[np.bool_]
 # A pool's split minutes: (minute, servers_start, servers_end, first, early).
 Split = tuple[npt.NDArray[np.int64], FloatArray, FloatArray, FloatArray, FloatArray]
 PAD_MIN = 3  # minutes walked after a stressed run, while the random queue drains
+# A stressed run longer than this is a pool that cannot carry its load for hours (an undersized
+# pool in a capacity sweep): there the queue is far past full load, where the fluid backlog is
+# already right (see the diffusion module's table), and walking every minute of a month of it
+# cost ~9 minutes of CPU in a four-month sweep. Failures, site loss and failovers at peak make
+# runs of minutes to an hour or so.
+MAX_RUN_MIN = 180
 
 
 def stressed_minutes(
@@ -34,7 +40,7 @@ def stressed_minutes(
     backlog: FloatArray,
     service_time_s: float,
 ) -> BoolArray:
-    """Minutes of one pool to walk as a diffusion (see the module docstring)."""
+    """Minutes of one pool to walk as a diffusion (see the module docstring and MAX_RUN_MIN)."""
     capacity = MINUTE_S / service_time_s
     parts = (
         (arrivals * early, servers_before * capacity * first),
@@ -48,7 +54,11 @@ def stressed_minutes(
         return hot
     # Extend every run by PAD_MIN minutes: a running maximum of the last hot minute's index.
     last = np.maximum.accumulate(np.where(hot, np.arange(len(hot)), -PAD_MIN - 1))
-    return np.asarray(np.arange(len(hot)) - last <= PAD_MIN)
+    mask = np.asarray(np.arange(len(hot)) - last <= PAD_MIN)
+    for start, stop in _runs(mask):
+        if stop - start > MAX_RUN_MIN:
+            mask[start:stop] = False
+    return mask
 
 
 def _runs(mask: BoolArray) -> list[tuple[int, int]]:
