@@ -190,17 +190,22 @@ def run_harness(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start_unlimited_server(tmp_path: Path, database: str) -> LiveServer:
-    """A 2-worker server of 200 organisations (seed 7) without quotas, for load-driver tests."""
+def start_small_server(
+    tmp_path: Path, database_url: str, *args: str, env: dict[str, str] | None = None
+) -> LiveServer:
+    """``harness serve --workers 2`` of 200 organisations (seed 7) on ``database_url``."""
     return start_server(
         tmp_path,
-        "--workers",
-        "2",
-        "--organisations",
-        "200",
-        "--seed",
-        "7",
-        "--database-url",
+        *("--workers", "2", "--organisations", "200", "--seed", "7"),
+        *("--database-url", database_url, *args),
+        env=env,
+    )
+
+
+def start_unlimited_server(tmp_path: Path, database: str) -> LiveServer:
+    """A 2-worker server of 200 organisations (seed 7) without quotas, for load-driver tests."""
+    return start_small_server(
+        tmp_path,
         f"sqlite+aiosqlite:///{tmp_path / database}",
         env={
             "HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "100000000",

@@ -10,25 +10,17 @@ import httpx
 import pytest
 
 from harness.spine.population import valid_nhs_number
-from tests.conftest import live_session_headers, start_server, stop_server
+from tests.conftest import live_session_headers, start_small_server, stop_server
 
 pytestmark = pytest.mark.integration
 
-SEED = 7
 PATIENT = "/personal-demographics/FHIR/R4/Patient"
 CREATES = 40
 
 
 def test_concurrent_creates_on_two_workers_get_distinct_numbers(tmp_path: Path) -> None:
-    server = start_server(
+    server = start_small_server(
         tmp_path,
-        "--workers",
-        "2",
-        "--organisations",
-        "200",
-        "--seed",
-        str(SEED),
-        "--database-url",
         f"sqlite+aiosqlite:///{tmp_path / 'create.db'}",
         env={"HARNESS_SPIKE_ARREST_PER_S": "100000"},
     )

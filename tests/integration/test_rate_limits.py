@@ -26,7 +26,7 @@ from tests.conftest import (
     LiveServer,
     fresh_postgres_database,
     live_session_headers,
-    start_server,
+    start_small_server,
     stop_server,
 )
 
@@ -54,18 +54,7 @@ def overshoot_bound(admitted_per_s: float) -> int:
 
 
 def _start(tmp_path: Path, database_url: str) -> LiveServer:
-    return start_server(
-        tmp_path,
-        "--workers",
-        "2",
-        "--organisations",
-        "200",
-        "--seed",
-        str(SEED),
-        "--database-url",
-        database_url,
-        env=ENV,
-    )
+    return start_small_server(tmp_path, database_url, env=ENV)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,27 +9,19 @@ import httpx
 import pytest
 
 from harness.spine.population import nhs_number_of
-from tests.conftest import live_session_headers, start_server, stop_server
+from tests.conftest import live_session_headers, start_small_server, stop_server
 
 pytestmark = pytest.mark.integration
 
-SEED = 7
 PATIENT = "/personal-demographics/FHIR/R4/Patient"
 
 
 def test_every_worker_serves_the_population_size_given(tmp_path: Path) -> None:
-    server = start_server(
+    server = start_small_server(
         tmp_path,
-        "--workers",
-        "2",
-        "--organisations",
-        "200",
-        "--seed",
-        str(SEED),
+        f"sqlite+aiosqlite:///{tmp_path / 'patients.db'}",
         "--patients",
         "1000",
-        "--database-url",
-        f"sqlite+aiosqlite:///{tmp_path / 'patients.db'}",
         # The option wins over the environment (and reaches the workers as HARNESS_PATIENTS).
         env={"HARNESS_PATIENTS": "5000000"},
     )
