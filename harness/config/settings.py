@@ -74,6 +74,12 @@ class ServerSettings(BaseSettings):
     run_migrations: bool = Field(True, description="upgrade the schema at startup")
     fault_refresh_s: float = Field(0.25, gt=0, description="how often workers reload faults")
     audit_flush_s: float = Field(0.2, gt=0, description="audit batch interval")
+    idempotency_flush_s: float = Field(
+        0.02,
+        ge=0,
+        description="idempotency completions are written in batches this often "
+        "(0: each before its response)",
+    )
     max_header_bytes: int = Field(
         8_192, ge=1_024, description="request headers larger than this are refused (431)"
     )

@@ -2,9 +2,10 @@
 
 The lifespan opens storage (upgrading the schema unless ``harness serve`` already did), builds
 the organisation and MESH directories and the synthetic PDS population from the seed, wires the
-national services (PDS, EPS, SCR, SDS/ODS) to them, and starts four background tasks per
-worker: reloading faults shared through storage, flushing the audit batch, running the
-MESH lifecycle (expiry) once a minute, and sharing rate-limit usage through the database.
+national services (PDS, EPS, SCR, SDS/ODS) to them, and starts five background tasks per
+worker: reloading faults shared through storage, flushing the audit batch and the idempotency
+completions, running the MESH lifecycle (expiry) once a minute, and sharing rate-limit usage
+through the database.
 """
 
 from __future__ import annotations
@@ -135,10 +136,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ledger = RateLimitLedger(store=store, limiter=limiter)
     if settings.rate_limit_sync_s:
         await ledger.sync()  # the first requests already see the other workers' usage
+    idempotency = IdempotencyStore(
+        store=store, clock=clock.now, flush_s=settings.idempotency_flush_s
+    )
     app.state.platform = Platform(
         faults=board,
         limiter=limiter,
-        idempotency=IdempotencyStore(store=store, clock=clock.now),
+        idempotency=idempotency,
         metrics=app.state.metrics,
         asid_of_key=app.state.identity.asid_of_key,
     )
@@ -151,6 +155,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             _every(LIFECYCLE_INTERVAL_S, app.state.mesh.expire, "mesh-lifecycle"), name="lifecycle"
         ),
     ]
+    if settings.idempotency_flush_s:
+        tasks.append(asyncio.create_task(idempotency.run(), name="idempotency"))
     if settings.rate_limit_sync_s:
         tasks.append(
             asyncio.create_task(

@@ -14,24 +14,51 @@ makes the claim atomic across workers and databases), runs, and then stores its 
   request's status URL instead of retrying: :meth:`IdempotencyStore.lookup` finds the record by
   the polling application and the ``X-Request-ID`` alone.
 
-Reads need no record, which keeps the per-request cost to state-changing calls.
+Reads need no record, which keeps the per-request cost to state-changing calls. The claim is
+written before the request runs (it is the exactly-once guard, so it cannot wait), but the
+completion is not on the hot path: responses are queued and written in batches, one transaction
+every ``flush_s`` (20 ms by default) or per :data:`BATCH_SIZE`, while the response goes out.
+Until its batch is written, a retry or poll on the same worker is answered from the queue and
+one on another worker waits (it polls every :data:`POLL_S`, longer than a flush interval).
+Trade-off, as for the audit: a worker killed with SIGKILL loses at most one interval of
+completions, and a retry of such a request then sees it "still running" (503) rather than run it
+twice — the same answer as for a worker killed between its service's commit and an unbatched
+completion, over a window of ``flush_s`` instead of one statement. ``flush_s = 0`` writes each
+completion before its response.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.store import Store
 from harness.server.store.schema import idempotency
 
 POLL_S = 0.05  # how often a waiting retry looks for the original's response
+BATCH_SIZE = 200  # completions queued before a flush is due early
+
+log = logging.getLogger(__name__)
+
+# One compiled statement for every batch (executemany); bind names differ from the columns'.
+_COMPLETE = (
+    update(idempotency)
+    .where(idempotency.c.key == bindparam("k"))
+    .values(
+        state="done",
+        status_code=bindparam("s"),
+        headers=bindparam("h"),
+        body=bindparam("b"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +82,14 @@ class StillRunning(Exception):
 class IdempotencyStore:
     """Claims, completions and replays of idempotency keys."""
 
-    def __init__(self, *, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, *, store: Store, clock: Callable[[], float], flush_s: float = 0.0) -> None:
         self.store = store
         self.clock = clock
+        self.flush_s = flush_s
+        # Completed but not yet written, by key; kept until its batch commits.
+        self._unflushed: dict[str, StoredResponse] = {}
+        self._wake = asyncio.Event()
+        self.written = 0
 
     async def claim(self, key: str, *, wait_s: float) -> StoredResponse | None:
         """Claim ``key`` for a new execution (``None``), or return the original's response.
@@ -81,6 +113,8 @@ class IdempotencyStore:
                     .mappings()
                     .first()
                 )
+            if (queued := self._unflushed.get(key)) is not None:
+                return queued
             if row is None:
                 # The original failed and released its claim: run this one.
                 return await self.claim(key, wait_s=wait_s)
@@ -96,13 +130,17 @@ class IdempotencyStore:
         Raises:
             StillRunning: the request is still executing.
         """
+        prefix, suffix = f"{app}|", f"|{request_id}"
+        for key, queued in self._unflushed.items():
+            if key.startswith(prefix) and key.endswith(suffix):
+                return queued
         async with self.store.connect() as conn:
             row = (
                 (
                     await conn.execute(
                         select(idempotency).where(
-                            idempotency.c.key.startswith(f"{app}|", autoescape=True),
-                            idempotency.c.key.endswith(f"|{request_id}", autoescape=True),
+                            idempotency.c.key.startswith(prefix, autoescape=True),
+                            idempotency.c.key.endswith(suffix, autoescape=True),
                         )
                     )
                 )
@@ -116,18 +154,46 @@ class IdempotencyStore:
         return _stored(row)
 
     async def complete(self, key: str, response: StoredResponse) -> None:
-        """Store the response of a claimed execution."""
+        """Store the response of a claimed execution: queued for the next batch, or written
+        now when batching is off."""
+        self._unflushed[key] = response
+        if not self.flush_s:
+            await self.flush()
+        elif len(self._unflushed) >= BATCH_SIZE:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        """Write every queued completion in one transaction; return how many."""
+        batch = dict(self._unflushed)
+        if not batch:
+            return 0
+        rows = [
+            {"k": key, "s": r.status_code, "h": json.dumps(r.headers), "b": r.body}
+            for key, r in batch.items()
+        ]
         async with self.store.begin() as conn:
-            await conn.execute(
-                update(idempotency)
-                .where(idempotency.c.key == key)
-                .values(
-                    state="done",
-                    status_code=response.status_code,
-                    headers=json.dumps(response.headers),
-                    body=response.body,
-                )
-            )
+            await conn.execute(_COMPLETE, rows)
+        # Only now may retries read them from storage; a failed write keeps them queued.
+        for key, response in batch.items():
+            if self._unflushed.get(key) is response:
+                del self._unflushed[key]
+        self.written += len(batch)
+        return len(batch)
+
+    async def run(self) -> None:
+        """Write batches every ``flush_s`` until cancelled, then write what is left."""
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
+                self._wake.clear()
+                try:
+                    await self.flush()
+                except Exception:
+                    log.exception("idempotency flush failed; will retry")
+        finally:
+            with contextlib.suppress(Exception):
+                await self.flush()
 
     async def release(self, key: str) -> None:
         """Give a claim up (the execution failed before changing anything)."""

@@ -46,7 +46,9 @@ def test_calibration_predicts_p95_at_another_rate(tmp_path: Path) -> None:
     reference = _run(SCENARIOS_DIR / "calibrate-reference.yaml", tmp_path / "reference")
     assert reference["load"]["generator"]["sent"] > 5_000
     calibration = tmp_path / "calibration.yaml"
-    done = run_harness("calibrate", str(tmp_path / "reference"), "--output", str(calibration))
+    done = run_harness(
+        "calibrate", str(tmp_path / "reference"), "--output", str(calibration), timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
     spec = yaml.safe_load((SCENARIOS_DIR / "winter-pressure.yaml").read_text(encoding="utf-8"))

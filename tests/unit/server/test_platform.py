@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from harness.config import ServerSettings
 from harness.server.app import create_app
-from harness.server.store.schema import audit, sessions
+from harness.server.store.schema import audit, idempotency, sessions
 from tests.factories import admin, credentials, login, rid
 
 ODS_PATH = "/organisation-data/FHIR/R4/Organization"
@@ -157,6 +157,79 @@ def test_idempotency_survives_a_restart(server_settings: ServerSettings) -> None
         assert replay.status_code == 201
         assert replay.json() == original
         assert _count(second_client, sessions) == 1
+
+
+def _states(client: TestClient) -> list[str]:
+    """The stored idempotency records' states, read on the app's own event loop."""
+
+    async def run() -> list[str]:
+        async with client.app.state.store.connect() as conn:  # type: ignore[attr-defined]
+            return [str(s) for s in (await conn.execute(select(idempotency.c.state))).scalars()]
+
+    assert client.portal is not None
+    return client.portal.call(run)
+
+
+def _session_request(client: TestClient, user: int = 0) -> tuple[dict[str, str], dict[str, str]]:
+    cred = credentials(client)
+    headers = {"apikey": str(cred["api_key"]), **rid()}
+    return headers, {"user_id": cred["users"][user], "role": cred["roles"][0]}  # type: ignore[index]
+
+
+def test_completions_are_written_in_batches_off_the_hot_path(
+    server_settings: ServerSettings,
+) -> None:
+    # A flush interval longer than the test: nothing but the shutdown writes the batch.
+    settings = server_settings.model_copy(update={"idempotency_flush_s": 600.0})
+    with TestClient(create_app(settings)) as client:
+        requests = [_session_request(client, user) for user in range(3)]
+        originals = [
+            client.post("/authentication/session", json=body, headers=headers).json()
+            for headers, body in requests
+        ]
+        # Claimed (durably) before running, completed in memory only.
+        assert _states(client) == ["pending"] * 3
+        # A retry on this worker is answered from the queue, without running again.
+        headers, body = requests[0]
+        replay = client.post("/authentication/session", json=body, headers=headers)
+        assert replay.status_code == 201
+        assert replay.json() == originals[0]
+        assert _count(client, sessions) == 3
+        written = client.portal.call(client.app.state.platform.idempotency.flush)  # type: ignore[attr-defined,union-attr]
+        assert written == 3  # one transaction for the three
+        assert _states(client) == ["done"] * 3
+
+
+def test_shutdown_writes_queued_completions(server_settings: ServerSettings) -> None:
+    settings = server_settings.model_copy(update={"idempotency_flush_s": 600.0})
+    with TestClient(create_app(settings)) as first:
+        headers, body = _session_request(first)
+        original = first.post("/authentication/session", json=body, headers=headers).json()
+        assert _states(first) == ["pending"]
+    with TestClient(create_app(settings)) as second:
+        assert _states(second) == ["done"]
+        replay = second.post("/authentication/session", json=body, headers=headers)
+        assert replay.json() == original
+        assert _count(second, sessions) == 1
+
+
+def test_retry_on_another_worker_waits_for_the_batch(server_settings: ServerSettings) -> None:
+    # Two apps on one database are two workers; the first writes its batch within 0.3 s.
+    first_settings = server_settings.model_copy(update={"idempotency_flush_s": 0.3})
+    with (
+        TestClient(create_app(first_settings)) as first,
+        TestClient(create_app(server_settings)) as second,
+    ):
+        headers, body = _session_request(first)
+        original = first.post("/authentication/session", json=body, headers=headers)
+        started = time.monotonic()
+        replay = second.post(
+            "/authentication/session", json=body, headers={**headers, "X-Sync-Wait": "5"}
+        )
+        assert replay.status_code == 201
+        assert replay.json() == original.json()
+        assert time.monotonic() - started < 2.0
+        assert _count(second, sessions) == 1
 
 
 def test_per_application_rate_limit(server_settings: ServerSettings) -> None:
