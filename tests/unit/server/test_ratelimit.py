@@ -242,3 +242,40 @@ def test_ledger_writes_only_live_rows_and_sweeps_dead_workers(database_url: str)
         assert await rows(store_b) == 0
 
     run_with_stores(database_url, body)
+
+
+def _quota_rows(lim: RateLimiter) -> dict[str, int]:
+    return {u.key: u.count for u in lim.pending_usage() if u.key.startswith("a|")}
+
+
+def test_a_quota_is_shared_only_once_busy(database_url: str) -> None:
+    # 2 % of 300 is 6: an application's first five requests on a worker stay out of the ledger.
+    clock = FakeClock()
+    a, b = limiter(clock, per_app=300, workers=2), limiter(clock, per_app=300, workers=2)
+    assert a.share_from == 6
+
+    async def body(store_a: Store, store_b: Store) -> None:
+        ledger_a = RateLimitLedger(store=store_a, limiter=a, worker="a")
+        ledger_b = RateLimitLedger(store=store_b, limiter=b, worker="b")
+        assert admitted(a, 5, app="QUIET") == 5
+        assert _quota_rows(a) == {}
+        assert admitted(a, 6, app="BUSY") == 6
+        # Sharing starts with every admission still in the window, not only the latest.
+        assert _quota_rows(a) == {f"a|BUSY|{ODS}": 6}
+        await ledger_a.sync()
+        async with store_a.connect() as conn:
+            keys = set((await conn.execute(select(rate_limit_usage.c.limit_key))).scalars())
+        assert keys == {"g", f"a|BUSY|{ODS}"}  # the global key and the busy quota only
+        clock.now += 0.3
+        await ledger_b.sync()
+        # B counts A's 6 for the busy application: it may admit 294 more, not 300.
+        assert admitted(b, 300, app="BUSY") == 294
+        # The quiet application's 5 are not seen: the documented bound, (workers - 1) x 5.
+        assert admitted(b, 300, app="QUIET") == 300
+        # Quiet for a whole window: cold again, so the next request is not written.
+        clock.now += 61.0
+        await ledger_a.sync()  # writes the finished bucket of the 6 and forgets it
+        assert admitted(a, 1, app="BUSY") == 1
+        assert _quota_rows(a) == {}
+
+    run_with_stores(database_url, body)
