@@ -35,12 +35,16 @@ def calibrate(
     )
     console = make_console()
     table = Table(title=f"Calibration ({calibration.method}, R² {result.r_squared:.3f})")
-    for name in ("interaction", "demand ms", "service p50 ms", "service p95 ms"):
+    for name in ("interaction", "demand ms", "service p50 ms", "service p95 ms", "latency p95 ms"):
         table.add_column(name, justify="left" if name == "interaction" else "right")
     for name, cost in calibration.interactions.items():
-        q = cost.service_ms
+        q, b = cost.service_ms, cost.base_latency_ms
         table.add_row(
-            name, f"{cost.demand_ms:.2f}", f"{q[len(q) // 2]:.1f}", f"{q[int(len(q) * 0.95)]:.1f}"
+            name,
+            f"{cost.demand_ms:.2f}",
+            f"{q[len(q) // 2]:.1f}",
+            f"{q[int(len(q) * 0.95)]:.1f}",
+            f"{b[int(len(b) * 0.95)]:.1f}",
         )
     console.print(table)
     console.print(

@@ -73,7 +73,7 @@ def window_inputs(
                 service=str(interaction.service),
                 latency_slo_s=_slo_s(scenario, name, interaction.latency_slo_s),
                 demand_s=cost.demand_ms / 1000.0,
-                base_latency_s=tuple(v / 1000.0 for v in cost.service_ms),
+                base_latency_s=tuple(v / 1000.0 for v in cost.base_latency_ms),
                 attempts_per_arrival=cost.attempts_per_arrival,
             )
         )

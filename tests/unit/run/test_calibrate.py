@@ -16,6 +16,7 @@ from harness.slo import Outcome, Window, WindowKey, write_windows
 START = 1_700_000_000
 DEMANDS_S = {"mesh.send": 0.004, "sds.device-lookup": 0.003}  # not proportional to MEDIAN_MS
 MEDIAN_MS = {"mesh.send": 20.0, "sds.device-lookup": 5.0}
+LAG_US = 1_500  # the generator's dispatch lag (intended to actual send)
 
 
 def write_run(
@@ -34,7 +35,10 @@ def write_run(
             window = Window(WindowKey(START + second, name, "gp-practice"))
             for _ in range(count):
                 service_us = int(rng.lognormal(np.log(MEDIAN_MS[name] * 1000), 0.3))
-                window.record(Outcome.GOOD, 200, latency_us=service_us, service_us=service_us)
+                # The generator sends LAG_US after the intended time; latency counts from then.
+                window.record(
+                    Outcome.GOOD, 200, latency_us=service_us + LAG_US, service_us=service_us
+                )
             windows.append(window)
             cpu += count * demand
         samples.append(
@@ -68,6 +72,18 @@ def test_independent_throughputs_give_each_interaction_its_own_demand(tmp_path: 
     # Service-time quantiles come from the histograms: the median is the lognormal's.
     median = costs["mesh.send"].service_ms[10]
     assert median == pytest.approx(20.0, rel=0.1)
+    # The prediction's base is the latency the load test measures: service time plus the lag.
+    base = costs["mesh.send"].base_latency_ms
+    assert base == costs["mesh.send"].latency_ms
+    assert base[10] - median == pytest.approx(LAG_US / 1000, abs=0.2)
+
+
+def test_calibration_files_without_latency_quantiles_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text("interactions: {mesh.send: {demand_ms: 3, service_ms: [1, 2, 4]}}\n")
+    cost = load_calibration(path).interactions["mesh.send"]
+    assert cost.latency_ms is None
+    assert cost.base_latency_ms == [1, 2, 4]
 
 
 def test_a_fixed_mix_falls_back_to_demands_proportional_to_service_time(tmp_path: Path) -> None:
