@@ -40,12 +40,14 @@ def _check_token(settings: ServerSettings, authorization: str | None) -> None:
         raise AccessDenied("the admin token is not valid")
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def require_admin(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> None:
     """Admit only holders of the admin token."""
     _check_token(_settings(request), authorization)
 
 
-def require_admin_or_test_mode(
+async def require_admin_or_test_mode(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Admit anyone in test mode, otherwise only holders of the admin token."""
@@ -58,7 +60,7 @@ Admin = Depends(require_admin)
 AdminOrTest = Depends(require_admin_or_test_mode)
 
 
-def _board(request: Request) -> FaultBoard:
+async def _board(request: Request) -> FaultBoard:
     board: FaultBoard = request.app.state.faults
     return board
 

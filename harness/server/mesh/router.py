@@ -28,7 +28,8 @@ MailboxId = Annotated[str, Path(pattern=MAILBOX_PATTERN, description="MESH mailb
 MessageId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def _service(request: Request) -> MeshService:
+async def _service(request: Request) -> MeshService:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request
     service: MeshService = request.app.state.mesh
     return service
 
