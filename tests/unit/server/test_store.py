@@ -7,14 +7,17 @@ import subprocess
 import sys
 import time
 
+import asyncpg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from harness.server.store import HEAD_REVISION, create_store, current_revision, upgrade
+from harness.server.store.engine import StoreUnavailable
 from harness.server.store.schema import metadata
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, fresh_postgres_database
 
 
 def test_migrations_match_the_schema_and_are_idempotent(database_url: str) -> None:
@@ -108,3 +111,40 @@ def test_concurrent_upgrades_of_one_fresh_database_all_succeed(database_url: str
     assert revision == HEAD_REVISION
     assert differences == []
     assert versions == 1
+
+
+@pytest.mark.postgres
+def test_a_connection_killed_under_the_pool_costs_one_503_then_recovers(postgres_url: str) -> None:
+    # The pool does not ping on checkout; a dead connection must surface as StoreUnavailable
+    # (a 503 with Retry-After), never as an unhandled error, and the next request must work.
+    url = fresh_postgres_database(postgres_url, prefix="kill")
+
+    async def kill_backends() -> int:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            killed = await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return len(killed)
+        finally:
+            await conn.close()
+
+    async def run() -> list[str]:
+        store = create_store(url, clock=time.time)
+        seen = []
+        try:
+            for opener in (store.connect, store.begin):
+                async with opener() as conn:  # a pooled connection, then back to the pool
+                    await conn.execute(text("SELECT 1"))
+                assert await kill_backends() >= 1
+                with pytest.raises(StoreUnavailable):
+                    async with opener() as conn:
+                        await conn.execute(text("SELECT 1"))
+                async with opener() as conn:
+                    seen.append(str((await conn.execute(text("SELECT 'ok'"))).scalar_one()))
+        finally:
+            await store.close()
+        return seen
+
+    assert asyncio.run(run()) == ["ok", "ok"]
