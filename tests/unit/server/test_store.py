@@ -148,3 +148,30 @@ def test_a_connection_killed_under_the_pool_costs_one_503_then_recovers(postgres
         return seen
 
     assert asyncio.run(run()) == ["ok", "ok"]
+
+
+@pytest.mark.postgres
+def test_reads_on_postgresql_run_without_begin_and_rollback(postgres_url: str) -> None:
+    # In autocommit every statement is its own transaction, so its transaction start time
+    # (now()) is about its own start time; inside BEGIN ... it is the BEGIN's, 20 ms earlier.
+    url = fresh_postgres_database(postgres_url, prefix="read")
+
+    async def run() -> tuple[float, float]:
+        store = create_store(url, clock=time.time)
+        check = text("SELECT extract(epoch FROM statement_timestamp() - now())")
+        try:
+            async with store.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                await asyncio.sleep(0.02)
+                read = float((await conn.execute(check)).scalar_one())
+            async with store.begin() as conn:
+                await conn.execute(text("SELECT 1"))
+                await asyncio.sleep(0.02)
+                written = float((await conn.execute(check)).scalar_one())
+        finally:
+            await store.close()
+        return read, written
+
+    read_s, written_s = asyncio.run(run())
+    assert read_s < 0.01
+    assert written_s >= 0.02
