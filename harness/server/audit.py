@@ -10,17 +10,15 @@ killed with SIGKILL loses at most one interval of audit records (documented trad
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import insert
 
+from harness.server.batching import flush_periodically
 from harness.server.store import Store
 from harness.server.store.schema import audit
 
-log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 
 
@@ -82,15 +80,4 @@ class AuditLog:
 
     async def run(self) -> None:
         """Flush periodically until cancelled, then flush what is left."""
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
-                self._wake.clear()
-                try:
-                    await self.flush()
-                except Exception:
-                    log.exception("audit flush failed; will retry")
-        finally:
-            with contextlib.suppress(Exception):
-                await self.flush()
+        await flush_periodically(self.flush, self._wake, self.flush_s, "audit")

@@ -30,9 +30,7 @@ completion before its response.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,13 +38,13 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from harness.server.batching import flush_periodically
 from harness.server.store import Store
 from harness.server.store.schema import idempotency
 
 POLL_S = 0.05  # how often a waiting retry looks for the original's response
 BATCH_SIZE = 200  # completions queued before a flush is due early
 
-log = logging.getLogger(__name__)
 
 # One compiled statement for every batch (executemany); bind names differ from the columns'.
 _COMPLETE = (
@@ -182,18 +180,7 @@ class IdempotencyStore:
 
     async def run(self) -> None:
         """Write batches every ``flush_s`` until cancelled, then write what is left."""
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
-                self._wake.clear()
-                try:
-                    await self.flush()
-                except Exception:
-                    log.exception("idempotency flush failed; will retry")
-        finally:
-            with contextlib.suppress(Exception):
-                await self.flush()
+        await flush_periodically(self.flush, self._wake, self.flush_s, "idempotency")
 
     async def release(self, key: str) -> None:
         """Give a claim up (the execution failed before changing anything)."""

@@ -1,0 +1,30 @@
+"""The flush loop of the stores that write in batches off the hot path (audit, idempotency)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+async def flush_periodically(
+    flush: Callable[[], Awaitable[int]], wake: asyncio.Event, interval_s: float, what: str
+) -> None:
+    """Call ``flush`` every ``interval_s`` (sooner when ``wake`` is set) until cancelled, then
+    once more for what is left. A failed flush is logged and retried on the next round; the
+    store keeps what it could not write."""
+    try:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval_s)
+            wake.clear()
+            try:
+                await flush()
+            except Exception:
+                log.exception("%s flush failed; will retry", what)
+    finally:
+        with contextlib.suppress(Exception):
+            await flush()
