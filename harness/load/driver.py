@@ -77,7 +77,11 @@ class GeneratorConfig:
     max_concurrency: int = 256  # arrivals queued or in flight; beyond it they are dropped
     connections: int = 32  # the client's connection pool: requests wait here when it is busy
     request_timeout_s: float = 30.0
-    late_threshold_s: float = 0.010  # an arrival sent later than this counts as late
+    # An arrival sent later than this counts as late. Not 10 ms: on two cores shared with the
+    # server, scheduling jitter alone sent 1.6 % of a light run's arrivals (generator CPU 8 %)
+    # over 10 ms late; the lag is in the measured latency either way (it counts from the
+    # intended time), so "late" marks a generator that falls behind, not a noisy neighbour.
+    late_threshold_s: float = 0.025
     mesh_shared_key: bytes = b"TestKey"
     mesh_password: str = "password"
     verify_tls: bool | str = True

@@ -35,6 +35,7 @@ from harness.load.results import (
 
 PROCESS_CAPACITY_PER_S = 2_500.0  # arrivals one generator process sustains here (make bench)
 START_DELAY_S = 3.0  # time for generator processes to start before the schedule begins
+CHILD_READY_TIMEOUT_S = 300.0  # local generator processes must have prepared within this
 SERVER_START_TIMEOUT_S = 60.0
 
 
@@ -162,8 +163,8 @@ def run_load(
         if time.time() + START_DELAY_S / 2 > options.run_start_s:
             options = replace(options, run_start_s=time.time() + START_DELAY_S)
             plan.options = options
-    if on_start is not None:
-        on_start(options)
+    if on_start is not None and (processes == 1 or master is not None):
+        on_start(options)  # local child processes call it once they are ready (below)
     if master is not None:
         from harness.load.distributed import run_master
 
@@ -192,14 +193,41 @@ def run_load(
             )
         ]
     else:
-        reports = _run_processes(scenario, options, processes, connections)
+        options, reports = _run_processes(scenario, options, processes, connections, on_start)
+        plan.options = options
     health = check_health(reports)
     return LoadOutcome(plan, health, {}, reports)
 
 
+def _wait_until_ready(children: list[subprocess.Popen[bytes]], folder: Path) -> None:
+    deadline = time.monotonic() + CHILD_READY_TIMEOUT_S
+    while not all((folder / f"ready-{i}").exists() for i in range(len(children))):
+        failed = [i for i, child in enumerate(children) if child.poll() is not None]
+        if failed or time.monotonic() > deadline:
+            for child in children:
+                child.kill()
+            for child in children:
+                child.wait()
+            why = f"exited early: {failed}" if failed else "were not ready in time"
+            raise ConfigurationError(
+                f"generator process(es) {why} (limit {CHILD_READY_TIMEOUT_S:.0f} s)"
+            )
+        time.sleep(0.05)
+
+
 def _run_processes(
-    scenario: Scenario, options: RunOptions, processes: int, connections: int
-) -> list[GeneratorReport]:
+    scenario: Scenario,
+    options: RunOptions,
+    processes: int,
+    connections: int,
+    on_start: Callable[[RunOptions], None] | None,
+) -> tuple[RunOptions, list[GeneratorReport]]:
+    """Start the children, fix the start time once every one has prepared, run, collect.
+
+    A child needs seconds to import Locust and prepare its organisations (more on a busy
+    machine); a start time fixed before they are ready opens the schedule with all of them
+    late, so each child reports ``ready-{i}`` and waits for ``start.json``.
+    """
     with tempfile.TemporaryDirectory(prefix="harness-load-") as tmp:
         folder = Path(tmp)
         (folder / "plan.json").write_text(
@@ -221,10 +249,17 @@ def _run_processes(
             )
             for i in range(processes)
         ]
+        _wait_until_ready(children, folder)
+        options = replace(options, run_start_s=max(options.run_start_s, time.time() + 0.5))
+        if on_start is not None:
+            on_start(options)
+        start = folder / "start.json"
+        start.with_suffix(".tmp").write_text(json.dumps(options.run_start_s), encoding="utf-8")
+        start.with_suffix(".tmp").replace(start)  # atomic: a child never reads half of it
         failed = [i for i, child in enumerate(children) if child.wait() != 0]
         if failed:
             raise ConfigurationError(f"generator process(es) {failed} failed")
-        return [
+        return options, [
             report_from_json(json.loads((folder / f"report-{i}.json").read_text(encoding="utf-8")))
             for i in range(processes)
         ]

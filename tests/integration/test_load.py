@@ -81,9 +81,9 @@ def server_count(server: LiveServer) -> float:
     )
 
 
-def test_constant_500_per_second_is_an_open_poisson_schedule(
-    server: LiveServer, tmp_path: Path
-) -> None:
+def test_a_constant_rate_is_an_open_poisson_schedule(server: LiveServer, tmp_path: Path) -> None:
+    # 300/s for 40 s: the server and generator share two cores with whatever else runs here;
+    # at 500/s a busy CI machine made the generator late (a valid verdict, but not this test's).
     out = tmp_path / "out"
     before = server_count(server)
     done = run_load(
@@ -91,9 +91,9 @@ def test_constant_500_per_second_is_an_open_poisson_schedule(
         "--target",
         server.url,
         "--rate",
-        "500",
+        "300",
         "--duration",
-        "30s",
+        "40s",
         "--interactions",
         "sds.device-lookup",
         "--output",
@@ -102,7 +102,7 @@ def test_constant_500_per_second_is_an_open_poisson_schedule(
     assert done.returncode == 0, done.stdout + done.stderr  # valid run, SLO met
     generator = results(out)["load"]["generator"]  # type: ignore[index]
     drawn = generator["drawn"]
-    assert abs(drawn - 15_000) < 3 * np.sqrt(15_000)
+    assert abs(drawn - 12_000) < 3 * np.sqrt(12_000)
     assert generator["dropped"] == 0
     assert generator["drawn"] == generator["sent"] + generator["dropped"]
     seen = server_count(server) - before
