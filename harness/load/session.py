@@ -253,9 +253,9 @@ def _run_processes(
         options = replace(options, run_start_s=max(options.run_start_s, time.time() + 0.5))
         if on_start is not None:
             on_start(options)
-        start = folder / "start.json"
-        start.with_suffix(".tmp").write_text(json.dumps(options.run_start_s), encoding="utf-8")
-        start.with_suffix(".tmp").replace(start)  # atomic: a child never reads half of it
+        pending = folder / "start.tmp"
+        pending.write_text(json.dumps(options.run_start_s), encoding="utf-8")
+        pending.replace(folder / "start.json")  # atomic: a child never reads half of it
         failed = [i for i, child in enumerate(children) if child.wait() != 0]
         if failed:
             raise ConfigurationError(f"generator process(es) {failed} failed")

@@ -152,9 +152,9 @@ class Store:
                         yield _OnLoop(sync_conn)
                 finally:
                     self._writer_task = None
-        except (OperationalError, DBAPIError) as exc:
-            if exc.connection_invalidated or isinstance(exc, OperationalError):
-                raise StoreUnavailable(f"storage unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if (unavailable := _unavailable(exc)) is not None:
+                raise unavailable from exc
             raise
 
     @asynccontextmanager
@@ -172,9 +172,9 @@ class Store:
             else:
                 with self._on_loop.connect() as sync_conn:
                     yield _OnLoop(sync_conn)
-        except (OperationalError, DBAPIError) as exc:
-            if exc.connection_invalidated or isinstance(exc, OperationalError):
-                raise StoreUnavailable(f"storage unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            if (unavailable := _unavailable(exc)) is not None:
+                raise unavailable from exc
             raise
 
     async def ping(self) -> bool:
@@ -199,6 +199,14 @@ class Store:
         if self._on_loop is not None:
             self._on_loop.dispose()
         await self.engine.dispose()
+
+
+def _unavailable(exc: DBAPIError) -> StoreUnavailable | None:
+    """:class:`StoreUnavailable` (a 503) when the database is unreachable or the connection
+    died under the request; ``None`` for any other database error (a bug, raised as it is)."""
+    if exc.connection_invalidated or isinstance(exc, OperationalError):
+        return StoreUnavailable(f"storage unavailable: {exc.orig}")
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
