@@ -133,7 +133,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         clock=clock.now,
         sync_s=settings.rate_limit_sync_s,
     )
-    ledger = RateLimitLedger(store=store, limiter=limiter)
+    ledger = RateLimitLedger(store=store, limiter=limiter, metrics=app.state.metrics)
     if settings.rate_limit_sync_s:
         await ledger.sync()  # the first requests already see the other workers' usage
     idempotency = IdempotencyStore(

@@ -21,6 +21,8 @@ from prometheus_client import (
 
 # Spine's objective is 0.5 s at p95; buckets are dense around it.
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0)
+# The rate-limit ledger syncs every 250 ms by default; its bound assumes syncs on time.
+LEDGER_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0)
 
 
 class Metrics:
@@ -50,6 +52,29 @@ class Metrics:
             "Requests being served",
             registry=self.registry,
             multiprocess_mode="livesum",
+        )
+
+        self.ledger_sync = Histogram(
+            "spine_rate_limit_ledger_sync_seconds",
+            "Duration of one rate-limit ledger sync (write this worker's usage, read the others')",
+            buckets=LEDGER_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.ledger_view_age = Histogram(
+            "spine_rate_limit_ledger_view_age_seconds",
+            "Age of a worker's picture of the other workers' usage when a fresh read replaced it",
+            buckets=LEDGER_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.ledger_failures = Counter(
+            "spine_rate_limit_ledger_failures_total",
+            "Rate-limit ledger syncs that failed (storage unreachable, stalled or refusing)",
+            registry=self.registry,
+        )
+        self.local_share_checks = Counter(
+            "spine_rate_limit_local_share_checks_total",
+            "Requests checked against the worker's local share of the limits (ledger not current)",
+            registry=self.registry,
         )
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:

@@ -22,8 +22,10 @@ how far the shared limits can be overshot.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -31,6 +33,7 @@ from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from harness.server.metrics import Metrics
 from harness.server.ratelimit import RateLimiter, Usage
 from harness.server.store import Store, StoreUnavailable
 from harness.server.store.schema import rate_limit_usage
@@ -55,12 +58,22 @@ class RateLimitLedger:
         store: the database.
         limiter: this worker's limiter.
         worker: this worker's name in the ledger (default: :func:`worker_id`).
+        metrics: where to report sync durations, view ages, failures and local-share checks.
     """
 
-    def __init__(self, *, store: Store, limiter: RateLimiter, worker: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        limiter: RateLimiter,
+        worker: str | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.limiter = limiter
         self.worker = worker or worker_id()
+        self.metrics = metrics
+        self._local_share_reported = 0
         self._syncs = 0
         self._failing = False
         self._upsert_stmt: Any = None
@@ -100,6 +113,11 @@ class RateLimitLedger:
 
     async def sync(self) -> None:
         """Write this worker's new usage, read everyone else's (never raises for storage)."""
+        started = time.perf_counter()
+        if self.metrics is not None:
+            local = self.limiter.local_share_checks
+            self.metrics.local_share_checks.inc(local - self._local_share_reported)
+            self._local_share_reported = local
         now = self.limiter.clock()
         now_ms = int(now * 1000)
         rows = self.limiter.pending_usage()
@@ -146,10 +164,16 @@ class RateLimitLedger:
                     exc,
                 )
             self._failing = True
+            if self.metrics is not None:
+                self.metrics.ledger_failures.inc()
             return
-        self.limiter.apply_others(
+        age_s = self.limiter.apply_others(
             (Usage(str(k), int(b), int(c), int(e)) for k, b, c, e in result), now
         )
+        if self.metrics is not None:
+            self.metrics.ledger_sync.observe(time.perf_counter() - started)
+            if math.isfinite(age_s):
+                self.metrics.ledger_view_age.observe(age_s)
         if self._failing:
             log.warning("rate-limit ledger available again; limits are global once more")
             self._failing = False

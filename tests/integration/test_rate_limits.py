@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from harness.spine import build_directory
 from tests.conftest import (
@@ -95,7 +96,9 @@ def _paced(
             if behind > 1 / rate_per_s:
                 # Never catch up in a burst: after a stall (a busy CI core) the backlog would
                 # reach the workers faster than the rate, and each admits up to its own view
-                # until the next sync — a larger overshoot than the steady rate's bound.
+                # until the next sync — a larger overshoot than the steady rate's bound
+                # (measured: 90-108 in one second on two PostgreSQL replicas after a 0.5-1 s
+                # stall; test_ratelimit.py pins the burst bound of workers × limit).
                 started += behind
             time.sleep(max(0.0, started + i / rate_per_s - time.monotonic()))
             sent = time.monotonic()
@@ -112,6 +115,33 @@ def _paced(
         for client in clients:
             client.close()
     return out
+
+
+def ledger_health(url: str) -> dict[str, float]:
+    """One replica's ledger metrics: syncs, failures, local-share checks, slowest view and sync.
+
+    The slowest values are the upper bounds of the highest histogram buckets that hold any
+    observation (``inf`` when one exceeded the largest bucket).
+    """
+    health: dict[str, float] = {}
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name = sample.name
+            if name == "spine_rate_limit_ledger_failures_total":
+                health["failures"] = sample.value
+            elif name == "spine_rate_limit_local_share_checks_total":
+                health["local_share_checks"] = sample.value
+            elif name == "spine_rate_limit_ledger_sync_seconds_count":
+                health["syncs"] = sample.value
+            elif name.endswith("_bucket") and name.startswith("spine_rate_limit_ledger_"):
+                what = "slowest_sync_s" if "_sync_" in name else "oldest_view_s"
+                le = float(sample.labels["le"])
+                below = health.setdefault(f"_{what}_below", 0.0)
+                if sample.value > below:  # cumulative: the first bucket holding them all
+                    health[f"_{what}_below"] = sample.value
+                    health[what] = le
+    return {k: v for k, v in health.items() if not k.startswith("_")}
 
 
 def test_per_application_quota_is_global(replicas: list[str]) -> None:
@@ -148,9 +178,9 @@ def test_global_limit_is_global(replicas: list[str]) -> None:
     busiest = max(sum(1 for u in admitted if t <= u < t + 1.0) for t in admitted)
     assert busiest >= GLOBAL_PER_S, busiest
     bound = GLOBAL_PER_S + overshoot_bound(GLOBAL_PER_S)
-    if busiest > bound and len(replicas) > 1:
-        # Known, open: in the full suite on a slow 2-core CI machine two PostgreSQL replicas
-        # admitted 87 in one second, two runs in a row; run alone (module or test) they
-        # admit 51-57, as documented. Not explained yet; reported as XFAIL, not hidden.
-        pytest.xfail(f"two PostgreSQL replicas admitted {busiest} in one second (bound {bound})")
-    assert busiest <= bound, busiest
+    # On failure, say whether the ledger kept up: slow or failed syncs widen the bound.
+    health = {url: ledger_health(url) for url in replicas}
+    assert busiest <= bound, f"{busiest} admitted in one second; ledger: {health}"
+    for url, replica in health.items():
+        assert replica["failures"] == 0, (url, replica)
+        assert replica["syncs"] > 0, (url, replica)

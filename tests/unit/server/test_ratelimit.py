@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from harness.server.domain import TooManyRequests
+from harness.server.metrics import Metrics
 from harness.server.ratelimit import APP_BUCKET_MS, GLOBAL_DIAGNOSTICS, RateLimiter
 from harness.server.ratelimit_ledger import SWEEP_MARGIN_MS, RateLimitLedger
 from harness.server.store import Store, create_store, upgrade
@@ -192,11 +193,12 @@ def test_unreachable_database_logs_and_keeps_the_share(
 ) -> None:
     clock = FakeClock()
     lim = limiter(clock, per_app=10, workers=2)
+    metrics = Metrics()
     (tmp_path / "not-a-database").mkdir()  # a directory: SQLite cannot open it
 
     async def run() -> None:
         store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'not-a-database'}", clock=clock)
-        ledger = RateLimitLedger(store=store, limiter=lim, worker="a")
+        ledger = RateLimitLedger(store=store, limiter=lim, worker="a", metrics=metrics)
         try:
             assert admitted(lim, 3) == 3
             with caplog.at_level(logging.WARNING, logger="harness.server.ratelimit_ledger"):
@@ -208,6 +210,8 @@ def test_unreachable_database_logs_and_keeps_the_share(
     asyncio.run(run())
     warnings = [r for r in caplog.records if "ledger unavailable" in r.getMessage()]
     assert len(warnings) == 1  # logged once per outage, not once per sync
+    assert metrics.registry is not None
+    assert metrics.registry.get_sample_value("spine_rate_limit_ledger_failures_total") == 2
     assert admitted(lim, 10) == 2  # the local share (10 / 2), of which 3 are used
 
 
@@ -277,5 +281,65 @@ def test_a_quota_is_shared_only_once_busy(database_url: str) -> None:
         await ledger_a.sync()  # writes the finished bucket of the 6 and forgets it
         assert admitted(a, 1, app="BUSY") == 1
         assert _quota_rows(a) == {}
+
+    run_with_stores(database_url, body)
+
+
+def test_a_burst_inside_one_sync_interval_is_bounded_by_each_workers_own_view(
+    database_url: str,
+) -> None:
+    # The documented overshoot bound (the others' admissions of two sync intervals) assumes
+    # requests arrive at about the admitted rate. A burst inside one interval reaches every
+    # worker before any sees the others: each admits up to its own view, so the cluster can
+    # admit up to workers × limit in that second — and never more.
+    clock = FakeClock()
+    workers = [limiter(clock, per_app=10_000, global_per_s=40, workers=2) for _ in range(4)]
+
+    async def body(store_a: Store, store_b: Store) -> None:
+        ledgers = [
+            RateLimitLedger(store=(store_a, store_b)[i % 2], limiter=w, worker=f"w{i}")
+            for i, w in enumerate(workers)
+        ]
+        for ledger in ledgers:
+            await ledger.sync()
+        burst = sum(admitted(workers[i % 4], 1, app=f"A{i}") for i in range(400))
+        assert burst == 4 * 40
+        # Once the ledger has moved the burst, every worker refuses until it leaves the window.
+        clock.now += SYNC_S
+        for ledger in ledgers:
+            await ledger.sync()
+        assert sum(admitted(w, 10) for w in workers) == 0
+        clock.now = T0 + 1.1  # the burst's 100-ms bucket has left the one-second window
+        for ledger in ledgers:
+            await ledger.sync()
+        assert sum(admitted(workers[i % 4], 1, app=f"B{i}") for i in range(400)) == 4 * 40
+
+    run_with_stores(database_url, body)
+
+
+def test_the_ledger_reports_its_syncs_view_ages_and_local_share_checks(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    a = limiter(clock, per_app=10, workers=2)
+    metrics = Metrics()
+
+    def value(name: str) -> float:
+        found = metrics.registry.get_sample_value(name)  # type: ignore[union-attr]
+        return 0.0 if found is None else float(found)
+
+    async def body(store_a: Store, _: Store) -> None:
+        ledger = RateLimitLedger(store=store_a, limiter=a, worker="a", metrics=metrics)
+        assert admitted(a, 3) == 3  # before the first sync: checked on the local share
+        await ledger.sync()
+        assert value("spine_rate_limit_local_share_checks_total") == 3
+        assert value("spine_rate_limit_ledger_sync_seconds_count") == 1
+        assert value("spine_rate_limit_ledger_view_age_seconds_count") == 0  # no view before
+        clock.now += 0.3
+        await ledger.sync()
+        assert value("spine_rate_limit_ledger_view_age_seconds_count") == 1
+        assert value("spine_rate_limit_ledger_view_age_seconds_sum") == pytest.approx(0.3)
+        assert value("spine_rate_limit_ledger_failures_total") == 0
+        assert value("spine_rate_limit_local_share_checks_total") == 3  # shared since
 
     run_with_stores(database_url, body)
