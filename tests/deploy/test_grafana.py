@@ -92,7 +92,7 @@ def test_dashboard_is_valid_json_with_unique_panels() -> None:
     data = dashboard()
     assert data["uid"] == "spine-harness"
     ids = [panel["id"] for panel in data["panels"]]
-    assert len(ids) == len(set(ids)) == 10
+    assert len(ids) == len(set(ids)) == 12
     for panel in data["panels"]:
         assert panel["targets"], panel["title"]
         refs = [t["refId"] for t in panel["targets"]]
