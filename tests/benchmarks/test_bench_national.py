@@ -16,7 +16,6 @@ time is printed). Environment: ``BENCH_RATES`` (default ``100,200,300,400,600,90
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ import numpy as np
 import pytest
 
 from tests.benchmarks.national_mix import Mix
-from tests.benchmarks.openloop import StepResult, run_step
+from tests.benchmarks.openloop import StepResult, drive, run_step
 from tests.conftest import ADMIN_TOKEN, fresh_postgres_database, start_server, stop_server
 
 pytestmark = pytest.mark.benchmark
@@ -162,7 +161,7 @@ def test_bench_national_mix(
         rng = np.random.default_rng(2014)
         for rate in RATES:
             cpu = time.process_time()
-            step = asyncio.run(run_step("127.0.0.1", port, rate, DURATION_S, mix.next, rng=rng))
+            step = drive(run_step("127.0.0.1", port, rate, DURATION_S, mix.next, rng=rng))
             rows.append(_row(step, time.process_time() - cpu))
             print(f"[{backend}] {rows[-1]}", flush=True)
             steps.append(step)
@@ -177,7 +176,7 @@ def test_bench_national_mix(
         raw = tmp_path / "profile.txt"
         spy = _profile(server.process.pid, PROFILE_S, raw)
         if spy is not None:
-            asyncio.run(run_step("127.0.0.1", port, knee.rate_per_s, PROFILE_S, mix.next, rng=rng))
+            drive(run_step("127.0.0.1", port, knee.rate_per_s, PROFILE_S, mix.next, rng=rng))
             spy.wait(timeout=PROFILE_S + 60)
             profile = _summarise(raw) if raw.exists() else ["(py-spy produced no profile)"]
         else:

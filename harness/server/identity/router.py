@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 
 from harness.server.identity.schemas import SessionCreate, SessionPublic
 from harness.server.identity.service import Application, IdentityService, Session
+from harness.server.openapi import header, reads_headers
 
 router = APIRouter(prefix="/authentication", tags=["identity"])
 
@@ -22,22 +23,29 @@ async def _identity(request: Request) -> IdentityService:
 IdentityDep = Annotated[IdentityService, Depends(_identity)]
 
 
-async def _application(
-    identity: IdentityDep, apikey: Annotated[str | None, Header()] = None
-) -> Application:
-    return identity.application(apikey)
+# The credential headers are read from the request, not declared as ``Header()`` parameters
+# (FastAPI's per-request cost of those: see harness.server.openapi, which documents them).
+APIKEY = header("apikey", "The application's API key")
+AUTHORIZATION = header("authorization", "Bearer access token from POST /authentication/session")
+SESSION_HEADERS = (
+    AUTHORIZATION,
+    header("NHSD-Session-URID", "The role profile (URID) the user acts in"),
+    header("NHSD-End-User-Organisation-ODS", "The organisation the user acts for"),
+)
 
 
-async def _session(
-    identity: IdentityDep,
-    authorization: Annotated[str | None, Header()] = None,
-    nhsd_session_urid: Annotated[str | None, Header(alias="NHSD-Session-URID")] = None,
-    nhsd_end_user_organisation_ods: Annotated[
-        str | None, Header(alias="NHSD-End-User-Organisation-ODS")
-    ] = None,
-) -> Session:
+@reads_headers(APIKEY)
+async def _application(request: Request, identity: IdentityDep) -> Application:
+    return identity.application(request.headers.get("apikey"))
+
+
+@reads_headers(*SESSION_HEADERS)
+async def _session(request: Request, identity: IdentityDep) -> Session:
+    headers = request.headers
     return await identity.session(
-        authorization, urid=nhsd_session_urid, end_user_ods=nhsd_end_user_organisation_ods
+        headers.get("authorization"),
+        urid=headers.get("nhsd-session-urid"),
+        end_user_ods=headers.get("nhsd-end-user-organisation-ods"),
     )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import Bundle
-from harness.server.identity.router import IdentityDep
+from harness.server.identity.router import APIKEY, AUTHORIZATION, IdentityDep
+from harness.server.openapi import reads_headers
 from harness.server.responses import FhirJSONResponse, fhir_response, responses
 from harness.server.sds.service import Lookup, SdsService, parse_lookup
 
@@ -20,12 +21,11 @@ PREFIX = "/spine-directory/FHIR/R4"
 router = APIRouter(prefix=PREFIX, tags=["sds"])
 
 
-async def _caller(
-    identity: IdentityDep,
-    apikey: Annotated[str | None, Header()] = None,
-    authorization: Annotated[str | None, Header()] = None,
-) -> str:
+@reads_headers(APIKEY, AUTHORIZATION)
+async def _caller(request: Request, identity: IdentityDep) -> str:
     """The calling application's ASID (from its API key or its user's session)."""
+    apikey = request.headers.get("apikey")
+    authorization = request.headers.get("authorization")
     if apikey is not None or authorization is None:
         return identity.application(apikey).asid
     session = await identity.session(authorization, urid=None, end_user_ods=None)
