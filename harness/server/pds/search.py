@@ -25,6 +25,7 @@ what a search can answer quickly (``MAX_CANDIDATES`` people to consider).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -124,6 +125,12 @@ class SearchQuery:
         """Indices of the population's surnames that could match (``None``: any)."""
         if self.family is None:
             return None
+        # Exact and plain standard names are looked up; scoring all the population's surnames
+        # cost ~0.15 ms a search. Wildcards and fuzzy matching still score each one.
+        if self.exact:
+            return list(_FAMILY_EXACT.get(self.family, ()))
+        if not self.fuzzy and "*" not in self.family:
+            return list(_FAMILY_FOLDED.get(_fold(self.family), ()))
         return [i for i, fam in enumerate(names.FAMILY) if self.name_score(self.family, fam)]
 
     def name_score(self, wanted: str, actual: str) -> float:
@@ -179,6 +186,17 @@ class SearchQuery:
 
 def _fold(text: str) -> str:
     return text.casefold()
+
+
+def _index_by(key: Callable[[str], str]) -> dict[str, tuple[int, ...]]:
+    indices: dict[str, list[int]] = {}
+    for i, family in enumerate(names.FAMILY):
+        indices.setdefault(key(family), []).append(i)
+    return {k: tuple(v) for k, v in indices.items()}
+
+
+_FAMILY_EXACT = _index_by(str)
+_FAMILY_FOLDED = _index_by(_fold)
 
 
 def _compact(postcode: str) -> str:
