@@ -92,7 +92,7 @@ _MESH_DOWNLOAD_PATHS = ("/inbox/{message_id}", "/inbox/{message_id}/{chunk_numbe
 
 # ---------------------------------------------------------------- headers read by dependencies
 # FastAPI resolves and type-checks every declared ``Header()`` parameter on every request: the
-# three session headers cost ~50 us of CPU per request (A/B on the PDS read, in-process). The
+# three session headers cost ~50 us of CPU per request (a FastAPI micro-benchmark). The
 # dependencies that run on nearly every request read their headers from ``request.headers``
 # instead and register them here, and the document still lists them on every operation that
 # depends on them, as FastAPI would have.
