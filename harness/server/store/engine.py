@@ -28,6 +28,8 @@ store.begin()`` for a transaction, ``await conn.execute(statement)`` inside — 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -211,11 +213,30 @@ def _unavailable(exc: DBAPIError) -> StoreUnavailable | None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _switch_to_wal(cursor)
     # NORMAL is durable across process crashes in WAL mode (only power loss can drop commits).
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (a property of the file, kept once set).
+
+    On a new file the switch needs an exclusive lock, and while another process starting at
+    the same moment holds a lock SQLite can refuse it at once ("database is locked") instead
+    of waiting out ``busy_timeout``: CI saw one of four simultaneous migrations fail so.
+    Retried, with a short pause, for as long as ``busy_timeout`` would have waited.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def create_store(

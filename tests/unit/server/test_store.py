@@ -175,3 +175,28 @@ def test_reads_on_postgresql_run_without_begin_and_rollback(postgres_url: str) -
     read_s, written_s = asyncio.run(run())
     assert read_s < 0.01
     assert written_s >= 0.02
+
+
+def test_wal_switch_retries_a_locked_new_file_and_raises_other_errors() -> None:
+    """SQLite can refuse the WAL switch at once while another process holds a lock on a new
+    file; the switch is retried (CI saw one of four simultaneous migrations fail without)."""
+    import sqlite3
+
+    from harness.server.store.engine import _switch_to_wal
+
+    class Cursor:
+        def __init__(self, errors: list[str]) -> None:
+            self.errors, self.calls = errors, 0
+
+        def execute(self, sql: str) -> None:
+            self.calls += 1
+            if self.errors:
+                raise sqlite3.OperationalError(self.errors.pop(0))
+
+    locked = Cursor(["database is locked", "database is locked"])
+    _switch_to_wal(locked)
+    assert locked.calls == 3
+    broken = Cursor(["disk I/O error"])
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _switch_to_wal(broken)
+    assert broken.calls == 1
