@@ -128,15 +128,18 @@ class Mix:
     # ``choice`` costs ~15 us a call, and the generator shares the server's two cores.
     def set_weights(self, p: np.ndarray) -> None:
         """How often each interaction of :attr:`kinds` is drawn (a probability vector)."""
-        self.p = p
         self._kind_cdf = _cumulative(list(p))
 
     def _index(self, n: int) -> int:
         return min(int(self.rng.random() * n), n - 1)
 
+    def _pick(self, cdf: list[float]) -> int:
+        """An index drawn with the weights whose running sums are ``cdf``."""
+        return bisect.bisect_right(cdf, self.rng.random() * cdf[-1])
+
     def _session(self, kind: str) -> dict[str, Any]:
         types, cdf = self._senders[kind]
-        org_type = types[bisect.bisect_right(cdf, self.rng.random() * cdf[-1])]
+        org_type = types[self._pick(cdf)]
         sessions = self.sessions[org_type]
         return sessions[self._index(len(sessions))]
 
@@ -148,9 +151,7 @@ class Mix:
 
     def next(self) -> Request:
         """The next request of the mix."""
-        kind = self.kinds[
-            bisect.bisect_right(self._kind_cdf, self.rng.random() * self._kind_cdf[-1])
-        ]
+        kind = self.kinds[self._pick(self._kind_cdf)]
         session = self._session(kind)
         builder = getattr(self, "_" + kind.replace(".", "_").replace("-", "_"))
         request: Request = builder(session)
