@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import Header, Path, Request, Response
 
 from harness.server.apis import APIS, Api
 from harness.server.datatypes import AnyResource, OperationOutcome
@@ -25,8 +25,9 @@ from harness.server.idempotency import IdempotencyStore, StillRunning
 from harness.server.identity.service import IdentityService
 from harness.server.platform import POLL_SEGMENT, accepted, application_of
 from harness.server.responses import FHIR_ERRORS, FhirJSONResponse
+from harness.server.routing import ApiRouter
 
-router = APIRouter(tags=["asynchronous requests"])
+router = ApiRouter(tags=["asynchronous requests"])
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 RequestId = Annotated[
     str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.config import ServerSettings
@@ -18,11 +18,12 @@ from harness.server.domain import AccessDenied, NotFound, Unauthorised
 from harness.server.faults import Fault, FaultBoard, FaultKind, FaultSpec
 from harness.server.identity.service import ROLES_BY_TYPE, IdentityService
 from harness.server.mesh.service import MeshService
+from harness.server.routing import ApiRouter
 from harness.server.store import Store, upgrade
 from harness.spine import Service
 from harness.spine.credentials import api_key_for, asid_for
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = ApiRouter(prefix="/admin", tags=["admin"])
 
 
 def _settings(request: Request) -> ServerSettings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import OperationOutcome, Parameters
@@ -27,19 +27,18 @@ from harness.server.responses import (
     request_body,
     responses,
 )
+from harness.server.routing import ApiRouter
 
 PRESCRIBING = "/fhir-prescribing/FHIR/R4"
 DISPENSING = "/fhir-dispensing/FHIR/R4"
-prescribing = APIRouter(prefix=PRESCRIBING, tags=["eps"])
-dispensing = APIRouter(prefix=DISPENSING, tags=["eps"])
+prescribing = ApiRouter(prefix=PRESCRIBING, tags=["eps"])
+dispensing = ApiRouter(prefix=DISPENSING, tags=["eps"])
 
 
-async def _eps(request: Request) -> EpsService:
+def _eps(request: Request) -> EpsService:
+    # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: EpsService = request.app.state.eps
     return service
-
-
-EpsDep = Annotated[EpsService, Depends(_eps)]
 
 
 def _prescription(prescription_id: str) -> str:
@@ -52,8 +51,9 @@ def _prescription(prescription_id: str) -> str:
     openapi_extra=request_body(MessageBundle),
     responses=responses(Parameters, "digest, timestamp and algorithm to sign"),
 )
-async def prepare(request: Request, session: SessionDep, eps: EpsDep) -> JSONResponse:
+async def prepare(request: Request, session: SessionDep) -> JSONResponse:
     """Check a prescription-order message and return the digest to sign."""
+    eps = _eps(request)
     with audited(request, session, "eps.prepare", "Prescription"):
         body = await eps.prepare(session, await json_body(request))
     return fhir_response(body)
@@ -65,11 +65,10 @@ async def prepare(request: Request, session: SessionDep, eps: EpsDep) -> JSONRes
     openapi_extra=request_body(MessageBundle),
     responses=responses(OperationOutcome, "Created, cancelled, or marked for cancellation"),
 )
-async def process_prescribing_message(
-    request: Request, session: SessionDep, eps: EpsDep
-) -> JSONResponse:
+async def process_prescribing_message(request: Request, session: SessionDep) -> JSONResponse:
     """``prescription-order`` creates a prescription; ``prescription-order-update`` cancels a
     line item (R-0001 done, R-0002/R-0003 marked while with a dispenser)."""
+    eps = _eps(request)
     body = await json_body(request)
     event = messages.message_event(body)
     action = {"prescription-order": "eps.create", "prescription-order-update": "eps.cancel"}
@@ -92,10 +91,10 @@ async def process_prescribing_message(
 async def track_prescription(
     request: Request,
     session: SessionDep,
-    eps: EpsDep,
     focus: Annotated[str, Query(alias="focus:identifier", description="prescription id")],
 ) -> JSONResponse:
     """Track a prescription: its Spine status and line-item statuses, issue by issue."""
+    eps = _eps(request)
     prescription_id = focus.rpartition("|")[2]
     with audited(request, session, "eps.track", _prescription(prescription_id)):
         tasks = await eps.track(session, prescription_id)
@@ -117,8 +116,9 @@ async def track_prescription(
         ReleaseResponse, "Released prescriptions, or NO_MORE_PRESCRIPTIONS (informational)"
     ),
 )
-async def release(request: Request, session: SessionDep, eps: EpsDep) -> JSONResponse:
+async def release(request: Request, session: SessionDep) -> JSONResponse:
     """Release one prescription by id, or up to 25 nominated to the owner pharmacy."""
+    eps = _eps(request)
     with audited(request, session, "eps.release", "Prescription") as note:
         released, answer = await eps.release(session, await json_body(request))
         note.resource = ",".join(_prescription(p) for p in released)[:256] or "Prescription"
@@ -131,10 +131,9 @@ async def release(request: Request, session: SessionDep, eps: EpsDep) -> JSONRes
     openapi_extra=request_body(MessageBundle),
     responses=responses(OperationOutcome, "Dispense notification recorded"),
 )
-async def process_dispensing_message(
-    request: Request, session: SessionDep, eps: EpsDep
-) -> JSONResponse:
+async def process_dispensing_message(request: Request, session: SessionDep) -> JSONResponse:
     """``dispense-notification``: line items dispensed, partly dispensed or not dispensed."""
+    eps = _eps(request)
     body = await json_body(request)
     with audited(request, session, "eps.dispense-notification", "Prescription") as note:
         if messages.message_event(body) != "dispense-notification":
@@ -150,9 +149,10 @@ async def process_dispensing_message(
     openapi_extra=request_body(DispenseTask),
     responses=responses(OperationOutcome, "Returned or withdrawn"),
 )
-async def return_or_withdraw(request: Request, session: SessionDep, eps: EpsDep) -> JSONResponse:
+async def return_or_withdraw(request: Request, session: SessionDep) -> JSONResponse:
     """Return a downloaded prescription (``rejected``) or withdraw a dispense notification
     (``in-progress``)."""
+    eps = _eps(request)
     with audited(request, session, "eps.task", "Prescription") as note:
         prescription_id, answer = await eps.task(session, await json_body(request))
         note.resource = _prescription(prescription_id)
@@ -165,8 +165,9 @@ async def return_or_withdraw(request: Request, session: SessionDep, eps: EpsDep)
     openapi_extra=request_body(ClaimRequest),
     responses=responses(OperationOutcome, "Claim received"),
 )
-async def claim(request: Request, session: SessionDep, eps: EpsDep) -> JSONResponse:
+async def claim(request: Request, session: SessionDep) -> JSONResponse:
     """Claim reimbursement for a dispensed (or not dispensed) prescription."""
+    eps = _eps(request)
     with audited(request, session, "eps.claim", "Prescription") as note:
         prescription_id, answer = await eps.claim(session, await json_body(request))
         note.resource = _prescription(prescription_id)

@@ -11,37 +11,37 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from harness.server.domain import MeshProblem
 from harness.server.mesh.directory import Mailbox
 from harness.server.mesh.service import MAX_PAGE, Chunk, MeshService
+from harness.server.routing import ApiRouter
 
 PREFIX = "/messageexchange"
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # "at most 100 MB per request"
 MAILBOX_PATTERN = r"^[A-Za-z0-9]{3,20}$"
 
-router = APIRouter(prefix=PREFIX, tags=["mesh"])
+router = ApiRouter(prefix=PREFIX, tags=["mesh"])
 
 MailboxId = Annotated[str, Path(pattern=MAILBOX_PATTERN, description="MESH mailbox id")]
 MessageId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-async def _service(request: Request) -> MeshService:
-    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request
+def _service(request: Request) -> MeshService:
+    # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: MeshService = request.app.state.mesh
     return service
 
 
-MeshDep = Annotated[MeshService, Depends(_service)]
-
-
-async def _mailbox(request: Request, mailbox_id: MailboxId, mesh: MeshDep) -> Mailbox:
+async def _mailbox(request: Request, mailbox_id: MailboxId) -> Mailbox:
+    mesh = _service(request)
     return await mesh.authenticate(request.headers.get("authorization"), mailbox_id)
 
 
-async def _any_mailbox(request: Request, mesh: MeshDep) -> Mailbox:
+async def _any_mailbox(request: Request) -> Mailbox:
+    mesh = _service(request)
     return await mesh.authenticate(request.headers.get("authorization"), None)
 
 
@@ -90,11 +90,11 @@ async def ping(request: Request) -> dict[str, Any]:
 async def endpoint_lookup(
     request: Request,
     _caller: AnyMailboxDep,
-    mesh: MeshDep,
     ods_code: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{2,10}$")],
     workflow_id: Annotated[str, Path(min_length=1, max_length=128)],
 ) -> dict[str, Any]:
     """The mailboxes of ``ods_code`` that receive ``workflow_id``."""
+    mesh = _service(request)
     found = mesh.endpoint_lookup(ods_code, workflow_id)
     if _v2(request):
         return {"results": [{"mailbox_id": m.id, "mailbox_name": m.name} for m in found]}
@@ -108,11 +108,12 @@ async def endpoint_lookup(
 
 @router.get("/workflowsearch/{workflow_id}", summary="Find mailboxes receiving a workflow")
 async def workflow_search(
+    request: Request,
     _caller: AnyMailboxDep,
-    mesh: MeshDep,
     workflow_id: Annotated[str, Path(min_length=1, max_length=128)],
 ) -> dict[str, Any]:
     """Mailboxes registered to receive a workflow with named receivers."""
+    mesh = _service(request)
     found = mesh.workflow_search(workflow_id)
     return {"results": [{"mailbox_id": m.id, "mailbox_name": m.name} for m in found]}
 
@@ -127,12 +128,12 @@ async def handshake(request: Request, mailbox: MailboxDep) -> dict[str, str]:
 async def list_inbox(
     request: Request,
     mailbox: MailboxDep,
-    mesh: MeshDep,
     max_results: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
     workflow_filter: Annotated[str | None, Query(max_length=128)] = None,
     continue_from: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     """Up to 500 ids per call, oldest first; v2 adds paging links and a count."""
+    mesh = _service(request)
     ids, total = await mesh.list_inbox(
         mailbox,
         max_results=max_results,
@@ -152,8 +153,9 @@ async def list_inbox(
 
 
 @router.get("/{mailbox_id}/count", summary="Inbox count (deprecated)")
-async def count_inbox(request: Request, mailbox: MailboxDep, mesh: MeshDep) -> dict[str, Any]:
+async def count_inbox(request: Request, mailbox: MailboxDep) -> dict[str, Any]:
     """How many messages wait in the inbox."""
+    mesh = _service(request)
     count = await mesh.count_inbox(mailbox)
     if _v2(request):
         return {"count": count}
@@ -214,8 +216,11 @@ async def _download(
     summary="Download a message (206 when more chunks follow)",
     response_class=Response,
 )
-async def download_message(mailbox: MailboxDep, mesh: MeshDep, message_id: MessageId) -> Response:
+async def download_message(
+    request: Request, mailbox: MailboxDep, message_id: MessageId
+) -> Response:
     """The first chunk of a message, with its ``mex-*`` metadata headers."""
+    mesh = _service(request)
     return await _download(mailbox, mesh, message_id, 1, head=False)
 
 
@@ -224,8 +229,9 @@ async def download_message(mailbox: MailboxDep, mesh: MeshDep, message_id: Messa
     summary="A message's metadata headers without its body",
     response_class=Response,
 )
-async def head_message(mailbox: MailboxDep, mesh: MeshDep, message_id: MessageId) -> Response:
+async def head_message(request: Request, mailbox: MailboxDep, message_id: MessageId) -> Response:
     """The headers a download would carry, without the body."""
+    mesh = _service(request)
     return await _download(mailbox, mesh, message_id, 1, head=True)
 
 
@@ -235,12 +241,13 @@ async def head_message(mailbox: MailboxDep, mesh: MeshDep, message_id: MessageId
     response_class=Response,
 )
 async def download_chunk(
+    request: Request,
     mailbox: MailboxDep,
-    mesh: MeshDep,
     message_id: MessageId,
     chunk_number: Annotated[int, Path(ge=1, le=100_000)],
 ) -> Response:
     """Chunk ``chunk_number``: 206 unless it is the last, then 200."""
+    mesh = _service(request)
     return await _download(mailbox, mesh, message_id, chunk_number, head=False)
 
 
@@ -249,16 +256,18 @@ async def download_chunk(
     summary="Acknowledge a downloaded message",
 )
 async def acknowledge_message(
-    request: Request, mailbox: MailboxDep, mesh: MeshDep, message_id: MessageId
+    request: Request, mailbox: MailboxDep, message_id: MessageId
 ) -> dict[str, str]:
     """Remove the message from the inbox; a later download answers 410."""
+    mesh = _service(request)
     await mesh.acknowledge(mailbox, message_id)
     return {"message_id": message_id} if _v2(request) else {"messageId": message_id}
 
 
 @router.post("/{mailbox_id}/outbox", status_code=202, summary="Send a message (first chunk)")
-async def send_message(request: Request, mailbox: MailboxDep, mesh: MeshDep) -> JSONResponse:
+async def send_message(request: Request, mailbox: MailboxDep) -> JSONResponse:
     """Accept a message or its first chunk; 417 with a MESH code when the rules refuse it."""
+    mesh = _service(request)
     body = await _body(request)
     message_id = await mesh.send_message(mailbox, _lower_headers(request), body)
     content = {"message_id": message_id} if _v2(request) else {"messageID": message_id}
@@ -273,11 +282,11 @@ async def send_message(request: Request, mailbox: MailboxDep, mesh: MeshDep) -> 
 async def send_chunk(
     request: Request,
     mailbox: MailboxDep,
-    mesh: MeshDep,
     message_id: MessageId,
     chunk_number: Annotated[int, Path(ge=2, le=100_000)],
 ) -> JSONResponse:
     """Store chunk ``chunk_number``; the message is delivered when the last one arrives."""
+    mesh = _service(request)
     body = await _body(request)
     await mesh.send_chunk(mailbox, message_id, chunk_number, _lower_headers(request), body)
     content = {"message_id": message_id} if _v2(request) else {"messageID": message_id}
@@ -288,10 +297,10 @@ async def send_chunk(
 async def track_message(
     request: Request,
     mailbox: MailboxDep,
-    mesh: MeshDep,
     message_id: Annotated[str, Query(alias="messageID", min_length=1, max_length=64)],
 ) -> dict[str, Any]:
     """The status of a message this mailbox sent."""
+    mesh = _service(request)
     msg = await mesh.track(mailbox, message_id)
     recipient = mesh.directory.mailboxes.get(msg["recipient"])
     extra = _json_headers(msg["headers"])

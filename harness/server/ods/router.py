@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import Bundle
@@ -13,17 +13,16 @@ from harness.server.identity.router import SessionDep
 from harness.server.ods.schemas import Organization
 from harness.server.ods.service import MAX_PAGE, OdsService
 from harness.server.responses import FhirJSONResponse, audited, fhir_response, responses
+from harness.server.routing import ApiRouter
 
 PREFIX = "/organisation-data/FHIR/R4"
-router = APIRouter(prefix=PREFIX, tags=["ods"])
+router = ApiRouter(prefix=PREFIX, tags=["ods"])
 
 
-async def _ods(request: Request) -> OdsService:
+def _ods(request: Request) -> OdsService:
+    # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: OdsService = request.app.state.ods
     return service
-
-
-OdsDep = Annotated[OdsService, Depends(_ods)]
 
 
 @router.get(
@@ -34,10 +33,10 @@ OdsDep = Annotated[OdsService, Depends(_ods)]
 async def get_organisation(
     request: Request,
     session: SessionDep,
-    ods: OdsDep,
     ods_code: Annotated[str, Path(min_length=2, max_length=10)],
 ) -> JSONResponse:
     """Read one organisation; the access is audited."""
+    ods = _ods(request)
     with audited(request, session, "ods.read", f"Organization/{ods_code.upper()}"):
         body = ods.get_organisation(ods_code)
     return fhir_response(body)
@@ -51,7 +50,6 @@ async def get_organisation(
 async def search_organisations(
     request: Request,
     _session: SessionDep,
-    ods: OdsDep,
     type_: Annotated[
         str | None, Query(alias="type", description="organisation type or role (RO177, RO197)")
     ] = None,
@@ -59,6 +57,7 @@ async def search_organisations(
     offset: Annotated[int, Query(alias="_offset")] = 0,
 ) -> JSONResponse:
     """Page through the organisations of a type (every organisation can be reached)."""
+    ods = _ods(request)
     total, page = ods.search(type_, min(count, MAX_PAGE + 1), offset)
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.errors import operation_outcome
@@ -32,27 +32,23 @@ from harness.server.responses import (
     request_body,
     responses,
 )
+from harness.server.routing import ApiRouter
 
 PREFIX = "/personal-demographics/FHIR/R4"
-router = APIRouter(prefix=PREFIX, tags=["pds"])
+router = ApiRouter(prefix=PREFIX, tags=["pds"])
 NhsNumber = Annotated[str, Path(min_length=1, max_length=20, description="10-digit NHS number")]
 
 
-async def _pds(request: Request) -> PdsService:
+def _pds(request: Request) -> PdsService:
+    # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: PdsService = request.app.state.pds
     return service
 
 
-PdsDep = Annotated[PdsService, Depends(_pds)]
-
-
-async def _coverage(request: Request) -> CoverageService:
+def _coverage(request: Request) -> CoverageService:
     # Holds no state of its own: built per request over the PDS service and its store.
     pds: PdsService = request.app.state.pds
     return CoverageService(pds=pds, store=pds.store, clock=pds.clock)
-
-
-CoverageDep = Annotated[CoverageService, Depends(_coverage)]
 
 
 def _searchset(request: Request, entries: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
@@ -78,10 +74,9 @@ def _searchset(request: Request, entries: list[tuple[dict[str, Any], float]]) ->
     response_class=FhirJSONResponse,
     responses=responses(Patient, "The patient, with its version in ETag and meta.versionId"),
 )
-async def get_patient(
-    request: Request, session: SessionDep, pds: PdsDep, nhs_number: NhsNumber
-) -> JSONResponse:
+async def get_patient(request: Request, session: SessionDep, nhs_number: NhsNumber) -> JSONResponse:
     """Retrieve a patient by NHS number."""
+    pds = _pds(request)
     with audited(request, session, "pds.retrieve", f"Patient/{nhs_number}"):
         found = await pds.get_patient(session.role, nhs_number)
     return fhir_response(found.resource, headers={"ETag": found.etag})
@@ -97,7 +92,6 @@ async def get_patient(
 async def search_patients(
     request: Request,
     session: SessionDep,
-    pds: PdsDep,
     birthdate: Annotated[
         list[str], Query(description="eq|ge|le|gt|lt + YYYY-MM-DD; required")
     ] = [],  # noqa: B006 — FastAPI copies defaults per request
@@ -115,6 +109,7 @@ async def search_patients(
     ] = False,
 ) -> JSONResponse:
     """Search by demographics: standard, exact or fuzzy matching (see the PDS docs)."""
+    pds = _pds(request)
     with audited(request, session, "pds.search", "Patient?search"):
         query = parse_query(
             birthdate=birthdate,
@@ -154,11 +149,12 @@ async def search_patients(
         status_code=201,
     ),
 )
-async def create_patient(request: Request, session: SessionDep, pds: PdsDep) -> JSONResponse:
+async def create_patient(request: Request, session: SessionDep) -> JSONResponse:
     """Create a patient (a birth or new registration); PDS allocates the NHS number.
 
     Spike arrest applies: at most 3 creates per second per application (429 beyond).
     """
+    pds = _pds(request)
     with audited(request, session, "pds.create", "Patient") as note:
         body = await json_body(request)
         created = await pds.create_patient(session.role, body)
@@ -185,11 +181,11 @@ async def create_patient(request: Request, session: SessionDep, pds: PdsDep) -> 
 async def update_patient(
     request: Request,
     session: SessionDep,
-    pds: PdsDep,
     nhs_number: NhsNumber,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
     """Update a patient with an RFC 6902 JSON Patch; needs ``If-Match: W/"<version>"``."""
+    pds = _pds(request)
     with audited(request, session, "pds.update", f"Patient/{nhs_number}"):
         body = await json_body(request)
         updated = await pds.update_patient(session.role, nhs_number, if_match, body)
@@ -202,9 +198,10 @@ async def update_patient(
     responses=responses(RelatedPersonBundle, "A searchset Bundle of the patient's related persons"),
 )
 async def get_related_people(
-    request: Request, session: SessionDep, pds: PdsDep, nhs_number: NhsNumber
+    request: Request, session: SessionDep, nhs_number: NhsNumber
 ) -> JSONResponse:
     """The patient's related persons."""
+    pds = _pds(request)
     with audited(request, session, "pds.related-person", f"Patient/{nhs_number}/RelatedPerson"):
         related = await pds.related_people(session.role, nhs_number)
     return fhir_response(_searchset(request, [(r, 1.0) for r in related]))
@@ -218,7 +215,6 @@ async def get_related_people(
 async def search_coverage(
     request: Request,
     session: SessionDep,
-    coverage: CoverageDep,
     subscriber: Annotated[
         str | None,
         Query(
@@ -229,6 +225,7 @@ async def search_coverage(
     ] = None,
 ) -> JSONResponse:
     """The coverage (EHIC, overseas visitor insurance) a patient holds."""
+    coverage = _coverage(request)
     with audited(request, session, "pds.coverage-search", f"Coverage?subscriber={subscriber}"):
         found = await coverage.search(session.role, subscriber)
     return fhir_response(_searchset(request, [(c, 1.0) for c in found]))
@@ -242,10 +239,10 @@ async def search_coverage(
 async def get_coverage(
     request: Request,
     session: SessionDep,
-    coverage: CoverageDep,
     coverage_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> JSONResponse:
     """One recorded Coverage (what ``POST /Coverage`` answered in ``Location``)."""
+    coverage = _coverage(request)
     with audited(request, session, "pds.coverage-read", f"Coverage/{coverage_id}"):
         found = await coverage.get(session.role, coverage_id)
     return fhir_response(found, headers={"ETag": 'W/"1"'})
@@ -258,10 +255,9 @@ async def get_coverage(
     openapi_extra=request_body(NewCoverage),
     responses=responses(Coverage, "The recorded Coverage; Location names it", status_code=201),
 )
-async def create_coverage(
-    request: Request, session: SessionDep, coverage: CoverageDep
-) -> JSONResponse:
+async def create_coverage(request: Request, session: SessionDep) -> JSONResponse:
     """Record a patient's coverage; the beneficiary (and subscriber) must be PDS patients."""
+    coverage = _coverage(request)
     with audited(request, session, "pds.coverage-create", "Coverage") as note:
         body = await json_body(request)
         created = await coverage.create(session.role, body)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import Bundle, OperationOutcome, informational
@@ -21,6 +21,7 @@ from harness.server.responses import (
     request_body,
     responses,
 )
+from harness.server.routing import ApiRouter
 from harness.server.scr.schemas import (
     AuditEventIn,
     AuditEventOut,
@@ -31,7 +32,7 @@ from harness.server.scr.schemas import (
 )
 from harness.server.scr.service import SCR_PATH, ScrService
 
-router = APIRouter(prefix=SCR_PATH, tags=["scr"])
+router = ApiRouter(prefix=SCR_PATH, tags=["scr"])
 Emergency = Annotated[
     str | None,
     Header(alias="NHSD-Emergency-Access", max_length=64, description="emergency access reason"),
@@ -41,12 +42,10 @@ EmergencyParam = Annotated[
 ]
 
 
-async def _scr(request: Request) -> ScrService:
+def _scr(request: Request) -> ScrService:
+    # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: ScrService = request.app.state.scr
     return service
-
-
-ScrDep = Annotated[ScrService, Depends(_scr)]
 
 
 def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -67,8 +66,9 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
         Bundle, "The stored SCR", status_code=201, extra={409: "RESOURCE_VERSION_MISMATCH"}
     ),
 )
-async def upload(request: Request, session: SessionDep, scr: ScrDep) -> JSONResponse:
+async def upload(request: Request, session: SessionDep) -> JSONResponse:
     """Upload a patient's SCR (a new version must name the one it replaces)."""
+    scr = _scr(request)
     with audited(request, session, "scr.upload", "SCR") as note:
         document = await scr.upload(session, await json_body(request))
         note.resource = f"Patient/{document.nhs_number}/SCR/{document.id}"
@@ -87,12 +87,12 @@ async def upload(request: Request, session: SessionDep, scr: ScrDep) -> JSONResp
 async def find_documents(
     request: Request,
     session: SessionDep,
-    scr: ScrDep,
     patient: Annotated[str, Query(description="NHS number, or nhs-number system|value")],
     emergency: Emergency = None,
     emergency_param: EmergencyParam = None,
 ) -> JSONResponse:
     """The patient's latest SCR (needs a legitimate relationship or emergency access)."""
+    scr = _scr(request)
     nhs_number = patient.rpartition("|")[2]
     with audited(request, session, "scr.view", f"Patient/{nhs_number}/DocumentReference"):
         found = await scr.document_references(
@@ -109,13 +109,13 @@ async def find_documents(
 async def retrieve(
     request: Request,
     session: SessionDep,
-    scr: ScrDep,
     composition: Annotated[str, Query(alias="composition.identifier")],
     subject: Annotated[str, Query(alias="composition.subject:Patient.identifier")],
     emergency: Emergency = None,
     emergency_param: EmergencyParam = None,
 ) -> JSONResponse:
     """Read the SCR (needs an LR and permission to view, or emergency access)."""
+    scr = _scr(request)
     nhs_number = subject.rpartition("|")[2]
     with audited(request, session, "scr.view", f"Patient/{nhs_number}/SCR/{composition}"):
         found = await scr.retrieve(
@@ -130,8 +130,9 @@ async def retrieve(
     openapi_extra=request_body(SetPermission),
     responses=responses(OperationOutcome, "Permission recorded"),
 )
-async def set_permission(request: Request, session: SessionDep, scr: ScrDep) -> JSONResponse:
+async def set_permission(request: Request, session: SessionDep) -> JSONResponse:
     """Record the patient's permission for this organisation to view their SCR."""
+    scr = _scr(request)
     with audited(request, session, "scr.set-permission", "SCR") as note:
         nhs_number, code = await scr.set_permission(session, await json_body(request))
         note.resource = f"Patient/{nhs_number}/permission"
@@ -145,8 +146,9 @@ async def set_permission(request: Request, session: SessionDep, scr: ScrDep) -> 
     openapi_extra=request_body(AuditEventIn),
     responses=responses(AuditEventOut, "The privacy alert", status_code=201),
 )
-async def raise_alert(request: Request, session: SessionDep, scr: ScrDep) -> JSONResponse:
+async def raise_alert(request: Request, session: SessionDep) -> JSONResponse:
     """Raise a privacy-officer alert; type 1 also creates a self-claimed relationship."""
+    scr = _scr(request)
     with audited(request, session, "scr.alert", "AuditEvent") as note:
         event = await scr.record_alert(session, await json_body(request))
         note.resource = f"AuditEvent/{event['id']}"
@@ -158,8 +160,9 @@ async def raise_alert(request: Request, session: SessionDep, scr: ScrDep) -> JSO
     response_class=FhirJSONResponse,
     responses=responses(Bundle, "Privacy alerts raised at the caller's organisation"),
 )
-async def list_alerts(request: Request, session: SessionDep, scr: ScrDep) -> JSONResponse:
+async def list_alerts(request: Request, session: SessionDep) -> JSONResponse:
     """The privacy officer's view: alerts raised at the caller's organisation, newest first."""
+    scr = _scr(request)
     with audited(request, session, "scr.alerts", f"Organization/{session.ods_code}/AuditEvent"):
         alerts = await scr.alerts(session)
     return fhir_response(_searchset(alerts))

@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import Bundle
-from harness.server.identity.router import APIKEY, AUTHORIZATION, IdentityDep
+from harness.server.identity.router import APIKEY, AUTHORIZATION, identity_of
 from harness.server.openapi import reads_headers
 from harness.server.responses import FhirJSONResponse, fhir_response, responses
+from harness.server.routing import ApiRouter
 from harness.server.sds.service import Lookup, SdsService, parse_lookup
 
 PREFIX = "/spine-directory/FHIR/R4"
-router = APIRouter(prefix=PREFIX, tags=["sds"])
+router = ApiRouter(prefix=PREFIX, tags=["sds"])
 
 
 @reads_headers(APIKEY, AUTHORIZATION)
-async def _caller(request: Request, identity: IdentityDep) -> str:
+async def _caller(request: Request) -> str:
     """The calling application's ASID (from its API key or its user's session)."""
+    identity = identity_of(request)
     apikey = request.headers.get("apikey")
     authorization = request.headers.get("authorization")
     if apikey is not None or authorization is None:
@@ -35,12 +37,10 @@ async def _caller(request: Request, identity: IdentityDep) -> str:
 Caller = Annotated[str, Depends(_caller)]
 
 
-async def _sds(request: Request) -> SdsService:
+def _sds(request: Request) -> SdsService:
+    # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: SdsService = request.app.state.sds
     return service
-
-
-SdsDep = Annotated[SdsService, Depends(_sds)]
 
 
 async def _lookup(
@@ -75,9 +75,9 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
     response_class=FhirJSONResponse,
     responses=responses(Bundle, "Accredited systems (ASID, party key, interactions)"),
 )
-async def find_devices(_caller: Caller, sds: SdsDep, lookup: LookupDep) -> JSONResponse:
+async def find_devices(request: Request, _caller: Caller, lookup: LookupDep) -> JSONResponse:
     """The accredited system of an organisation for a service interaction."""
-    return fhir_response(_searchset(sds.devices(lookup)))
+    return fhir_response(_searchset(_sds(request).devices(lookup)))
 
 
 @router.get(
@@ -85,8 +85,6 @@ async def find_devices(_caller: Caller, sds: SdsDep, lookup: LookupDep) -> JSONR
     response_class=FhirJSONResponse,
     responses=responses(Bundle, "Where to send the interaction"),
 )
-async def find_endpoints(
-    request: Request, _caller: Caller, sds: SdsDep, lookup: LookupDep
-) -> JSONResponse:
+async def find_endpoints(request: Request, _caller: Caller, lookup: LookupDep) -> JSONResponse:
     """The endpoint an organisation's system uses for a service interaction."""
-    return fhir_response(_searchset(sds.endpoints(lookup, str(request.base_url))))
+    return fhir_response(_searchset(_sds(request).endpoints(lookup, str(request.base_url))))
