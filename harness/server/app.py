@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 
 from harness import __version__
 from harness.config import ServerSettings
@@ -249,6 +250,12 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
         return Response(registry.render(), media_type=registry.content_type)
 
     install_openapi(app)
+    # FastAPI builds the dependency tree of an included router's routes on the first request
+    # that reaches the router, inside warnings.catch_warnings(), which is not thread-safe: two
+    # apps answering their first requests from two threads (tests' TestClients) could let the
+    # pydantic warning it suppresses escape. Build every route's state here, once.
+    for _ in iter_route_contexts(app.routes):
+        pass
     return app
 
 

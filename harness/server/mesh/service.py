@@ -290,6 +290,8 @@ class MeshService:
             query = query.order_by(mesh_messages.c.id).limit(bindparam("limit"))
         async with self.store.connect() as conn:
             ids = list((await conn.execute(query, params)).scalars())
+            if query is _INBOX_PAGE and len(ids) < limit:
+                return ids, len(ids)  # the whole inbox fitted on the page: no count query
             total = (await conn.execute(_INBOX_COUNT, {"mailbox": mailbox.id})).scalar_one()
         return ids, int(total)
 

@@ -265,6 +265,20 @@ def test_paging_past_500(client: TestClient) -> None:
     )
 
 
+def test_the_inbox_count_is_right_on_both_sides_of_a_full_page(client: TestClient) -> None:
+    # A page shorter than max_results is the whole inbox (no count query); a full one is not.
+    count = client.get(f"{MX}/X26ABC3/count", headers={**mesh_auth("X26ABC3"), **V2}).json()
+    assert count == {"count": 0}
+    for _ in range(3):
+        send(client, "X26ABC1", "X26ABC3")
+    for page in (1, 2, 3, 4, 500):
+        listed = inbox(client, "X26ABC3", max_results=page)
+        assert len(listed["messages"]) == min(page, 3)  # type: ignore[arg-type]
+        assert listed["approx_inbox_count"] == 3, page
+    count = client.get(f"{MX}/X26ABC3/count", headers={**mesh_auth("X26ABC3"), **V2}).json()
+    assert count == {"count": 3}
+
+
 def test_endpoint_lookup_and_workflow_search(client: TestClient) -> None:
     found = client.get(
         f"{MX}/endpointlookup/X26/RESTRICTED", headers={**mesh_auth("X26ABC1"), **V2}
