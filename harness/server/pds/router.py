@@ -47,7 +47,7 @@ def _pds(request: Request) -> PdsService:
 
 def _coverage(request: Request) -> CoverageService:
     # Holds no state of its own: built per request over the PDS service and its store.
-    pds: PdsService = request.app.state.pds
+    pds = _pds(request)
     return CoverageService(pds=pds, store=pds.store, clock=pds.clock)
 
 
