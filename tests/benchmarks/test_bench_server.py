@@ -1,14 +1,22 @@
-"""Server benchmark (``make bench``): what our platform costs over a bare FastAPI endpoint.
+"""Server benchmarks (``make bench``): what our platform costs over bare baselines.
 
-Both servers run with ``--workers 2`` on 127.0.0.1 and are driven by the same closed-loop asyncio
-client (``CONCURRENCY`` requests in flight) for ``DURATION_S`` each, in the same run, so the
-ratio is meaningful on a noisy shared machine. The client shares the two cores with the server,
-so absolute rates understate a dedicated server; ratios are the figures to compare.
+- ``test_bench_server_against_bare_fastapi``: throughput. Both servers run with ``--workers 2``
+  on 127.0.0.1 and are driven by the same closed-loop asyncio client (``CONCURRENCY`` requests
+  in flight) for ``DURATION_S`` each, in the same run, so the ratio is meaningful on a noisy
+  shared machine. The client shares the two cores with the server, so absolute rates understate
+  a dedicated server; ratios are the figures to compare.
+- ``test_bench_cpu_per_request_layers``: CPU per request, layer by layer — uvicorn with a bare
+  ASGI callable, a bare FastAPI endpoint, our server's ``/health`` (every platform middleware,
+  no service) and the national mix — at one open-model rate, with the generator's own CPU. The
+  sum gives the rate two cores could carry (``2 / (server + generator)``): the ceiling the
+  national-mix benchmark's knee runs into, and how far each layer is from 1,500 req/s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import shutil
 import subprocess
@@ -19,9 +27,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import numpy as np
+import psutil
 import pytest
 
 from harness.spine import build_directory
+from tests.benchmarks.national_mix import Mix
+from tests.benchmarks.openloop import Request, drive, run_step
 from tests.conftest import ADMIN_TOKEN, PROJECT_ROOT, free_port, start_server, stop_server
 from tests.factories import mesh_auth
 
@@ -48,10 +60,13 @@ async def _drive(op: Callable[[httpx.AsyncClient], Awaitable[None]], base_url: s
         return done / (time.perf_counter() - started)
 
 
-def _start_bare(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_bare(
+    tmp_path: Path, app: str = "tests.benchmarks.bare_app:app"
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A bare app (FastAPI by default) served like ``harness serve --workers 2``."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks.bare_server", str(port), "2"],
+        [sys.executable, "-m", "tests.benchmarks.bare_server", str(port), "2", app],
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -172,3 +187,106 @@ def _wrk(url: str, headers: dict[str, str]) -> float | None:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     assert non_2xx is None, out
     return float(match.group(1)) if match else None
+
+
+LAYER_RATE = float(os.environ.get("BENCH_LAYER_RATE", "500"))
+LAYER_STEP_S = float(os.environ.get("BENCH_LAYER_STEP_S", "10"))
+LAYER_ROUNDS = int(os.environ.get("BENCH_LAYER_ROUNDS", "3"))
+LAYER_IDLE_S = 5.0
+CORES = 2
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and all its children (the uvicorn workers)."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def test_bench_cpu_per_request_layers(tmp_path: Path, mesh_seed: Path) -> None:
+    asgi, asgi_url = _start_bare(tmp_path, "tests.benchmarks.bare_app:asgi")
+    fastapi, fastapi_url = _start_bare(tmp_path)
+    server = start_server(
+        tmp_path, "--workers", "2", "--mesh-directory", str(mesh_seed),
+        "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}",
+        env={"HARNESS_RATE_LIMIT_PER_APP_PER_MINUTE": "100000000",
+             "HARNESS_GLOBAL_RATE_LIMIT_PER_S": "1000000"},
+    )  # fmt: skip
+    samples: dict[str, list[tuple[float, float]]] = {}
+    idle: dict[int, float] = {}
+    try:
+        mix = Mix(
+            server.url, {"Authorization": f"Bearer {ADMIN_TOKEN}"}, organisations=20_000, seed=7
+        )
+        mix.setup()
+
+        def fixed(path: str) -> Callable[[], Request]:
+            return lambda: Request("get", "GET", path, {})
+
+        layers = [
+            ("uvicorn + bare ASGI callable", asgi.pid, asgi_url, fixed("/ping")),
+            ("+ FastAPI (bare endpoint)", fastapi.pid, fastapi_url, fixed("/ping")),
+            ("+ platform middleware (/health)", server.process.pid, server.url, fixed("/health")),
+            ("+ services: national mix, audit on", server.process.pid, server.url, mix.next),
+        ]
+        rng = np.random.default_rng(2014)
+        for _name, _, url, next_request in layers:  # warm every worker and connection
+            drive(run_step("127.0.0.1", _port(url), LAYER_RATE, 3, next_request, rng=rng))
+        # What each server burns with no requests (timers, the ledger, the supervisor): a cost
+        # per second, not per request, so it is taken out of the per-request figure.
+        for pid in {pid for _, pid, _, _ in layers}:
+            before = _tree_cpu_s(pid)
+            time.sleep(LAYER_IDLE_S)
+            idle[pid] = (_tree_cpu_s(pid) - before) / LAYER_IDLE_S
+        for round_ in range(LAYER_ROUNDS):
+            # Alternate the order so drift in the machine's load is spread over every layer.
+            for name, pid, url, next_request in layers[:: 1 if round_ % 2 == 0 else -1]:
+                server_cpu, generator_cpu = _tree_cpu_s(pid), time.process_time()
+                step = drive(
+                    run_step("127.0.0.1", _port(url), LAYER_RATE, LAYER_STEP_S, next_request,
+                             rng=rng)
+                )  # fmt: skip
+                n = len(step.outcomes)
+                assert step.server_errors == 0, name
+                busy_s = _tree_cpu_s(pid) - server_cpu - idle[pid] * LAYER_STEP_S
+                samples.setdefault(name, []).append(
+                    (1000 * busy_s / n, 1000 * (time.process_time() - generator_cpu) / n)
+                )
+    finally:
+        stop_server(server)
+        for bare in (asgi, fastapi):
+            bare.terminate()
+            bare.wait(timeout=10)
+    print()
+    print(
+        f"CPU per request at {LAYER_RATE:.0f} req/s (open model, --workers 2, SQLite), median "
+        f"of {LAYER_ROUNDS} rounds of {LAYER_STEP_S:.0f} s"
+    )
+    print(
+        f"{'layer':<38} {'server ms':>9} {'x ASGI':>7} {'gen ms':>7} {'idle s/s':>8} "
+        f"{'ceiling/s':>9}"
+    )
+    pids = {name: pid for name, pid, _, _ in layers}
+    floor = float(np.median([s for s, _ in samples[layers[0][0]]]))
+    for name, values in samples.items():
+        server_ms = float(np.median([s for s, _ in values]))
+        generator_ms = float(np.median([g for _, g in values]))
+        ceiling = (CORES - idle[pids[name]]) * 1000 / (server_ms + generator_ms)
+        print(
+            f"{name:<38} {server_ms:>9.3f} {server_ms / floor:>7.2f} {generator_ms:>7.3f} "
+            f"{idle[pids[name]]:>8.3f} {ceiling:>9.0f}"
+        )
+    print(
+        "server ms: the workers' CPU per request with their idle CPU taken out; ceiling: "
+        f"({CORES} cores - idle) / (server + generator)"
+    )
+    print("targets: 1,500 req/s (2014 peak), 3,500 req/s (2018 peak)")
+    assert all(len(v) == LAYER_ROUNDS for v in samples.values())
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
