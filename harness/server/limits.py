@@ -59,7 +59,9 @@ class LimitsMiddleware:
         while True:
             remaining = deadline - time.monotonic()
             try:
-                message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
+                # asyncio.timeout, not wait_for: no task per body message.
+                async with asyncio.timeout(max(remaining, 0.001)):
+                    message = await receive()
             except TimeoutError:
                 raise _Refused(
                     408, f"request body not received within {self.request_timeout_s:g} s"
