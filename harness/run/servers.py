@@ -77,6 +77,24 @@ def check_port_free(port: int) -> None:
             raise ConfigurationError(f"port {port} on 127.0.0.1 is already in use") from None
 
 
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and every descendant; empty when it has gone."""
+    with contextlib.suppress(psutil.Error):
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    return []
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """CPU time used so far by those of ``processes`` still alive (user + system)."""
+    total = 0.0
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 @dataclass
 class ServerGroup:
     """One group of server processes (a data centre) on its own port."""
@@ -169,10 +187,7 @@ class ServerGroup:
         if not self.alive():
             return []
         assert self.process is not None
-        with contextlib.suppress(psutil.Error):
-            parent = psutil.Process(self.process.pid)
-            return [parent, *parent.children(recursive=True)]
-        return []
+        return process_tree(self.process.pid)
 
     def worker_pids(self) -> list[int]:
         """PIDs of the serving workers (children started by the supervisor), oldest first."""
@@ -185,12 +200,7 @@ class ServerGroup:
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the group's live processes (user + system)."""
-        total = 0.0
-        for proc in self.processes():
-            with contextlib.suppress(psutil.Error):
-                times = proc.cpu_times()
-                total += times.user + times.system
-        return total
+        return cpu_seconds(self.processes())
 
     def signal_worker(self, index: int, signum: int) -> int:
         """Send ``signum`` to worker ``index`` (modulo the live workers); its PID."""

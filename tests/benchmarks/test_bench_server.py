@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
@@ -29,9 +28,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 import pytest
 
+from harness.run.servers import cpu_seconds, process_tree
 from harness.spine import build_directory
 from tests.benchmarks.national_mix import Mix
 from tests.benchmarks.openloop import Request, drive, run_step
@@ -198,14 +197,8 @@ CORES = 2
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and all its children (the uvicorn workers)."""
-    parent = psutil.Process(pid)
-    total = 0.0
-    for process in [parent, *parent.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
+    """User + system CPU seconds of a server's supervisor and all its workers."""
+    return cpu_seconds(process_tree(pid))
 
 
 def test_bench_cpu_per_request_layers(tmp_path: Path, mesh_seed: Path) -> None:
