@@ -21,7 +21,7 @@ KEBAB_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 DURATION_JSON_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*)+$"},
+        {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?\s*(ms|s|m|h|d|w)?\s*)+$"},
     ],
     "description": "seconds, or a duration such as 90s, 10m, 1h30m, 250ms",
 }

@@ -27,6 +27,7 @@ from harness.config.fields import Exponential
 from harness.config.scenario import DataCentreMode, LoseDataCentre, Scenario
 from harness.errors import ScenarioError, ScenarioProblem
 from harness.spine import OrgType
+from harness.spine.identifiers import ascii_digits
 from harness.spine.organisations import SUPPLIER_SHARE
 
 Loc = Sequence[str | int]
@@ -90,13 +91,13 @@ def set_dotted(data: dict[str, Any], key: str, value: object) -> dict[str, Any]:
     parts = key.split(".")
     node: Any = result
     for part in parts[:-1]:
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        if isinstance(node, list) and ascii_digits(part) and int(part) < len(node):
             node = node[int(part)]
             continue
         if not isinstance(node, dict):
             raise KeyError(f"{key}: {part!r} is not inside a mapping")
         node = node.setdefault(part, {})
-    if isinstance(node, list) and parts[-1].isdigit() and int(parts[-1]) < len(node):
+    if isinstance(node, list) and ascii_digits(parts[-1]) and int(parts[-1]) < len(node):
         node[int(parts[-1])] = value
     elif isinstance(node, dict):
         node[parts[-1]] = value

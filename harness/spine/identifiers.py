@@ -27,7 +27,16 @@ UPPER = string.ascii_uppercase
 ALNUM = string.ascii_uppercase + string.digits
 
 MESH_MAILBOX_SUFFIX = "OT001"  # assumption: first mailbox of an org is "<ODS>OT001"
-MESH_MAILBOX_RE = re.compile(r"^[A-Z0-9]{3,8}OT\d{3}$")
+MESH_MAILBOX_RE = re.compile(r"^[A-Z0-9]{3,8}OT[0-9]{3}$")
+
+
+def ascii_digits(value: str) -> bool:
+    """Whether ``value`` is one or more of the digits 0-9.
+
+    ``str.isdigit()`` (and ``int()``, and ``\\d`` in a ``str`` pattern) also accept other
+    scripts' digits, such as Arabic-Indic "\u0661", and ``isdigit()`` accepts superscripts.
+    """
+    return value.isascii() and value.isdigit()
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from nhs_number.validate import is_valid
 
 from harness.spine import names
+from harness.spine.identifiers import ascii_digits
 
 DEFAULT_PATIENTS = 1_000_000
 MAX_PATIENTS = 92_000_000  # PDS records in 2018
@@ -118,7 +119,7 @@ def index_of(nhs_number: str) -> int | None:
 
 def valid_nhs_number(value: str) -> bool:
     """Whether ``value`` is ten digits with a correct modulus-11 check digit."""
-    return len(value) == 10 and value.isdigit() and is_valid(value)
+    return len(value) == 10 and ascii_digits(value) and is_valid(value)
 
 
 @dataclass(frozen=True, slots=True)

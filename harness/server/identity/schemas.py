@@ -10,8 +10,8 @@ class SessionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str = Field(pattern=r"^[A-Z0-9]{3,8}-\d{2}$", examples=["A81001-01"])
-    role: str = Field(pattern=r"^R\d{4}$", examples=["R8000"])
+    user_id: str = Field(pattern=r"^[A-Z0-9]{3,8}-[0-9]{2}$", examples=["A81001-01"])
+    role: str = Field(pattern=r"^R[0-9]{4}$", examples=["R8000"])
 
 
 class SessionPublic(BaseModel):

@@ -34,6 +34,7 @@ from harness.spine.credentials import (
     asid_for,
     urid_for,
 )
+from harness.spine.identifiers import ascii_digits
 
 SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption)
 CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
@@ -117,7 +118,7 @@ class IdentityService:
     async def create_session(self, app: Application, *, user_id: str, role: str) -> Session:
         """Authenticate ``user_id`` in ``role`` for ``app``'s organisation."""
         ods_code, _, number = user_id.rpartition("-")
-        if ods_code != app.ods_code or ods_code not in self.directory or not number.isdigit():
+        if ods_code != app.ods_code or ods_code not in self.directory or not ascii_digits(number):
             raise Forbidden(f"user {user_id!r} is not registered at {app.ods_code}")
         if not 1 <= int(number) <= USERS_PER_ORGANISATION:
             raise Forbidden(f"user {user_id!r} is not registered at {app.ods_code}")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 
+from harness.spine.identifiers import ascii_digits
+
 SCHEME = "NHSMESH"
 CLOCK_TOLERANCE_S = 2 * 3600  # "the timestamp must be within 2 hours of server time"
 
@@ -45,9 +47,9 @@ def parse_token(header: str | None) -> MeshToken:
     mailbox_id, nonce, count, timestamp, digest = parts
     if mailbox_id != mailbox_id.upper():
         raise TokenError("mailbox id in the token must be upper case")
-    if not count.isdigit() or len(count) > 12:
+    if not ascii_digits(count) or len(count) > 12:
         raise TokenError("nonce count must be a non-negative integer")
-    if len(timestamp) != 12 or not timestamp.isdigit():
+    if len(timestamp) != 12 or not ascii_digits(timestamp):
         raise TokenError("timestamp must be yyyyMMddHHmm")
     return MeshToken(mailbox_id, nonce, count, timestamp, digest.lower())
 

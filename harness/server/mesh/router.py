@@ -18,6 +18,7 @@ from harness.server.domain import MeshProblem
 from harness.server.mesh.directory import Mailbox
 from harness.server.mesh.service import MAX_PAGE, Chunk, MeshService
 from harness.server.routing import ApiRouter
+from harness.spine.identifiers import ascii_digits
 
 PREFIX = "/messageexchange"
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # "at most 100 MB per request"
@@ -61,7 +62,7 @@ def _iso(epoch_s: float | None) -> str | None:
 
 async def _body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+    if declared is not None and ascii_digits(declared) and int(declared) > MAX_REQUEST_BYTES:
         raise MeshProblem("too-large", "413", "request larger than 100 MB; send it in chunks")
     body = await request.body()
     if len(body) > MAX_REQUEST_BYTES:

@@ -22,7 +22,7 @@ from harness.server.datatypes import (
     Reference,
 )
 
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 class HumanName(Element):
@@ -64,7 +64,7 @@ class Patient(Element):
     """A PDS patient record."""
 
     resource_type: Literal["Patient"] = Field(alias="resourceType")
-    id: str = Field(pattern=r"^\d{10}$")
+    id: str = Field(pattern=r"^[0-9]{10}$")
     meta: Meta
     identifier: list[Identifier] = Field(min_length=1)
     name: list[HumanName] = Field(min_length=1)

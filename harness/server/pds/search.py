@@ -37,7 +37,7 @@ DEFAULT_MAX_RESULTS = 1
 MAX_RESULTS = 50
 MAX_CANDIDATES = 50_000  # people a search may consider (≈ 20 days of a 92 M population)
 FUZZY_PENALTY = 0.1
-_DATE = re.compile(r"^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2})$")
+_DATE = re.compile(r"^(eq|ge|le|gt|lt)?([0-9]{4}-[0-9]{2}-[0-9]{2})$")
 _SOUNDEX = str.maketrans("BFPVCGJKQSXZDTLMNR", "111122222222334556")
 
 

@@ -45,7 +45,7 @@ from harness.server.store.schema import pds_allocations, pds_name_history, pds_p
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
 
-IF_MATCH = re.compile(r'^W/"(\d+)"$')
+IF_MATCH = re.compile(r'^W/"([0-9]+)"$')
 # The hottest statement (every retrieve, update and SCR/EPS patient check), built once: built per
 # call it cost ~125 µs more CPU per execution (construction and cache key; measured on SQLite).
 _RECORD = select(pds_patients.c.version, pds_patients.c.resource).where(

@@ -144,6 +144,23 @@ def test_a_session_cannot_claim_another_role_or_organisation(client: TestClient)
         assert response.status_code == 403, response.text
 
 
+@pytest.mark.parametrize("number", ["\u0660\u0661", "0\u0661"])
+def test_a_user_number_in_other_scripts_digits_is_not_a_registered_user(
+    client: TestClient, number: str
+) -> None:
+    """Arabic-Indic digits pass str.isdigit(), int() and a Unicode ``\\d``; users are ASCII."""
+    ods = org_code(client, "gp-practice")
+    cred = client.get(f"/admin/credentials/{ods}", headers=admin()).json()
+    response = client.post(
+        "/authentication/session",
+        json={"user_id": f"{ods}-{number}", "role": "R8000"},
+        headers={"apikey": str(cred["api_key"]), **rid()},
+    )
+    assert response.status_code == 400, response.text  # it used to log in (201)
+    coding = response.json()["issue"][0]["details"]["coding"][0]
+    assert coding["code"] == "INVALID_VALUE"
+
+
 # ---------------------------------------------------------------- RBAC through HTTP
 def _interaction_request(
     client: TestClient, interaction: str, ods: str
