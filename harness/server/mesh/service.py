@@ -289,7 +289,7 @@ class MeshService:
                 query = query.where(mesh_messages.c.id > continue_from)
             query = query.order_by(mesh_messages.c.id).limit(bindparam("limit"))
         async with self.store.connect() as conn:
-            ids = list((await conn.execute(query, params)).scalars())
+            ids = list((await conn.execute(query, params)).scalars().all())
             if query is _INBOX_PAGE and len(ids) < limit:
                 return ids, len(ids)  # the whole inbox fitted on the page: no count query
             total = (await conn.execute(_INBOX_COUNT, {"mailbox": mailbox.id})).scalar_one()

@@ -30,8 +30,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVarTuple, overload
 
@@ -123,6 +123,8 @@ class Store:
         self._on_loop = on_loop
         self._writer = asyncio.Lock()  # one write transaction per worker on the loop path
         self._writer_task: asyncio.Task[Any] | None = None
+        # The on-loop path's two connections, opened on first use and kept (see _held).
+        self._held: dict[str, Connection] = {}
 
     async def _gate(self) -> None:
         # A stalled store blocks like a real one does: callers wait, they are not refused.
@@ -150,7 +152,7 @@ class Store:
             async with self._writer:
                 self._writer_task = task
                 try:
-                    with self._on_loop.begin() as sync_conn:
+                    with self._use("writer") as sync_conn, sync_conn.begin():
                         yield _OnLoop(sync_conn)
                 finally:
                     self._writer_task = None
@@ -172,12 +174,47 @@ class Store:
                 async with self._reader.connect() as conn:
                     yield conn
             else:
-                with self._on_loop.connect() as sync_conn:
+                with self._use("reader") as sync_conn:
                     yield _OnLoop(sync_conn)
         except DBAPIError as exc:
             if (unavailable := _unavailable(exc)) is not None:
                 raise unavailable from exc
             raise
+
+    @contextmanager
+    def _use(self, role: str) -> Iterator[Connection]:
+        """The on-loop path's long-lived connection for ``role`` ("reader" or "writer").
+
+        Checking a pooled connection out and back in (with its reset) for every block cost
+        more than the statements of a typical request. Two connections suffice because every
+        statement runs synchronously on the loop: the writer is used by one transaction at a
+        time (the lock above), and readers' statements never overlap, each in SQLite's
+        autocommit mode (pysqlite begins transactions only for writes), so each sees the
+        latest commit. A connection that fails is dropped and reopened on next use.
+        """
+        conn = self._held.get(role)
+        if conn is None:
+            assert self._on_loop is not None
+            conn = self._held[role] = self._on_loop.connect()
+        failed = False
+        try:
+            yield conn
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            if conn.invalidated:  # SQLAlchemy saw the connection die: open a new one next time
+                self._drop(role)
+            elif role == "reader" and conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                # Something wrote through a read block: pysqlite began a transaction that
+                # nothing would end, holding SQLite's write lock. Closing rolls it back.
+                self._drop(role)
+                if not failed:
+                    raise RuntimeError("a write through store.connect(); use store.begin()")
+
+    def _drop(self, role: str) -> None:
+        if (conn := self._held.pop(role, None)) is not None:
+            conn.close()
 
     async def ping(self) -> bool:
         """Whether a trivial query succeeds (readiness)."""
@@ -198,6 +235,8 @@ class Store:
 
     async def close(self) -> None:
         """Dispose of the engines' connections."""
+        for role in list(self._held):
+            self._drop(role)
         if self._on_loop is not None:
             self._on_loop.dispose()
         await self.engine.dispose()

@@ -11,12 +11,12 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from harness.server.store import HEAD_REVISION, create_store, current_revision, upgrade
 from harness.server.store.engine import StoreUnavailable
-from harness.server.store.schema import metadata
+from harness.server.store.schema import admin_state, metadata
 from tests.conftest import PROJECT_ROOT, fresh_postgres_database
 
 
@@ -200,3 +200,54 @@ def test_wal_switch_retries_a_locked_new_file_and_raises_other_errors() -> None:
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         _switch_to_wal(broken)
     assert broken.calls == 1
+
+
+def test_sqlite_on_loop_connections_are_kept_see_commits_and_refuse_writes_in_reads(
+    tmp_path: object,
+) -> None:
+    """The on-loop path keeps one reader and one writer connection (no pool checkout per
+    block); the reader sees what the writer committed, a failed transaction leaves the writer
+    usable, and a write slipped into a read block is refused, not left holding the lock."""
+
+    class AbortError(Exception):
+        pass
+
+    async def run() -> None:
+        store = create_store(f"sqlite+aiosqlite:///{tmp_path}/kept.db", clock=time.time)
+        count = select(func.count()).select_from(admin_state)
+
+        async def write(key: str, *, abort: bool = False) -> object:
+            async with store.begin() as conn:
+                await conn.execute(insert(admin_state).values(key=key, value="{}", version=1))
+                if abort:
+                    raise AbortError
+                return conn._conn  # type: ignore[attr-defined]
+
+        async def write_in_read(key: str) -> None:
+            async with store.connect() as conn:
+                await conn.execute(insert(admin_state).values(key=key, value="{}", version=1))
+
+        async def read_count() -> tuple[int, object]:
+            async with store.connect() as conn:
+                return (await conn.execute(count)).scalar_one(), conn._conn  # type: ignore[attr-defined]
+
+        try:
+            await upgrade(store)
+            assert (await read_count())[0] == 0
+            writer = await write("a")
+            rows, reader = await read_count()
+            assert rows == 1  # the reader sees the writer's commit
+            with pytest.raises(AbortError):
+                await write("b", abort=True)
+            assert await write("c") is writer  # the same connection, usable after a rollback
+            assert await read_count() == (2, reader)  # "b" was rolled back; the same reader
+            with pytest.raises(RuntimeError, match=r"store\.begin"):
+                await write_in_read("d")
+            await write("e")  # SQLite's write lock is free: the stray write was rolled back
+            async with store.connect() as conn:
+                keys = (await conn.execute(select(admin_state.c.key))).scalars().all()
+            assert sorted(keys) == ["a", "c", "e"]
+        finally:
+            await store.close()
+
+    asyncio.run(run())
