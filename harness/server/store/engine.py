@@ -205,6 +205,8 @@ class Store:
         finally:
             if conn.invalidated:  # SQLAlchemy saw the connection die: open a new one next time
                 self._drop(role)
+            elif role == "writer" and conn.in_transaction():
+                self._drop(role)  # a transaction its block failed to end: never reuse that
             elif role == "reader" and conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
                 # Something wrote through a read block: pysqlite began a transaction that
                 # nothing would end, holding SQLite's write lock. Closing rolls it back.
