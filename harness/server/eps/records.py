@@ -14,13 +14,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from harness.server.domain import Conflict, NotFound
 from harness.server.eps import status
 from harness.server.store import Store
 from harness.server.store.schema import eps_prescriptions as table
 
+# Built once with bind parameters (built per call, a statement costs ~100 µs more CPU to
+# construct and key for SQLAlchemy's compiled cache). The update's SET clause comes from the
+# keys of the parameters it is executed with; the WHERE parameters are named apart from them.
+_ISSUES = (
+    select(table)
+    .where(table.c.prescription_id == bindparam("prescription_id"))
+    .order_by(table.c.issue_no)
+)
+_UPDATE_ISSUE = (
+    update(table)
+    .where(table.c.prescription_id == bindparam("of_prescription"))
+    .where(table.c.issue_no == bindparam("of_issue"))
+    .where(table.c.version == bindparam("of_version"))
+)
 MAX_ATTEMPTS = 5  # re-applications of a rule after losing a race
 
 
@@ -111,11 +125,7 @@ class PrescriptionStore:
             NotFound: no such prescription (``code``, ``R-0008`` for a cancel).
         """
         async with self.store.connect() as conn:
-            result = await conn.execute(
-                select(table)
-                .where(table.c.prescription_id == prescription_id)
-                .order_by(table.c.issue_no)
-            )
+            result = await conn.execute(_ISSUES, {"prescription_id": prescription_id})
             rows = [Row.of(r) for r in result]
         if not rows:
             raise NotFound(f"prescription {prescription_id} not found", code=code)
@@ -131,11 +141,15 @@ class PrescriptionStore:
         async with self.store.begin() as conn:
             for row, values in changes:
                 result = await conn.execute(
-                    update(table)
-                    .where(table.c.prescription_id == row.prescription_id)
-                    .where(table.c.issue_no == row.issue_no)
-                    .where(table.c.version == row.version)
-                    .values(**values, version=row.version + 1, updated_at=now)
+                    _UPDATE_ISSUE,
+                    {
+                        **values,
+                        "version": row.version + 1,
+                        "updated_at": now,
+                        "of_prescription": row.prescription_id,
+                        "of_issue": row.issue_no,
+                        "of_version": row.version,
+                    },
                 )
                 if result.rowcount != 1:
                     raise Lost

@@ -41,6 +41,7 @@ from harness.server.store import Store
 from harness.server.store.schema import eps_prescriptions as table
 from harness.spine import Directory, OrgType
 
+_INSERT = insert(table)  # built once: see harness.server.eps.records
 RELEASE_BATCH = 25  # "up to 25 nominated prescriptions per request"
 ERD_INTERVAL_S = 28 * 86_400  # issues of a repeat-dispensing course fall due four-weekly
 
@@ -125,7 +126,7 @@ class EpsService:
             )
         try:
             async with self.store.begin() as conn:
-                await conn.execute(insert(table), rows)
+                await conn.execute(_INSERT, rows)
         except IntegrityError:
             raise Conflict(
                 f"prescription {order.prescription_id} already exists",

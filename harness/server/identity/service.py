@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from harness.server.domain import AccessDenied, BadRequest, Forbidden, Unauthorised
 from harness.server.identity.rbac import ROLE_ACTIVITIES
@@ -36,6 +36,8 @@ from harness.spine.credentials import (
 )
 from harness.spine.identifiers import ascii_digits
 
+_INSERT = insert(sessions)  # built once: see harness.server.eps.records
+_BY_TOKEN = select(sessions).where(sessions.c.token == bindparam("token"))
 SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption)
 CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
 
@@ -138,7 +140,7 @@ class IdentityService:
             expires_at=self.clock() + SESSION_TTL_S,
         )
         async with self.store.begin() as conn:
-            await conn.execute(insert(sessions).values(**_row(session)))
+            await conn.execute(_INSERT, _row(session))
         return session
 
     async def session(
@@ -165,11 +167,7 @@ class IdentityService:
         if cached is not None and cached[0] > now:
             return cached[1]
         async with self.store.connect() as conn:
-            row = (
-                (await conn.execute(select(sessions).where(sessions.c.token == token)))
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(_BY_TOKEN, {"token": token})).mappings().first()
         if row is None:
             return None
         found = Session(**dict(row))

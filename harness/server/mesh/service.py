@@ -33,6 +33,8 @@ MAX_CHUNKS = 100_000
 # Statements of every MESH request (authentication) and every inbox poll, built once: built per
 # call a statement cost ~125 µs more CPU per execution (construction and cache key; SQLite).
 _NONCE = insert(mesh_nonces)
+_INSERT_MESSAGE = insert(mesh_messages)
+_INSERT_CHUNK = insert(mesh_chunks)
 _READY = and_(
     mesh_messages.c.recipient == bindparam("mailbox"), mesh_messages.c.status == "accepted"
 )
@@ -185,29 +187,31 @@ class MeshService:
         message_id = new_message_id(now)
         async with self.store.begin() as conn:
             await conn.execute(
-                insert(mesh_messages).values(
-                    id=message_id,
-                    sender=sender.id,
-                    recipient=recipient,
-                    workflow_id=headers["mex-workflowid"],
-                    message_type="DATA",
-                    status="accepted" if complete else "uploading",
-                    chunks_total=total,
-                    chunks_received=1,
-                    size=len(body),
-                    headers=json.dumps(kept),
-                    local_id=headers.get("mex-localid"),
-                    created_at=now,
-                    delivered_at=now if complete else None,
-                )
+                _INSERT_MESSAGE,
+                {
+                    "id": message_id,
+                    "sender": sender.id,
+                    "recipient": recipient,
+                    "workflow_id": headers["mex-workflowid"],
+                    "message_type": "DATA",
+                    "status": "accepted" if complete else "uploading",
+                    "chunks_total": total,
+                    "chunks_received": 1,
+                    "size": len(body),
+                    "headers": json.dumps(kept),
+                    "local_id": headers.get("mex-localid"),
+                    "created_at": now,
+                    "delivered_at": now if complete else None,
+                },
             )
             await conn.execute(
-                insert(mesh_chunks).values(
-                    message_id=message_id,
-                    chunk_no=1,
-                    content_encoding=headers.get("content-encoding"),
-                    data=body,
-                )
+                _INSERT_CHUNK,
+                {
+                    "message_id": message_id,
+                    "chunk_no": 1,
+                    "content_encoding": headers.get("content-encoding"),
+                    "data": body,
+                },
             )
         return message_id
 

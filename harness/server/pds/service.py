@@ -48,6 +48,14 @@ from harness.spine.population import Population, valid_nhs_number
 IF_MATCH = re.compile(r'^W/"([0-9]+)"$')
 # The hottest statement (every retrieve, update and SCR/EPS patient check), built once: built per
 # call it cost ~125 µs more CPU per execution (construction and cache key; measured on SQLite).
+# The search's re-judging of stored records: the derived matches (an expanding IN) or anyone
+# stored with a birth date in range. Built once, like _RECORD (per call it cost ~100 µs more).
+_STORED_MATCHES = select(pds_patients.c.nhs_number, pds_patients.c.resource).where(
+    or_(
+        pds_patients.c.nhs_number.in_(bindparam("numbers", expanding=True)),
+        pds_patients.c.birth_date.between(bindparam("born_from"), bindparam("born_to")),
+    )
+)
 _RECORD = select(pds_patients.c.version, pds_patients.c.resource).where(
     pds_patients.c.nhs_number == bindparam("nhs_number")
 )
@@ -205,18 +213,9 @@ class PdsService:
                 found[person.nhs_number] = (None, score)
         # Stored records override derived ones: re-judge every stored patient that matched
         # as derived or whose (possibly updated) birth date is in range.
-        dates = [query.birth_from.isoformat(), query.birth_to.isoformat()]
+        window = {"born_from": query.birth_from.isoformat(), "born_to": query.birth_to.isoformat()}
         async with self.store.connect() as conn:
-            stored = (
-                await conn.execute(
-                    select(pds_patients.c.nhs_number, pds_patients.c.resource).where(
-                        or_(
-                            pds_patients.c.nhs_number.in_(list(found)),
-                            pds_patients.c.birth_date.between(dates[0], dates[1]),
-                        )
-                    )
-                )
-            ).all()
+            stored = (await conn.execute(_STORED_MATCHES, {"numbers": list(found), **window})).all()
             previous = await self._previous_families(conn, query, [r.nhs_number for r in stored])
         for row in stored:
             resource = json.loads(row.resource)
