@@ -160,7 +160,8 @@ def mesh_error_response(problem: MeshProblem, *, v2: bool) -> JSONResponse:
 
 
 def _is_mesh(request: Request) -> bool:
-    return request.url.path.startswith(MESH_PREFIX)
+    path: str = request.scope["path"]  # not request.url.path: see Platform.handle
+    return path.startswith(MESH_PREFIX)
 
 
 def _wants_v2(request: Request) -> bool:

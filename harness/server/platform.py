@@ -182,7 +182,7 @@ class Platform:
                 app=app,
                 api=api.prefix,
                 method=request.method,
-                path=request.url.path,
+                path=request.scope["path"],
             )
         except SpineError as exc:
             return _error(request, api, exc)
@@ -203,7 +203,7 @@ class Platform:
         with the same ``X-Request-ID`` then receives the finished response) — or, if it sent
         ``Prefer: respond-async``, 202 with the status URL to poll in ``Content-Location``.
         """
-        key = f"{app}|{request.method}|{request.url.path}|{request_id}"
+        key = f"{app}|{request.method}|{request.scope['path']}|{request_id}"
         wait_s = sync_wait_s(request)
         claimed = asyncio.Event()
         task = asyncio.ensure_future(self._execute_once(request, call_next, key, wait_s, claimed))
@@ -256,7 +256,9 @@ class Platform:
     async def handle(self, request: Request, call_next: Next) -> Response | None:
         """Apply the platform rules: a response refuses or answers the request; ``None`` lets
         it through to the application untouched (streamed, not buffered)."""
-        api = api_for(request.url.path)
+        # The raw ASGI path, not request.url.path: that builds and parses a whole URL (~15 µs
+        # a request) to give the same path back (only "?", "#" and "\\" would be escaped).
+        api = api_for(request.scope["path"])
         if api is None:
             return None
         request_id = request.headers.get("x-request-id")
