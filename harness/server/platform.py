@@ -256,8 +256,8 @@ class Platform:
     async def handle(self, request: Request, call_next: Next) -> Response | None:
         """Apply the platform rules: a response refuses or answers the request; ``None`` lets
         it through to the application untouched (streamed, not buffered)."""
-        # The raw ASGI path, not request.url.path: that builds and parses a whole URL (~15 µs
-        # a request) to give the same path back (only "?", "#" and "\\" would be escaped).
+        # The raw ASGI path, not request.url.path: that builds and parses a whole URL (12.4 µs
+        # against 1.0) to give the same path back, with only "?", "#" and backslash escaped.
         api = api_for(request.scope["path"])
         if api is None:
             return None
