@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.server.apis import api_for
 from harness.server.errors import http_error_response
+from harness.spine.identifiers import ascii_digits
 
 MESH_MAX_BODY_BYTES = 100 * 1024 * 1024  # "at most 100 MB per request"; chunk anything larger
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -89,7 +90,7 @@ class LimitsMiddleware:
                 await self.app(scope, receive, send)
                 return
             declared_text = request.headers.get("content-length")
-            declared = int(declared_text) if declared_text and declared_text.isdecimal() else None
+            declared = int(declared_text) if declared_text and ascii_digits(declared_text) else None
             body = await self._read_body(receive, self._body_limit(scope["path"]), declared)
         except _Refused as refused:
             response = http_error_response(request, refused.status, refused.diagnostics)

@@ -251,12 +251,13 @@ class MeshService:
                 )
             )
             await conn.execute(
-                insert(mesh_chunks).values(
-                    message_id=message_id,
-                    chunk_no=chunk_no,
-                    content_encoding=headers.get("content-encoding"),
-                    data=body,
-                )
+                _INSERT_CHUNK,
+                {
+                    "message_id": message_id,
+                    "chunk_no": chunk_no,
+                    "content_encoding": headers.get("content-encoding"),
+                    "data": body,
+                },
             )
             count, size = (
                 await conn.execute(
@@ -429,26 +430,26 @@ class MeshService:
     ) -> None:
         report_id = new_message_id(now)
         await conn.execute(
-            insert(mesh_messages).values(
-                id=report_id,
-                sender=sender,
-                recipient=sender,
-                workflow_id=workflow_id,
-                message_type="REPORT",
-                status="accepted",
-                chunks_total=1,
-                chunks_received=1,
-                size=0,
-                headers="{}",
-                linked_message_id=original_id,
-                status_code="14",
-                status_description="Undelivered message",
-                created_at=now,
-                delivered_at=now,
-            )
+            _INSERT_MESSAGE,
+            {
+                "id": report_id,
+                "sender": sender,
+                "recipient": sender,
+                "workflow_id": workflow_id,
+                "message_type": "REPORT",
+                "status": "accepted",
+                "chunks_total": 1,
+                "chunks_received": 1,
+                "size": 0,
+                "headers": "{}",
+                "linked_message_id": original_id,
+                "status_code": "14",
+                "status_description": "Undelivered message",
+                "created_at": now,
+                "delivered_at": now,
+            },
         )
         await conn.execute(
-            insert(mesh_chunks).values(
-                message_id=report_id, chunk_no=1, content_encoding=None, data=b""
-            )
+            _INSERT_CHUNK,
+            {"message_id": report_id, "chunk_no": 1, "content_encoding": None, "data": b""},
         )
