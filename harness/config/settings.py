@@ -80,6 +80,11 @@ class ServerSettings(BaseSettings):
         description="idempotency completions are written in batches this often "
         "(0: each before its response)",
     )
+    lean_dispatch: bool = Field(
+        True,
+        description="call routes without FastAPI's generic per-request path "
+        "(harness.server.dispatch); false: every request through FastAPI's router",
+    )
     max_header_bytes: int = Field(
         8_192, ge=1_024, description="request headers larger than this are refused (431)"
     )

@@ -28,6 +28,7 @@ from harness.config import ServerSettings
 from harness.server.admin.router import router as admin_router
 from harness.server.audit import AuditLog
 from harness.server.clock import Clock
+from harness.server.dispatch import install_lean_dispatch
 from harness.server.eps.router import dispensing as eps_dispensing_router
 from harness.server.eps.router import prescribing as eps_prescribing_router
 from harness.server.eps.service import EpsService
@@ -256,6 +257,8 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
     # pydantic warning it suppresses escape. Build every route's state here, once.
     for _ in iter_route_contexts(app.routes):
         pass
+    if settings.lean_dispatch:
+        install_lean_dispatch(app)
     return app
 
 
