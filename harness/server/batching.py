@@ -18,8 +18,12 @@ async def flush_periodically(
     store keeps what it could not write."""
     try:
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+            # that arrives while it handles its own timeout (CPython gh-86296), and this loop
+            # then never ended, leaving the lifespan's shutdown waiting for it for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=interval_s)
+                async with asyncio.timeout(interval_s):
+                    await wake.wait()
             wake.clear()
             try:
                 await flush()

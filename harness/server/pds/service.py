@@ -41,6 +41,7 @@ from harness.server.pds.schemas import PatchOperation, Patient
 from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
 from harness.server.store import Store
 from harness.server.store.engine import StoreConnection
+from harness.server.store.fastread import fast_read
 from harness.server.store.schema import pds_allocations, pds_name_history, pds_patients
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
@@ -48,8 +49,10 @@ from harness.spine.population import Population, valid_nhs_number
 IF_MATCH = re.compile(r'^W/"([0-9]+)"$')
 # The hottest statement (every retrieve, update and SCR/EPS patient check), built once: built per
 # call it cost ~125 µs more CPU per execution (construction and cache key; measured on SQLite).
-_RECORD = select(pds_patients.c.version, pds_patients.c.resource).where(
-    pds_patients.c.nhs_number == bindparam("nhs_number")
+_RECORD = fast_read(
+    select(pds_patients.c.version, pds_patients.c.resource).where(
+        pds_patients.c.nhs_number == bindparam("nhs_number")
+    )
 )
 # The search's re-judging of stored records: the derived matches (an expanding IN) or anyone
 # stored with a birth date in range. Built once, like _RECORD (see harness.server.eps.records).

@@ -33,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVarTuple, overload
+from typing import Any, Protocol, TypeVarTuple, cast, overload
 
 from sqlalchemy import Engine, create_engine, delete, event
 from sqlalchemy.engine import Connection, CursorResult, make_url
@@ -43,6 +43,7 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from harness.errors import HarnessError
+from harness.server.store.fastread import execute_fast
 from harness.server.store.schema import metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers from other workers wait this long for the lock
@@ -90,6 +91,9 @@ class _OnLoop:
     ) -> CursorResult[*AnyRow]: ...
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[*AnyRow]:
+        fast = execute_fast(self._conn, statement, parameters)  # marked hot reads (fastread)
+        if fast is not None:
+            return cast(CursorResult[*AnyRow], fast)
         return self._conn.execute(statement, parameters)
 
 
