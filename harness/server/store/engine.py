@@ -93,6 +93,8 @@ class _OnLoop:
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[*AnyRow]:
         fast = execute_fast(self._conn, statement, parameters)  # marked hot reads (fastread)
         if fast is not None:
+            # A plain Result, not a CursorResult: only SELECTs take this path, and their callers
+            # use Result's API (first, all, scalars, mappings), never rowcount or lastrowid.
             return cast(CursorResult[*AnyRow], fast)
         return self._conn.execute(statement, parameters)
 
