@@ -3,8 +3,8 @@
 A prebuilt ``SELECT`` executed through SQLAlchemy's ``Connection.execute`` on the on-loop SQLite
 connection cost 64-73 us of CPU, of which SQLite itself needs ~15: the rest is SQLAlchemy's
 execution context (cache lookup, parameter construction, cursor and result set-up). The PDS
-record read, the EPS issues read and the session lookup run on most requests of the national mix,
-so this path runs such statements itself (measured: 72.6 against 16.9 us for the PDS read,
+record read, the EPS issues read and the MESH inbox page run on most requests of the national
+mix, so this path runs such statements itself (measured: 72.6 against 16.9 us for the PDS read,
 result object included). No library offers this, so it is written here, narrowly:
 
 - Only statements marked with :func:`fast_read` take it, and only when their compiled form needs
