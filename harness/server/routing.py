@@ -13,6 +13,7 @@ request (minimum of 10 blocks each).
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette._utils import get_route_path  # the path below root_path, as routes match it
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -21,13 +22,6 @@ class ApiRouter(APIRouter):
     """An :class:`~fastapi.APIRouter` skipped without trying its routes for other prefixes."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self.prefix and not _route_path(scope).startswith(self.prefix):
+        if self.prefix and not get_route_path(scope).startswith(self.prefix):
             return Match.NONE, {}
         return super().matches(scope)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path below the application's mount point (``root_path``), as routes see it."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path

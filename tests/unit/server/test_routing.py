@@ -71,6 +71,14 @@ def test_the_prefix_is_compared_below_the_root_path() -> None:
     assert client.get("/spine/first/items/3").json() == {"first": 3}
 
 
+def test_the_path_below_the_root_path_is_the_one_starlette_routes_on() -> None:
+    """A root path that the path only starts with as text ("/fir" of "/first") is no mount
+    point: Starlette routes on the whole path, so the router must not be passed over."""
+    client = TestClient(_app(), root_path="/fir")
+
+    assert client.get("/first/items/3").json() == {"first": 3}
+
+
 def test_a_router_without_a_prefix_is_always_searched() -> None:
     bare = ApiRouter()
 
