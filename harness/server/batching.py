@@ -18,9 +18,9 @@ async def flush_periodically(
     store keeps what it could not write."""
     try:
         while True:
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
-            # that arrives while it handles its own timeout (CPython gh-86296), and this loop
-            # then never ended, leaving the lifespan's shutdown waiting for it for ever.
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when the
+            # event it waits on was set by the time a cancellation reaches it, so a shutdown
+            # that met a wake-up (a full batch) was swallowed and this loop never ended.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval_s):
                     await wake.wait()

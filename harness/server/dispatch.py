@@ -233,11 +233,6 @@ class LeanDispatch:
         self.fallback = fallback
         self.entries = _entries(app) or []
 
-    @property
-    def lean_routes(self) -> int:
-        """How many routes this dispatcher calls itself."""
-        return sum(1 for entry in self.entries if entry.handle is not None)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not self.app.dependency_overrides:
             path = get_route_path(scope)
