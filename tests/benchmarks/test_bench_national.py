@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.run.servers import cpu_seconds, process_tree
 from tests.benchmarks.national_mix import Mix
 from tests.benchmarks.openloop import StepResult, drive, run_step
 from tests.conftest import ADMIN_TOKEN, fresh_postgres_database, start_server, stop_server
@@ -122,20 +123,32 @@ def _summarise(raw: Path, top: int = 16) -> list[str]:
     return lines
 
 
-def _row(step: StepResult, cpu_s: float) -> str:
+def _row(step: StepResult, generator_s: float, server_s: float) -> str:
     statuses = Counter(o.status // 100 for o in step.outcomes)
+    answered = max(1, len(step.outcomes))
+    server_ms, generator_ms = 1000 * server_s / answered, 1000 * generator_s / answered
+    # What two cores could carry at this step's CPU per request: a machine-speed yardstick.
+    ceiling = 2000.0 / (server_ms + generator_ms) if server_ms + generator_ms else float("nan")
     return (
         f"{step.rate_per_s:>7.0f} {step.achieved_per_s:>8.1f} {step.p(50):>7.1f} "
         f"{step.p(95):>8.1f} {step.p(99):>8.1f} {statuses[2]:>7} {statuses[4]:>6} "
         f"{step.server_errors:>6} "
-        f"{1000 * float(np.median(step.lag_s)):>7.2f} {cpu_s / step.duration_s:>6.0%} "
+        f"{1000 * float(np.median(step.lag_s)):>7.2f} {generator_s / step.duration_s:>6.0%} "
+        f"{server_ms:>7.3f} {generator_ms:>7.3f} {ceiling:>8.0f} "
         f"{'pass' if _passes(step) else 'FAIL':>5}"
     )
 
 
 HEADER = (
     f"{'rate/s':>7} {'done/s':>8} {'p50 ms':>7} {'p95 ms':>8} {'p99 ms':>8} {'2xx':>7} "
-    f"{'4xx':>6} {'5xx+io':>6} {'lag ms':>7} {'gen':>6} {'':>5}"
+    f"{'4xx':>6} {'5xx+io':>6} {'lag ms':>7} {'gen':>6} {'srv ms':>7} {'gen ms':>7} "
+    f"{'ceiling':>8} {'':>5}"
+)
+LEGEND = (
+    "gen: the generator's share of a core; srv ms / gen ms: CPU per answered request of the\n"
+    "server's processes (not PostgreSQL's) and of the generator; ceiling: 2 cores / (srv ms +\n"
+    "gen ms) in req/s, what this machine could carry at that cost per request (low rates\n"
+    "overstate the cost: the workers' periodic work is shared by fewer requests)"
 )
 
 
@@ -160,10 +173,11 @@ def test_bench_national_mix(
         )
         mix.setup()
         rng = np.random.default_rng(2014)
+        processes = process_tree(server.process.pid)
         for rate in RATES:
-            cpu = time.process_time()
+            cpu, server_cpu = time.process_time(), cpu_seconds(processes)
             step = drive(run_step("127.0.0.1", port, rate, DURATION_S, mix.next, rng=rng))
-            rows.append(_row(step, time.process_time() - cpu))
+            rows.append(_row(step, time.process_time() - cpu, cpu_seconds(processes) - server_cpu))
             print(f"[{backend}] {rows[-1]}", flush=True)
             steps.append(step)
             if not _passes(step):
@@ -190,6 +204,7 @@ def test_bench_national_mix(
     print(HEADER)
     for row in rows:
         print(row)
+    print(LEGEND)
     print(f"knee (p95 < {P95_LIMIT_MS:.0f} ms, no 5xx): {knee_rate:.0f} req/s")
     for target, label in ((1500.0, "2014 peak"), (3500.0, "2018 peak")):
         tried = [s for s in steps if s.rate_per_s == target]
