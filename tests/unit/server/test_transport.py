@@ -44,45 +44,55 @@ class Recording:
         return {"peername": ("127.0.0.1", 1)}.get(name, default)
 
 
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A private event loop the tests turn by hand."""
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture
+def real() -> Recording:
+    return Recording()
+
+
+@pytest.fixture
+def transport(real: Recording, loop: asyncio.AbstractEventLoop) -> CoalescingTransport:
+    return CoalescingTransport(real, loop)  # type: ignore[arg-type]
+
+
 def _turn(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(asyncio.sleep(0))
 
 
-def test_the_writes_of_one_turn_leave_as_one_in_order() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        real = Recording()
-        transport = CoalescingTransport(real, loop)  # type: ignore[arg-type]
-        transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
-        transport.write(b"")
-        transport.writelines([b"body-", bytearray(b"1")])
-        assert real.writes == []
-        assert transport.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\nbody-1")
-        _turn(loop)
-        assert real.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody-1"]
-        transport.write(b"next")
-        _turn(loop)
-        assert real.writes[-1] == b"next"
-        assert transport.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is proxied
-    finally:
-        loop.close()
+def test_the_writes_of_one_turn_leave_as_one_in_order(
+    loop: asyncio.AbstractEventLoop, real: Recording, transport: CoalescingTransport
+) -> None:
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.write(b"")
+    transport.writelines([b"body-", bytearray(b"1")])
+    assert real.writes == []
+    assert transport.get_write_buffer_size() == len(b"HTTP/1.1 200 OK\r\n\r\nbody-1")
+    _turn(loop)
+    assert real.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody-1"]
+    transport.write(b"next")
+    _turn(loop)
+    assert real.writes[-1] == b"next"
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 1)  # the rest is proxied
 
 
-def test_close_and_eof_send_what_is_pending_first() -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        real = Recording()
-        transport = CoalescingTransport(real, loop)  # type: ignore[arg-type]
-        transport.write(b"last words")
-        transport.write_eof()
-        transport.close()
-        assert real.writes == [b"last words", b"<eof>"]
-        assert real.closed
-        transport.write(b"too late")
-        _turn(loop)  # dropped, as a closing transport drops it: no error
-        assert real.writes == [b"last words", b"<eof>"]
-    finally:
-        loop.close()
+def test_close_and_eof_send_what_is_pending_first(
+    loop: asyncio.AbstractEventLoop, real: Recording, transport: CoalescingTransport
+) -> None:
+    transport.write(b"last words")
+    transport.write_eof()
+    transport.close()
+    assert real.writes == [b"last words", b"<eof>"]
+    assert real.closed
+    transport.write(b"too late")
+    _turn(loop)  # dropped, as a closing transport drops it: no error
+    assert real.writes == [b"last words", b"<eof>"]
 
 
 async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
