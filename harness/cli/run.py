@@ -98,13 +98,17 @@ def _print(console: object, folder: Path) -> None:
         console.print(f"{law['check']}: residual {text}")
     simulation = document.get("simulation")
     if simulation:
+        from harness.reports.simulation import simulation_view
+
         breach = simulation["request_based"]["breach"]
         low, high = breach["interval"]
         console.print(
-            f"{simulation['replications']} simulated months with random failures: mean "
+            f"{simulation['replications']} simulated months with random failures only: mean "
             f"{simulation['request_based']['mean']:.4%}, P(month below target) "
             f"{breach['probability']:.1%} (95 % interval {low:.1%}-{high:.1%})"
         )
+        # Beside the measured verdict, never instead of it: the exit code follows the window.
+        console.print(simulation_view(simulation).lines[-1], markup=False, soft_wrap=True)
     for fault in document.get("faults") or []:
         console.print(
             f"fault {fault['kind']} at {fault['at_s']:g} s: {fault['detail'] or ''}"

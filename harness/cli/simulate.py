@@ -1,11 +1,12 @@
 """``harness simulate``: predict monthly availability and the chance of breaching the target.
 
-Verdict (exit code): a simulation that ran is a prediction, not a test, so it exits 0 — unless
-the scenario asks for a gate (``simulation.slo_gate: true``). Then the request-based
-probability that a month breaches ``slo.availability_target`` is compared with
-``simulation.max_breach_probability`` through its 95 % Wilson interval: exit 1 when the whole
-interval is above the maximum (the design breaches too often), 0 when the whole interval is at
-or below it, and 4 (inconclusive) when the interval straddles it — run more replications.
+Verdict (exit code), always: the predicted probability that a month falls below
+``slo.availability_target`` — request-based and time-based, each with its 95 % Wilson
+interval — is compared with ``simulation.max_breach_probability``
+(:func:`harness.slo.prediction.judge_prediction`): exit 1 when either whole interval is above
+the maximum (the design breaches too often), 0 when both whole intervals are at or below it,
+and 4 (inconclusive) otherwise, with the months that would decide it. ``--no-verdict`` asks for
+the numbers only: exit 0 whatever they are, and the reports say "prediction only".
 """
 
 from __future__ import annotations
@@ -35,14 +36,22 @@ def simulate(
     sweep: list[str] | None = typer.Option(
         None, "--sweep", help="KEY=V1,V2,… one-at-a-time what-if (repeatable)."
     ),
+    no_verdict: bool = typer.Option(
+        False,
+        "--no-verdict",
+        help="Predict only: exit 0 whatever P(breach) is (reports say 'prediction only').",
+    ),
 ) -> int:
     """Simulate months of the scenario's platform and predict its availability."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from harness.cli.report import VERDICT_EXIT
     from harness.config import HarnessSettings, load_scenario
     from harness.errors import ConfigurationError
     from harness.reports import create_results_dir
+    from harness.reports.simulation import PREDICTION_ONLY
     from harness.simulation import Executor, run_replications, summarise, write_tables
+    from harness.slo.prediction import judge_prediction
 
     scenario = load_scenario(scenario_path)
     if executor not in {e.value for e in Executor}:
@@ -60,6 +69,8 @@ def simulate(
 
         variants(scenario, grid)  # refuse a bad sweep before anything runs
     console = make_console()
+    if scenario.simulation.slo_gate:
+        console.print("note: simulation.slo_gate is no longer read: simulate always judges")
     settings = HarnessSettings()
     try:
         results = create_results_dir(
@@ -87,9 +98,8 @@ def simulate(
         )
     summary = summarise(run)
     sections: dict[str, Any] = {"scenario": scenario.model_dump(mode="json"), "simulation": summary}
-    verdict = _verdict(
-        summary, scenario.simulation.slo_gate, scenario.simulation.max_breach_probability
-    )
+    summary["judgement"] = judge_prediction(summary, scenario.simulation.max_breach_probability)
+    verdict = ExitCode.PASS if no_verdict else VERDICT_EXIT[summary["judgement"]["verdict"]]
     if validate:
         from harness.simulation import validate_windows
 
@@ -102,9 +112,10 @@ def simulate(
             scenario, grid, replications, root_seed, chosen, count, scheduler, summary, results
         )
     write_tables(run, results.path / "simulation")
-    summary["verdict"] = verdict.name.lower()
+    judged = not no_verdict or verdict is ExitCode.INVALID_RUN
+    summary["verdict"] = verdict.name.lower() if judged else PREDICTION_ONLY
     results.write_json(sections, command="simulate", seed=root_seed)
-    _print(console, summary)
+    console.print(_print(console, summary), markup=False, soft_wrap=True)
     from harness.reports.render import write_report
 
     write_report(results.path)  # report.html, summary.md, junit.xml and figures, as load and run
@@ -153,55 +164,34 @@ def _sweep(
     return {"base_breach_probability": base, "rows": rows, "figures": figures}
 
 
-def _verdict(summary: dict[str, Any], gate: bool, max_breach: float) -> ExitCode:
-    if not gate:
-        return ExitCode.PASS
-    low, high = summary["request_based"]["breach"]["interval"]
-    if low > max_breach:
-        return ExitCode.FAIL
-    if high <= max_breach:
-        return ExitCode.PASS
-    return ExitCode.INCONCLUSIVE
-
-
-def _print(console: Any, summary: dict[str, Any]) -> None:
+def _print(console: Any, summary: dict[str, Any]) -> str:
+    """Print the months' table and lines; return the verdict line, printed last."""
     from rich.table import Table
 
-    target = summary["target"]
-    table = Table(title=f"{summary['replications']} simulated months, target {target:.2%}")
-    for column in ("SLI", "mean", "P5", "median", "worst", "P(breach)", "95% CI", "P(year)"):
+    from harness.reports.simulation import COLUMNS, simulation_view
+
+    view = simulation_view(summary)
+    table = Table(title=view.title)
+    for column in COLUMNS:
         table.add_column(column, no_wrap=True)
-    for name, label in (("request_based", "request"), ("time_based", "time")):
-        d = summary[name]
-        b = d["breach"]
-        table.add_row(
-            label,
-            f"{d['mean']:.4%}",
-            f"{d['p5']:.4%}",
-            f"{d['median']:.4%}",
-            f"{d['worst']:.4%}",
-            f"{b['probability']:.1%}",
-            f"{b['interval'][0]:.1%}-{b['interval'][1]:.1%}",
-            f"{b['year_probability']:.0%}",
-        )
+    for row in view.rows:
+        table.add_row(*(row[c] for c in COLUMNS))
     # Logs and CI are not terminals (80 columns by default): give the table the room it needs.
-    console.width = max(console.width, 110)
+    console.width = max(console.width, 120)
     console.print(table)
-    excluded = set(summary["excluded_causes"])
-    causes = sorted(
-        summary["budget_by_cause"].items(), key=lambda item: -item[1]["budget_share_mean"]
-    )
-    burned = ", ".join(
-        f"{name} {v['budget_share_mean']:.1%}{' (excluded)' if name in excluded else ''}"
-        for name, v in causes
-        if v["budget_share_mean"] > 0
-    )
-    console.print(f"error budget burned per month, mean by cause: {burned or 'none'}")
-    alerts = summary["alerts"]
-    console.print(
-        f"burn-rate alerts: pages in {alerts['months_with_page']} months, median time to page "
-        f"{alerts['median_time_to_page_min']} min, missed pages {alerts['missed_pages']}"
-    )
+    services = Table(title="per service (request-based)")
+    for column in ("service", *COLUMNS[1:-1]):
+        services.add_column(column, no_wrap=True)
+    for row in view.services:
+        services.add_row(*(row[c] for c in COLUMNS[:-1]))
+    console.print(services)
+    for line in view.lines[:-1]:
+        console.print(line, markup=False, soft_wrap=True)
+    _print_validation(console, summary)
+    return view.lines[-1]
+
+
+def _print_validation(console: Any, summary: dict[str, Any]) -> None:
     check = summary.get("validation")
     if check is not None:
         verdict = "agrees" if check["agrees"] else "DISAGREES"

@@ -228,8 +228,11 @@ class SimulationSpec(StrictModel):
     organisation's own link and a supplier's gateway are not the Spine's to keep up."""
     reconnect_flush: FlushSpec = FlushSpec()
     slo_gate: bool = False
-    """Exit 1 when the breach probability's lower confidence bound exceeds ``max_breach``."""
+    """No longer read (kept so older files validate): ``harness simulate`` always judges its
+    prediction against ``max_breach_probability``; ``--no-verdict`` predicts only."""
     max_breach_probability: float = Field(0.05, ge=0.0, le=1.0)
-    """The acceptable probability that a month breaches the availability target."""
+    """The acceptable probability that a month breaches the availability target: ``simulate``
+    fails when the 95 % interval of either measure's P(breach) is wholly above it, passes when
+    both are wholly at or below it, and is otherwise inconclusive. Example: ``0.05``."""
     importance: ImportanceSpec | None = None
     """Importance sampling of a rare failure (off by default)."""

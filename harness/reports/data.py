@@ -19,6 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.reports.simulation import (
+    INVALID,
+    PREDICTION_ONLY,
+    SimulationView,
+    simulation_checks,
+    simulation_view,
+)
 from harness.slo.availability import read_journeys, read_organisations
 from harness.slo.checks import Check
 from harness.slo.confidence import Verdict
@@ -33,7 +40,8 @@ SIMULATION_VERDICTS = {
     "pass": Verdict.PASS,
     "fail": Verdict.FAIL,
     "inconclusive": Verdict.INCONCLUSIVE,
-    "invalid_run": Verdict.INVALID,
+    INVALID: Verdict.INVALID,
+    PREDICTION_ONLY: Verdict.PASS,  # reported, not judged: nothing to fail on
 }
 
 
@@ -53,6 +61,8 @@ class ReportData:
         latency: per bin: percentiles in both views (ms).
         months: ``simulation/months.csv`` when present.
         predicted: per service, predicted (simulation) versus measured availability.
+        simulation: the simulated months as text, with their design verdict (``simulate``;
+            reported beside the measured verdict by ``run``).
         warnings: things the reader should know (shown in every output).
         figures: file names under ``figures/`` once rendered.
     """
@@ -68,6 +78,7 @@ class ReportData:
     latency: pd.DataFrame | None = None
     months: pd.DataFrame | None = None
     predicted: pd.DataFrame | None = None
+    simulation: SimulationView | None = None
     warnings: list[str] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
 
@@ -75,6 +86,15 @@ class ReportData:
     def slo(self) -> dict[str, Any] | None:
         """The ``slo`` section (load runs only)."""
         return self.evaluation.section if self.evaluation is not None else None
+
+    @property
+    def prediction_only(self) -> bool:
+        """A ``simulate --no-verdict`` run: the verdict is not a judgement."""
+        return (
+            self.run.load is None
+            and self.simulation is not None
+            and (self.simulation.prediction_only)
+        )
 
     @property
     def title(self) -> str:
@@ -155,23 +175,6 @@ def _load_part(data: ReportData) -> None:
         data.latency = over_time(table, bin_s=data.bin_s, start_s=start_s)
 
 
-def _simulation_check(simulation: dict[str, Any], target: float) -> Check:
-    breach = (simulation.get("request_based") or {}).get("breach") or {}
-    p = breach.get("probability")
-    low, high = (breach.get("interval") or [None, None])[:2]
-    stored = simulation.get("verdict")
-    verdict = SIMULATION_VERDICTS.get(str(stored), Verdict.PASS)
-    months = simulation.get("replications", "?")
-    shown = f"{p:.1%} (95 % CI {low:.1%}–{high:.1%})" if p is not None else "unknown"
-    return Check(
-        name=f"P(simulated month below {target:.2%}) = {shown}",
-        group="simulation.breach",
-        verdict=verdict,
-        message=f"request-based P(breach) {shown} over {months} months",
-        detail=f"verdict of harness simulate: {stored}" if stored else "a prediction, not judged",
-    )
-
-
 def _predicted(simulation: dict[str, Any], slo: dict[str, Any]) -> pd.DataFrame | None:
     predicted = simulation.get("per_service") or {}
     measured = slo["request_based"]["per_service"]
@@ -192,6 +195,11 @@ def _predicted(simulation: dict[str, Any], slo: dict[str, Any]) -> pd.DataFrame 
             }
         )
     return pd.DataFrame(rows) if rows else None
+
+
+def _max_breach(scenario: dict[str, Any] | None) -> float | None:
+    value = ((scenario or {}).get("simulation") or {}).get("max_breach_probability")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def build_report(results_dir: Path) -> ReportData:
@@ -219,10 +227,11 @@ def build_report(results_dir: Path) -> ReportData:
     simulation = run.simulation
     if simulation is not None:
         target = float(simulation.get("target", objectives.availability_target))
-        check = _simulation_check(simulation, target)
+        view = simulation_view(simulation, _max_breach(run.scenario))
+        data.simulation = view
         if run.load is None:
-            data.checks = (check,)
-            data.verdict = check.verdict
+            data.checks = simulation_checks(view, target)
+            data.verdict = SIMULATION_VERDICTS.get(view.verdict, Verdict.INVALID)
         data.months = _optional_csv(run.path / "simulation" / "months.csv", pd.read_csv)
         if data.slo is not None:
             data.predicted = _predicted(simulation, data.slo)

@@ -18,6 +18,8 @@ from typing import Any
 from jinja2 import Environment, StrictUndefined
 
 from harness.reports.data import ReportData, json_safe
+from harness.reports.simulation import COLUMNS as SIM_COLUMNS
+from harness.reports.simulation import DEFINITIONS as SIM_DEFINITIONS
 from harness.slo.confidence import Verdict
 from harness.slo.outcomes import Outcome
 
@@ -27,6 +29,13 @@ VERDICT_TEXT = {
     Verdict.INCONCLUSIVE: "INCONCLUSIVE — too few requests to decide",
     Verdict.INVALID: "INVALID RUN — the measurement cannot be judged",
 }
+SIMULATION_VERDICT_TEXT = {
+    Verdict.PASS: "PASS — simulated months breach the target no more often than allowed",
+    Verdict.FAIL: "FAIL — simulated months breach the target more often than allowed",
+    Verdict.INCONCLUSIVE: "INCONCLUSIVE — too few simulated months to decide",
+    Verdict.INVALID: "INVALID RUN — the simulation cannot be judged",
+}
+PREDICTION_ONLY_TEXT = "PREDICTION ONLY — not judged (--no-verdict)"
 FIGURE_TITLES = {
     "traffic.png": "Traffic and errors over time",
     "latency.png": "Latency percentiles over time, both views",
@@ -57,6 +66,15 @@ def ms(value: float | None) -> str:
     if value is None or value != value:
         return "–"
     return f"{value:.3g}"
+
+
+def banner(data: ReportData) -> tuple[str, str]:
+    """The verdict's CSS class and text: a simulation's own words when only months ran."""
+    if data.prediction_only:
+        return "prediction", PREDICTION_ONLY_TEXT
+    if data.run.load is None and data.simulation is not None:
+        return str(data.verdict), SIMULATION_VERDICT_TEXT[data.verdict]
+    return str(data.verdict), VERDICT_TEXT[data.verdict]
 
 
 def _template() -> str:
@@ -124,10 +142,11 @@ def _latency_rows(slo: dict[str, Any]) -> list[dict[str, str]]:
 def _context(data: ReportData, figure_paths: dict[str, Path]) -> dict[str, Any]:
     slo = data.slo
     run = data.run
+    verdict_class, verdict_text = banner(data)
     context: dict[str, Any] = {
         "title": data.title,
-        "verdict": str(data.verdict),
-        "verdict_text": VERDICT_TEXT[data.verdict],
+        "verdict": verdict_class,
+        "verdict_text": verdict_text,
         "warnings": data.warnings,
         "problems": list(run.problems),
         "checks": [c.to_json() for c in data.checks],
@@ -149,6 +168,9 @@ def _context(data: ReportData, figure_paths: dict[str, Path]) -> dict[str, Any]:
         "pct": pct,
         "num": num,
         "simulation": run.simulation,
+        "sim": data.simulation,
+        "sim_columns": SIM_COLUMNS,
+        "sim_definitions": SIM_DEFINITIONS,
         "predicted": None,
         # harness run: the fault timeline, prediction beside measurement, operational laws.
         "faults": run.document.get("faults") or [],

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.reports.data import ReportData
-from harness.reports.html import VERDICT_TEXT, num, pct
+from harness.reports.html import banner, num, pct
+from harness.reports.simulation import COLUMNS, SimulationView
 from harness.slo.confidence import Verdict
 
 ICON = {
@@ -23,8 +24,9 @@ MAX_LISTED = 10
 
 def render_markdown(data: ReportData) -> str:
     """The summary as Markdown text."""
+    icon = "🔮" if data.prediction_only else ICON[data.verdict]
     lines = [
-        f"### {ICON[data.verdict]} {data.title}: {VERDICT_TEXT[data.verdict]}",
+        f"### {icon} {data.title}: {banner(data)[1]}",
         "",
         f"Target {pct(data.objectives.availability_target)}, one-sided confidence "
         f"{data.objectives.confidence:.0%}.",
@@ -54,9 +56,8 @@ def render_markdown(data: ReportData) -> str:
             f"{pct(budget['messages_remaining_fraction'], 3)} (messages), "
             f"{pct(budget['minutes_remaining_fraction'], 3)} (minutes).",
         ]
-    elif data.run.simulation is not None:
-        breach = data.run.simulation.get("request_based", {}).get("breach", {})
-        lines += ["", f"Simulated P(month below target): {pct(breach.get('probability'), 3)}."]
+    if data.simulation is not None:
+        lines += _simulation(data.simulation)
     lines += _comparison(data.run.document.get("comparison") or [])
     failing = [c for c in data.checks if c.verdict is not Verdict.PASS]
     if failing:
@@ -66,6 +67,20 @@ def render_markdown(data: ReportData) -> str:
             lines.append(f"- … and {len(failing) - MAX_LISTED} more (see junit.xml)")
     lines += ["", f"{len(data.checks)} checks; full report: `report.html`."]
     return "\n".join(lines) + "\n"
+
+
+def _simulation(view: SimulationView) -> list[str]:
+    """The simulated months: the terminal's table and lines, and per service."""
+    lines = ["", f"**{view.title}**", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * (len(COLUMNS) - 1)]
+    lines += ["| " + " | ".join(row[c] for c in COLUMNS) + " |" for row in view.rows]
+    lines += ["", *(f"- {line}" for line in view.lines)]
+    if view.services:
+        columns = COLUMNS[:-1]
+        lines += ["", "| service " + "".join(f"| {c} " for c in columns[1:]) + "|"]
+        lines.append("|---|" + "---:|" * (len(columns) - 1))
+        lines += ["| " + " | ".join(row[c] for c in columns) + " |" for row in view.services]
+    return lines
 
 
 def _comparison(rows: list[dict[str, Any]]) -> list[str]:

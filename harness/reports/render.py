@@ -70,10 +70,16 @@ def draw_figures(data: ReportData, folder: Path) -> dict[str, Path]:
     return paths
 
 
+def _row_text(row: dict[str, str]) -> str:
+    return "  ".join(f"{name} {value}" for name, value in row.items() if value)
+
+
 def slo_section(data: ReportData) -> dict[str, Any]:
     """The ``slo`` section written into ``results.json``."""
     section: dict[str, Any] = dict(data.slo) if data.slo is not None else {}
     section["verdict"] = str(data.verdict)
+    if data.simulation is not None:
+        section["design"] = data.simulation.judgement | {"verdict": data.simulation.verdict}
     section["checks"] = [c.to_json() for c in data.checks]
     section["problems"] = list(data.run.problems)
     section["partial"] = data.run.partial
@@ -103,12 +109,17 @@ def write_report(results_dir: Path) -> ReportData:
     (results_dir / "report.html").write_text(render_html(data, paths), encoding="utf-8")
     (results_dir / "summary.md").write_text(render_markdown(data), encoding="utf-8")
     run = data.run
+    out = list(data.warnings)
+    if data.simulation is not None:  # what the terminal printed, for CI logs
+        sim = data.simulation
+        out += [sim.title, *(_row_text(row) for row in sim.rows), *sim.lines]
     write_junit(
         results_dir / "junit.xml",
         data.checks,
         suite=f"harness report {data.title}",
         properties={
-            "verdict": data.verdict,
+            "verdict": "prediction-only" if data.prediction_only else data.verdict,
+            "design_verdict": data.simulation.verdict if data.simulation else None,
             "command": run.document.get("command"),
             "seed": run.document.get("seed"),
             "schema_version": run.document.get("schema_version"),
@@ -116,7 +127,7 @@ def write_report(results_dir: Path) -> ReportData:
             "availability_target": data.objectives.availability_target,
             "confidence": data.objectives.confidence,
         },
-        system_out="\n".join(data.warnings),
+        system_out="\n".join(out),
     )
     _update_results(data)
     return data

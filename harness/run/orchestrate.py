@@ -256,11 +256,17 @@ def _prediction(
 
 
 def _months(scenario: Scenario, months: int) -> dict[str, Any]:
+    """Months with random failures and their design verdict, reported beside the measured one."""
     from harness.simulation.runner import run_replications
     from harness.simulation.summary import summarise
+    from harness.slo.prediction import judge_prediction
 
     run = run_replications(scenario, months, scenario.seed)
-    return summarise(run)
+    summary = summarise(run)
+    summary["judgement"] = judge_prediction(summary, scenario.simulation.max_breach_probability)
+    summary["verdict"] = summary["judgement"]["verdict"]
+    summary["note"] = "random failures only: the scenario's scripted faults are not in these months"
+    return summary
 
 
 def _write_cpu(path: Path, samples: list[dict[str, Any]]) -> None:

@@ -28,7 +28,7 @@ TIMINGS = ("performance",)  # wall and CPU seconds; the only part allowed to dif
 
 
 def simulate(output: Path, *options: str) -> dict[str, Any]:
-    common = ["-n", REPLICATIONS, "--seed", SEED, "--output", str(output)]
+    common = ["-n", REPLICATIONS, "--seed", SEED, "--output", str(output), "--no-verdict"]
     code = run(["simulate", str(SCENARIO), *common, *options])
     assert code == 0
     results = json.loads((output / "results.json").read_text())

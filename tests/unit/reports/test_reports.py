@@ -158,6 +158,7 @@ def test_a_simulation_only_directory_reports_its_breach_probability(
         "simulation": simulation_section(rng, run_dir),
     }
     (run_dir / "results.json").write_text(json.dumps(document))
-    assert run(["report", str(run_dir)]) == ExitCode.PASS
+    # The stored "pass" is not trusted: the interval 1-8 % straddles the default maximum of 5 %.
+    assert run(["report", str(run_dir)]) == ExitCode.INCONCLUSIVE
     assert (run_dir / "figures" / "breach.png").exists()
     assert "P(simulated month below" in (run_dir / "junit.xml").read_text()
