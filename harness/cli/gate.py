@@ -18,6 +18,7 @@ GATE_EXIT = {"pass": ExitCode.PASS, "regression": ExitCode.FAIL, "invalid": Exit
 
 
 def gate(
+    context: typer.Context,
     candidate: Path = typer.Option(..., help="Results directory of the run to judge."),
     baseline: str | None = typer.Option(
         None, help="Baseline name (under --baselines-dir) or directory."
@@ -39,7 +40,7 @@ def gate(
     ),
 ) -> int:
     """Compare latency and availability of a candidate run with a baseline."""
-    from harness.config import HarnessSettings
+    from harness.cli.arguments import results_dir
     from harness.errors import ConfigurationError
     from harness.gate import (
         GateThresholds,
@@ -51,7 +52,6 @@ def gate(
     from harness.gate import (
         save_baseline as store,
     )
-    from harness.reports import create_results_dir
 
     console = make_console()
     err = make_console(stderr=True)
@@ -68,10 +68,7 @@ def gate(
             min_failure_rate_increase=min_failure_increase,
         )
         result = judge_runs(baseline_run, candidate_run, thresholds)
-        try:
-            folder = create_results_dir("gate", parent=HarnessSettings().reports_dir, output=output)
-        except FileExistsError as exc:
-            raise ConfigurationError(str(exc)) from None
+        folder = results_dir("gate", output, context)
         write_outputs(result, folder.path)
         for warning in result.warnings:
             err.print(f"warning: {warning}", markup=False, soft_wrap=True)

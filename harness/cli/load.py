@@ -44,6 +44,7 @@ def options_default(name: str) -> str:
 
 
 def load(
+    context: typer.Context,
     scenario_file: Path = typer.Argument(..., help="Scenario file (YAML)."),
     target: str | None = typer.Option(
         None, help="Base URL of the server; default: start a local reference server."
@@ -74,7 +75,7 @@ def load(
 ) -> int:
     """Play the scenario's traffic as an open model and write load/windows.jsonl."""
     import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
-    from harness.config import HarnessSettings, load_scenario
+    from harness.config import load_scenario
 
     if master and worker:
         raise typer.BadParameter("--master and --worker exclude each other")
@@ -83,18 +84,15 @@ def load(
 
         load_scenario(scenario_file)  # the plan comes from the master; the file must still parse
         return run_worker(master_host, master_port)
-    from harness.config.duration import parse_duration_s
+    from harness.cli.arguments import duration_s as parse_duration
+    from harness.cli.arguments import results_dir
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
     from harness.load.session import START_DELAY_S, run_load, write_results
-    from harness.reports import create_results_dir
     from harness.run.servers import server_groups, sqlite_url
 
     scenario = load_scenario(scenario_file)
-    try:
-        duration_s = parse_duration_s(duration) if duration is not None else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    duration_s = parse_duration(duration)
     wanted = tuple(i.strip() for i in interactions.split(",") if i.strip()) if interactions else ()
     from harness.spine import CATALOGUE
 
@@ -102,10 +100,7 @@ def load(
     if unknown:
         raise ConfigurationError(f"unknown interactions: {', '.join(sorted(unknown))}")
     secrets = _credentials(credentials)
-    settings = HarnessSettings()
-    results = create_results_dir(
-        f"load-{scenario.name}", parent=settings.reports_dir, output=output
-    )
+    results = results_dir(f"load-{scenario.name}", output, context)
     console = make_console()
 
     @contextlib.contextmanager

@@ -13,6 +13,7 @@ WEEK_DAYS = 7
 
 
 def profile(
+    context: typer.Context,
     scale: str = typer.Option("2014", help="2014 (400 M/month), 2018 (1 bn/month) or a factor."),
     start: str = typer.Option(
         "2014-09-01", help="First day of the window (London local time, ISO 8601)."
@@ -26,15 +27,13 @@ def profile(
     output: Path | None = typer.Option(None, help="Results directory (default reports/…)."),
 ) -> int:
     """Summarise the traffic profile over a window and plot its first week."""
+    from harness.cli.arguments import results_dir
     from harness.cli.profile_render import render_summary, week_figure
-    from harness.config import HarnessSettings
     from harness.errors import ConfigurationError
-    from harness.reports import create_results_dir
     from harness.spine import TrafficProfile, parse_scale
     from harness.spine.calendar import to_epoch_s
     from harness.spine.summary import summarise
 
-    settings = HarnessSettings()
     console = make_console()
     try:
         start_s = to_epoch_s(start)
@@ -42,11 +41,8 @@ def profile(
         raise typer.BadParameter(f"{start!r} is not an ISO 8601 date: {exc}") from None
     traffic = TrafficProfile(scale=parse_scale(scale), winter_pressure=winter_pressure)
     summary = summarise(traffic, start_s, days)
+    results = results_dir(f"profile-{summary.scale}", output, context)  # refused before any output
     render_summary(summary, console, organisations=organisations)
-
-    results = create_results_dir(
-        f"profile-{summary.scale}", parent=settings.reports_dir, output=output
-    )
     figure = week_figure(
         traffic, start_s, min(days, WEEK_DAYS), results.figure_path("profile-week.png")
     )

@@ -30,16 +30,15 @@ def run(
 ) -> int:
     """Run a scenario end to end and write one report: measured beside predicted."""
     import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
+    from harness.cli.arguments import check_faults_fit
+    from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
-    from harness.config.duration import parse_duration_s
     from harness.run.orchestrate import RunRequest, execute
 
     scenario = load_scenario(scenario_file)
-    try:
-        duration_s = parse_duration_s(duration) if duration is not None else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    duration_s = parse_duration(duration)
+    check_faults_fit(scenario, duration_s)
     console = make_console()
     record = execute(
         RunRequest(

@@ -21,6 +21,7 @@ from harness.cli.output import ExitCode, make_console
 
 
 def simulate(
+    context: typer.Context,
     scenario_path: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario file (YAML)."),
     replications: int = typer.Option(200, "--replications", "-n", min=1, help="Months to run."),
     seed: int | None = typer.Option(None, min=0, help="Root seed (default: the scenario's)."),
@@ -45,10 +46,10 @@ def simulate(
     """Simulate months of the scenario's platform and predict its availability."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from harness.cli.arguments import results_dir
     from harness.cli.report import VERDICT_EXIT
-    from harness.config import HarnessSettings, load_scenario
+    from harness.config import load_scenario
     from harness.errors import ConfigurationError
-    from harness.reports import create_results_dir
     from harness.reports.simulation import PREDICTION_ONLY
     from harness.simulation import Executor, run_replications, summarise, write_tables
     from harness.slo.prediction import judge_prediction
@@ -71,13 +72,7 @@ def simulate(
     console = make_console()
     if scenario.simulation.slo_gate:
         console.print("note: simulation.slo_gate is no longer read: simulate always judges")
-    settings = HarnessSettings()
-    try:
-        results = create_results_dir(
-            f"simulate-{scenario.name}", parent=settings.reports_dir, output=output
-        )
-    except FileExistsError as exc:
-        raise ConfigurationError(str(exc)) from None
+    results = results_dir(f"simulate-{scenario.name}", output, context)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigurationError
+
 RESULTS_SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")  # the published JSON Schema
 _LIBRARIES = ("numpy", "pandas", "simpy", "locust", "fastapi", "pydantic")
@@ -54,9 +56,28 @@ def results_json_schema() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ResultsDir:
-    """A results directory being written."""
+    """A results directory being written.
+
+    Attributes:
+        path: the directory.
+        created: whether this command created it (an existing empty ``--output`` is kept).
+    """
 
     path: Path
+    created: bool = True
+
+    def discard_if_empty(self) -> bool:
+        """Remove what this command made when it holds no file at all; return whether it did.
+
+        A command that fails before writing anything must not leave an empty folder behind.
+        """
+        if not self.path.is_dir() or any(p.is_file() for p in self.path.rglob("*")):
+            return False
+        for folder in sorted(self.path.rglob("*"), key=lambda p: -len(p.parts)):
+            folder.rmdir()
+        if self.created:
+            self.path.rmdir()
+        return True
 
     def write_json(self, sections: dict[str, Any], *, command: str, seed: int | None) -> Path:
         """Write ``results.json`` with the common header and ``sections``; return its path."""
@@ -83,15 +104,37 @@ class ResultsDir:
 
 
 def create_results_dir(name: str, *, parent: Path, output: Path | None = None) -> ResultsDir:
-    """Create ``output`` or ``parent/<name>-<UTC time>``; refuse a non-empty ``output``."""
+    """Create ``output`` or ``parent/<name>-<UTC time>`` and check that it can be written.
+
+    Raises:
+        ConfigurationError: ``output`` is a file, is not empty or cannot be written, or
+            ``parent`` (``HARNESS_REPORTS_DIR``) cannot hold a new directory — one line each,
+            before any work is done.
+    """
     if output is None:
+        if parent.exists() and not parent.is_dir():
+            raise ConfigurationError(
+                f"reports directory {parent} (HARNESS_REPORTS_DIR) is a file, not a directory"
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         output = parent / f"{name}-{stamp}"
         suffix = 1
         while output.exists():
             suffix += 1
             output = parent / f"{name}-{stamp}-{suffix}"
-    elif output.exists() and any(output.iterdir()):
-        raise FileExistsError(f"output directory {output} exists and is not empty")
-    output.mkdir(parents=True, exist_ok=True)
-    return ResultsDir(output)
+        where = f"reports directory {parent} (HARNESS_REPORTS_DIR)"
+    else:
+        where = f"--output {output}"
+        if output.exists() and not output.is_dir():
+            raise ConfigurationError(f"{where} is a file, not a directory")
+        if output.exists() and any(output.iterdir()):
+            raise ConfigurationError(f"{where} is not empty: give a new or empty directory")
+    created = not output.exists()
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigurationError(f"{where} cannot be written: {exc.strerror or exc}") from None
+    return ResultsDir(output, created=created)

@@ -127,12 +127,9 @@ def execute(request: RunRequest, say: Any = print) -> RunRecord:
     check_faults(scenario.faults, sites, {o.supplier for o in directory})
     if request.database_url is not None:
         check_database(request.database_url)
-    try:
-        results = create_results_dir(
-            f"run-{scenario.name}", parent=settings.reports_dir, output=request.output
-        )
-    except FileExistsError as exc:
-        raise ConfigurationError(str(exc)) from None
+    results = create_results_dir(
+        f"run-{scenario.name}", parent=settings.reports_dir, output=request.output
+    )
     record = RunRecord(results)
     database_url = request.database_url or sqlite_url(results.path / "server" / "server.db")
     token = secrets.token_urlsafe(24)

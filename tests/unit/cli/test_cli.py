@@ -100,10 +100,12 @@ def test_profile_writes_results_and_plot(
     assert (out_dir / "figures" / "profile-week.png").stat().st_size > 10_000
 
 
-def test_profile_refuses_a_non_empty_output(tmp_path: Path) -> None:
+def test_profile_refuses_a_non_empty_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "keep.txt").write_text("already here")
-    with pytest.raises(FileExistsError):
-        run(["profile", "--days", "1", "--output", str(tmp_path)])
+    assert run(["profile", "--days", "1", "--output", str(tmp_path)]) == ExitCode.USAGE
+    assert "is not empty" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
