@@ -47,6 +47,7 @@ def simulate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from harness.cli.arguments import results_dir
+    from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
     from harness.errors import ConfigurationError
@@ -73,14 +74,17 @@ def simulate(
     if scenario.simulation.slo_gate:
         console.print("note: simulation.slo_gate is no longer read: simulate always judges")
     results = results_dir(f"simulate-{scenario.name}", output, context)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=not console.is_terminal,
-    ) as bar:
+    with (
+        catching_signals() as stop,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=not console.is_terminal,
+        ) as bar,
+    ):
         task = bar.add_task(f"simulating {scenario.name}", total=replications)
         run = run_replications(
             scenario,
@@ -94,12 +98,23 @@ def simulate(
     summary = summarise(run)
     sections: dict[str, Any] = {"scenario": scenario.model_dump(mode="json"), "simulation": summary}
     summary["judgement"] = judge_prediction(summary, scenario.simulation.max_breach_probability)
+    if run.interrupted:  # the finished months, marked partial; no validation or sweep
+        summary["partial"] = True
+        summary["verdict"] = "partial"
+        write_tables(run, results.path / "simulation")
+        results.write_json(sections, command="simulate", seed=root_seed)
+        _finish(console, summary, results.path)
+        console.print(f"interrupted: {len(run.records)} of {replications} months finished")
+        return stop.exit_code
     verdict = ExitCode.PASS if no_verdict else VERDICT_EXIT[summary["judgement"]["verdict"]]
     if validate:
         from harness.simulation import validate_windows
+        from harness.simulation.closed_forms import scenario_checks
 
         check = validate_windows(run.prepared, root_seed)
         summary["validation"] = check
+        # Reported beside the kernel's verdict; the exit code rests on the kernel's alone.
+        summary["closed_forms"] = scenario_checks(run.prepared.layout, root_seed)
         if not check["agrees"]:
             verdict = ExitCode.INVALID_RUN
     if grid:
@@ -110,13 +125,18 @@ def simulate(
     judged = not no_verdict or verdict is ExitCode.INVALID_RUN
     summary["verdict"] = verdict.name.lower() if judged else PREDICTION_ONLY
     results.write_json(sections, command="simulate", seed=root_seed)
-    console.print(_print(console, summary), markup=False, soft_wrap=True)
+    _finish(console, summary, results.path)
+    return verdict
+
+
+def _finish(console: Any, summary: dict[str, Any], folder: Path) -> None:
+    """Print the summary and write the reports (report.html, summary.md, junit.xml, figures)."""
     from harness.reports.render import write_report
 
-    write_report(results.path)  # report.html, summary.md, junit.xml and figures, as load and run
-    console.print(f"report: {results.path / 'report.html'}")
-    console.print(f"results: {results.path}")
-    return verdict
+    console.print(_print(console, summary), markup=False, soft_wrap=True)
+    write_report(folder)
+    console.print(f"report: {folder / 'report.html'}")
+    console.print(f"results: {folder}")
 
 
 def _sweep(
@@ -206,3 +226,35 @@ def _print_validation(console: Any, summary: dict[str, Any]) -> None:
                 f"(exact ±{noise.get('failed', 0.0):.0f}), slow {e['slow']:.0f} / "
                 f"{h['slow']:.0f} (±{noise.get('slow', 0.0):.0f}){note}"
             )
+    closed = summary.get("closed_forms")
+    if closed is not None:
+        _print_closed_forms(console, closed)
+
+
+def _print_closed_forms(console: Any, closed: dict[str, Any]) -> None:
+    from harness.simulation.closed_forms import LOADS
+
+    verdict = "agree" if closed["agrees"] else "DISAGREE"
+    console.print(f"closed-form checks on this scenario's laws and pools: {verdict}")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in closed["checks"]:
+        note = "" if row["agrees"] else "  DISAGREES"
+        if row["group"]:
+            groups.setdefault(row["group"], []).append(row)
+            continue
+        console.print(
+            f"  {row['check']}: closed form {row['closed_form']:.4g}, model {row['model']:.4g} "
+            f"(±{row['margin']:.2g}){note}",
+            markup=False,
+        )
+    for name, rows in groups.items():
+        ratios = " ".join(
+            f"{r['model'] / r['closed_form']:.3f}" if r["closed_form"] > 0 else "-" for r in rows
+        )
+        bad = [r["check"] for r in rows if not r["agrees"]]
+        loads = " ".join(f"{rho:.2f}" for rho in LOADS)
+        console.print(
+            f"  {name} at rho {loads}: {ratios}"
+            + (f"  DISAGREES: {'; '.join(bad)}" if bad else ""),
+            markup=False,
+        )

@@ -126,14 +126,6 @@ def _cross_check(scenario: Scenario, data: dict[str, Any]) -> list[tuple[Loc, st
                     f"starts at {fault.at:g}s, after the load ends ({window_s:g}s of wall time)",
                 )
             )
-    for service, pool in scenario.topology.pools.items():
-        if pool.redundancy >= pool.servers:
-            found.append(
-                (
-                    ("topology", "pools", str(service), "redundancy"),
-                    f"redundancy {pool.redundancy} leaves no working server of {pool.servers}",
-                )
-            )
     found.extend(_topology_problems(scenario))
     found.extend(_failure_problems(scenario))
     found.extend(_plan_problems(scenario))

@@ -102,8 +102,6 @@ class PoolSpec(StrictModel):
 
     servers: int = Field(4, ge=1, le=1_000)
     """Servers per data centre."""
-    redundancy: int = Field(2, ge=0)
-    """Spare servers (N+k): the pool serves fully while at most this many are down."""
     service_time_ms: float = Field(20.0, gt=0.0)
     """Mean time one server spends on one request."""
 

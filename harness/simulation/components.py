@@ -4,8 +4,11 @@ A data centre serves traffic while its *path* is up — the site itself, at leas
 load balancers and its network link. When the path goes down, its traffic fails until the
 failure is detected; then an automatic failover moves it to the other sites, which works with
 a given probability, else an engineer does it by hand later. When the path comes back, the
-traffic returns at once. :class:`Router` holds that logic and records, per site, the share of
-its traffic failing and the share served elsewhere.
+traffic returns at once, and a failover still pending for that outage is called off. A
+load-balancer switchover (the active one failed, a standby takes over) fails the site's own
+traffic for a few seconds; it is too short to fail over and leaves any outage of the path, and
+its failover, as they were. :class:`Router` holds that logic and records, per site, the share
+of its traffic failing and the share served elsewhere.
 
 Server pools are N+k: each server fails and is repaired independently, repairs queue for a
 site's repair crews (a SimPy ``Resource``), and what the traffic layer sees is the count of
@@ -24,7 +27,7 @@ import numpy as np
 import simpy
 
 from harness.config.fields import Exponential, Lognormal, Weibull
-from harness.simulation.distributions import draw_s
+from harness.simulation.distributions import draw_s, stationary_phase
 from harness.simulation.timeline import Group, Timeline
 
 Process = Generator[simpy.Event, Any, None]
@@ -60,6 +63,7 @@ class Router:
     manual_s: float
     rng: np.random.Generator
     down: list[int] = field(default_factory=list)
+    switching: list[int] = field(default_factory=list)
     drained: list[bool] = field(default_factory=list)
     failed_over: list[bool] = field(default_factory=list)
     _generation: list[int] = field(default_factory=list)
@@ -67,6 +71,7 @@ class Router:
     def __post_init__(self) -> None:
         n = len(self.targets)
         self.down = [0] * n
+        self.switching = [0] * n
         self.drained = [False] * n
         self.failed_over = [False] * n
         self._generation = [0] * n
@@ -85,6 +90,8 @@ class Router:
         self.down[site] -= 1
         if self.down[site] == 0:
             self.failed_over[site] = False
+            # A detection timer still running belongs to the outage that just ended.
+            self._generation[site] += 1
         self.update()
 
     def set_drained(self, site: int, drained: bool) -> None:
@@ -100,12 +107,10 @@ class Router:
         self.env.process(self._blip(site, duration_s))
 
     def _blip(self, site: int, duration_s: float) -> Process:
-        self.down[site] += 1
-        self.failed_over[site] = False
-        self._generation[site] += 1  # too short to fail over
+        self.switching[site] += 1
         self.update()
         yield self.env.timeout(duration_s)
-        self.down[site] -= 1
+        self.switching[site] -= 1
         self.update()
 
     def _failover(self, site: int, generation: int) -> Process:
@@ -121,7 +126,7 @@ class Router:
 
     def serving(self, site: int) -> bool:
         """Whether ``site`` can take traffic (its own or another's)."""
-        return self.down[site] == 0 and not self.drained[site]
+        return self.down[site] == 0 and self.switching[site] == 0 and not self.drained[site]
 
     def update(self) -> None:
         """Recompute and record the routing of every site's traffic."""
@@ -132,7 +137,7 @@ class Router:
             planned = self.drained[s] and self.down[s] == 0
             moved = not own and bool(up) and (planned or self.failed_over[s] or self.drained[s])
             # A drain with nowhere to go is refused: the site keeps its own traffic.
-            stays = planned and not up
+            stays = planned and not up and self.switching[s] == 0
             for t in range(len(self.targets)):
                 share = 1.0 / len(up) if (moved and t in up) else 0.0
                 self.timeline.set(now, self.shift.index(s, t), 0.0 if planned else share)
@@ -153,20 +158,30 @@ def renewal(
 ) -> Process:
     """A component that fails after ``ttf``, is repaired in ``ttr`` (by a crew), and repeats.
 
-    ``sample_ttf`` replaces ``ttf`` when given: it is called with the current time (an
-    importance-sampling bias that records what it drew).
+    It starts in its stationary state (:func:`~harness.simulation.distributions.stationary_phase`):
+    already under repair, or part-way through its life. ``sample_ttf`` replaces ``ttf`` when
+    given: it is called with the current time (an importance-sampling bias that records what it
+    drew; only exponential laws are biased, so a fresh draw is also the time left).
     """
+
+    def time_to_failure_s() -> float:
+        return draw_s(ttf, rng) if sample_ttf is None else sample_ttf(env.now)
+
+    down, left_s = stationary_phase(ttf, ttr, rng)
+    if not down:
+        yield env.timeout(left_s if sample_ttf is None else time_to_failure_s())
     while True:
-        drawn = draw_s(ttf, rng) if sample_ttf is None else sample_ttf(env.now)
-        yield env.timeout(drawn)
         on_fail()
+        repair_s = left_s if down else draw_s(ttr, rng)
+        down = False
         if crew is None:
-            yield env.timeout(draw_s(ttr, rng))
+            yield env.timeout(repair_s)
         else:
             with crew.request() as request:
                 yield request
-                yield env.timeout(draw_s(ttr, rng))
+                yield env.timeout(repair_s)
         on_repair()
+        yield env.timeout(time_to_failure_s())
 
 
 @dataclass
@@ -229,3 +244,50 @@ class DatabaseCluster:
         if standbys:
             self.primary = standbys[0]
             self.timeline.set(self.env.now, self.channel, 0.0)
+
+
+@dataclass
+class LoadBalancers:
+    """A site's load balancers: one active, the others on standby.
+
+    Only the active one's failure moves the traffic: to a standby that is up, at the cost of a
+    switchover, or — when none is left — the site's path is down until one is repaired, which
+    then becomes the active one. A standby's failure changes nothing the traffic sees.
+
+    Args:
+        router: the router whose site path this is.
+        site: the site.
+        count: load balancers at the site.
+        switchover_s: traffic lost while a standby takes over.
+    """
+
+    router: Router
+    site: int
+    count: int
+    switchover_s: float
+    up: list[bool] = field(default_factory=list)
+    active: int | None = 0
+
+    def __post_init__(self) -> None:
+        self.up = [True] * self.count
+
+    def failed(self, unit: int) -> None:
+        """Load balancer ``unit`` fails."""
+        self.up[unit] = False
+        if unit != self.active:
+            return
+        standbys = [i for i in range(self.count) if self.up[i]]
+        if standbys:
+            self.active = standbys[0]
+            if self.switchover_s > 0:
+                self.router.blip(self.site, self.switchover_s)
+        else:
+            self.active = None
+            self.router.path_down(self.site)
+
+    def repaired(self, unit: int) -> None:
+        """Load balancer ``unit`` is back; with none active, it takes the traffic at once."""
+        self.up[unit] = True
+        if self.active is None:
+            self.active = unit
+            self.router.path_up(self.site)

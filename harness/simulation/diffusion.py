@@ -39,9 +39,27 @@ requests waiting is treated as a Brownian motion with drift ``m = λ - cμ`` and
 
     P(Q_t > y | Q_0 = x) = Φ((x + mt - y)/√(vt)) + e^{2my/v} Φ(-(y + x + mt)/√(vt))
 
-The queue's distribution at each slice edge is carried as :data:`PARTICLES` equally likely
+The queue's distribution at each slice edge is carried as :data:`PARTICLES` weighted
 quantiles; an arrival at ``t`` that finds ``q`` waiting waits about ``q/(cμ)``, so the slow
-share is the time average of ``P(Q_t > b·cμ)`` over the slice. The client timeout caps the
+share is the time average of ``P(Q_t > b·cμ)`` over the slice.
+
+The reflecting boundary stands for "every server busy, nobody waiting", yet below full load an
+M/M/c queue spends a share ``1 - C(c, a)`` of the time with idle servers, and its arrivals
+then do not wait at all. The walk alone therefore tends to ``exp(-θ·b·cμ)`` where Erlang C
+says ``C(c, a)·exp(-(cμ - λ)b)`` — over-predicting slow requests by ``1/C`` (1.2-1.4 on an
+8-server pool at rho 0.90-0.94), a jump at :data:`RHO_STRESSED`. So the part of each
+particle's mass that has touched the boundary since the slice began is the queue back in its
+Erlang regime and counts ``C(c, a)`` (1 at or above full load); the part that has not is a
+backlog still draining and counts whole:
+
+    P(W > b) ≈ C·P(Q_t > y') + (1 - C)·P(Q_t > y, no visit to 0 | Q_0 = x),  y = b·cμ
+    P(Q_t > y, no visit to 0) = Φ((x + mt - y)/√(vt)) - e^{-2mx/v} Φ((mt - x - y)/√(vt))
+
+(the second by the method of images). In the Erlang regime a wait is the sum of the services
+ahead, not ``q/(cμ)``: the walk's stationary tail ``exp(-2(cμ - λ)y/(cμ + λ))`` equals Erlang
+C's ``exp(-(cμ - λ)b)`` at ``y' = b(cμ + λ)/2``, which is ``y`` at full load and above. A walk
+that starts empty has touched zero at once and tends to Erlang C exactly; after an overload the
+particles are high and nothing changes. The client timeout caps the
 queue at ``K = cμ·T``: what the diffusion would put above ``K`` by the end of the slice is lost
 (the timed-out requests), and the particles are capped there. When the per-minute counts are
 the drawn ones (the validation's common random numbers), the arrivals inside a minute are a
@@ -65,14 +83,34 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import log_ndtr, ndtr
 
+from harness.simulation.queueing import erlang_c
+
 FloatArray = npt.NDArray[np.float64]
 PARTICLES = 32  # quantiles that carry the queue's distribution from slice to slice
+TAIL_PARTICLES = 12  # of them, for the top 4 % of the mass, each half the one below
 INSTANTS = 16  # instants per slice (uniform, and as many geometric) for time averages
 STALL_INSTANTS = 60  # finer, for slices without servers (the wait depends on the instant)
 GRID = 96  # points on which the end-of-slice distribution is inverted
 SPREAD = 7.0  # standard deviations covered by that grid
 MINUTE_S = 60.0  # the slices are minutes or parts of one
 RHO_STRESSED = 0.85  # above this utilisation (or with a backlog) a minute is walked
+
+
+def _masses() -> FloatArray:
+    """Probability carried by each particle: equal in the body, halving into the upper tail.
+
+    Equally likely quantiles put the top particle at the 98th percentile, so every minute edge
+    folds the tail above it onto it and a queue near full load rebuilds that tail for tens of
+    seconds of each minute: slow shares of 1e-3 came out 15-20 % under Erlang C. Halving the
+    masses towards the top carries it down to about 1e-5 (0.04 · 2^-12).
+    """
+    tail = 0.04 * 0.5 ** np.arange(1, TAIL_PARTICLES + 1)
+    tail[-1] *= 2.0  # the last one takes the remainder, so the tail sums to 0.04
+    body = np.full(PARTICLES - TAIL_PARTICLES, 0.96 / (PARTICLES - TAIL_PARTICLES))
+    return np.asarray(np.r_[body, tail], dtype=np.float64)
+
+
+MASS = _masses()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +143,27 @@ def rbm_survival(y: FloatArray, x: FloatArray, drift: FloatArray, var_t: FloatAr
     log_mirror = 2.0 * drift * y / var_t + log_ndtr(-(y + x + drift) / s)
     mirror = np.exp(np.minimum(log_mirror, 0.0))
     return np.asarray(np.clip(direct + mirror, 0.0, 1.0))
+
+
+def rbm_survival_unreflected(
+    y: FloatArray, x: FloatArray, drift: FloatArray, var_t: FloatArray
+) -> FloatArray:
+    """``P(Q_t > y, Q never at 0 on [0, t] | Q_0 = x)`` of the same motion (``y, x ≥ 0``)."""
+    s = np.sqrt(var_t)
+    direct = ndtr((x + drift - y) / s)
+    log_image = -2.0 * drift * x / var_t + log_ndtr((drift - x - y) / s)
+    image = np.exp(np.minimum(log_image, 0.0))
+    return np.asarray(np.clip(direct - image, 0.0, 1.0))
+
+
+def waiting_probability(servers: FloatArray, lam: FloatArray, mu: FloatArray) -> FloatArray:
+    """Erlang C ``C(c, λ/μ)`` at fractional ``c`` (linear between neighbours); 1 at full load."""
+    low = np.floor(servers)
+    weight = servers - low
+    offered = lam / mu
+    at_low = erlang_c(low.astype(np.int64), offered)
+    at_high = erlang_c((low + 1.0).astype(np.int64), offered)
+    return np.asarray((1.0 - weight) * at_low + weight * at_high)
 
 
 def _stall_ahead(rate: FloatArray, duration_s: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -150,6 +209,7 @@ def _served_slice(
     budgets_q: FloatArray,
     limit: FloatArray,
     bridge: bool,
+    p_wait: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One slice with servers: slow shares, timed-out share, and the particles at its end.
 
@@ -159,19 +219,22 @@ def _served_slice(
         budgets_q: queue levels over which a wait exceeds each budget, ``(pools, thresholds)``.
         limit: the cap ``cμ·T``.
         bridge: the slice's arrival count is known (variance of a Poisson bridge).
+        p_wait: Erlang C of each pool in this slice (module docstring), ``(pools,)``.
     """
     m = (lam - rate)[:, None]
     t, weight = _instants(duration_s)
     # A drawn count is a Poisson bridge over its minute: variance λt(1 - t/minute), not λt.
     known = (1.0 - t / MINUTE_S) if bridge else 1.0
     var_t = np.maximum((rate[:, None] + lam[:, None] * known) * t, 1e-9)  # (pools, instants)
-    over = rbm_survival(
-        budgets_q[:, None, None, :],
-        q[:, :, None, None],
-        (m * t)[:, None, :, None],
-        var_t[:, None, :, None],
-    )  # (pools, particles, instants, thresholds)
-    over = np.einsum("pkit,i->pt", over, weight) / q.shape[1]
+    args = (q[:, :, None, None], (m * t)[:, None, :, None], var_t[:, None, :, None])
+    level = budgets_q[:, None, None, :]
+    # The Erlang regime's level: its stationary tail is then Erlang C's exactly (docstring).
+    settled = np.minimum(1.0, (1.0 + lam / rate) / 2.0)[:, None, None, None] * level
+    c = p_wait[:, None, None, None]
+    over = c * rbm_survival(settled, *args)  # (pools, particles, instants, thresholds)
+    if np.any(p_wait < 1.0):
+        over += (1.0 - c) * rbm_survival_unreflected(level, *args)
+    over = np.einsum("pkit,i,k->pt", over, weight, MASS)
     known_end = (1.0 - duration_s / MINUTE_S) if bridge else 1.0
     var_end = np.maximum(rate + lam * known_end, 1e-9) * duration_s
     end, lost = _end_particles(q, (m[:, 0] * duration_s), var_end, limit)
@@ -186,7 +249,7 @@ def _end_particles(
     q: FloatArray, drift: FloatArray, var_end: FloatArray, limit: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Quantiles of the queue at the end of a slice, capped; and the mean lost above the cap."""
-    pools, n = q.shape
+    pools = q.shape[0]
     s = np.sqrt(var_end)
     lo = np.maximum(q.min(axis=1) + drift - SPREAD * s, 0.0)
     hi = np.maximum(q.max(axis=1) + drift + SPREAD * s, lo + 1e-6)
@@ -194,8 +257,9 @@ def _end_particles(
     grid[:, 0] = np.where(lo <= 0.0, 0.0, grid[:, 0])
     surv = rbm_survival(
         grid[:, None, :], q[:, :, None], drift[:, None, None], var_end[:, None, None]
-    ).mean(axis=1)  # (pools, grid)
-    levels = (np.arange(n) + 0.5) / n
+    )  # (pools, particles, grid)
+    surv = np.einsum("pkg,k->pg", surv, MASS)
+    levels = np.cumsum(MASS) - MASS / 2.0
     end = np.empty_like(q)
     lost = np.zeros(pools)
     for p in range(pools):
@@ -229,8 +293,10 @@ def _stalled_slice(
         left = (remaining_s - (k + 0.5) * dt)[:, None]  # stall still to run
         wait = np.where(after_rate[:, None] > 0, left + q / safe, np.inf)  # (pools, particles)
         join = wait <= timeout_s
-        timed += 1.0 - join.mean(axis=1)
-        over += ((wait[:, :, None] > budgets_s[:, None, :]) & join[:, :, None]).mean(axis=1)
+        timed += 1.0 - join @ MASS
+        over += np.einsum(
+            "pkt,k->pt", (wait[:, :, None] > budgets_s[:, None, :]) & join[:, :, None], MASS
+        )
         q = q + np.where(join, (lam * dt)[:, None], 0.0)
     return over / STALL_INSTANTS, timed / STALL_INSTANTS, q
 
@@ -270,8 +336,9 @@ def walk_slices(
         start = q
         if not stalled.all():
             live = np.where(stalled, 1.0, rate[k])  # stalled pools are redone below
+            p_wait = waiting_probability(servers[k], lam, 1.0 / service_time_s)
             slow[k], timed[k], q = _served_slice(
-                start, lam, live, d, slow_wait_s * live[:, None], live * timeout_s, drawn
+                start, lam, live, d, slow_wait_s * live[:, None], live * timeout_s, drawn, p_wait
             )
         if stalled.any():
             s_slow, s_timed, s_q = _stalled_slice(
@@ -279,5 +346,5 @@ def walk_slices(
             )
             slow[k, stalled], timed[k, stalled] = s_slow[stalled], s_timed[stalled]
             q = np.where(stalled[:, None], s_q, q)
-        mean[k + 1] = q.mean(axis=1)
+        mean[k + 1] = q @ MASS
     return SliceQueue(slow, timed, mean)

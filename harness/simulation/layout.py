@@ -173,7 +173,11 @@ def build_cohorts(scenario: Scenario, directory: Directory) -> tuple[Cohorts, In
 
 
 def build_traffic(scenario: Scenario, service_time_s: FloatArray) -> Traffic:
-    """Expected messages per minute per organisation type and service over the window."""
+    """Expected messages per minute per organisation type and service over the window.
+
+    A request is slow when it waits longer than its interaction's latency objective (the
+    scenario's ``slo.latency`` override, else the catalogue's) less the service time.
+    """
     profile = TrafficProfile(
         scale=parse_scale(scenario.traffic.scale),
         winter_pressure=scenario.traffic.winter_pressure,
@@ -186,7 +190,9 @@ def build_traffic(scenario: Scenario, service_time_s: FloatArray) -> Traffic:
     for k, stream in enumerate(profile.streams):
         ti, vi = ORG_TYPES.index(stream.org_type), SERVICES.index(stream.service)
         per_type[:, ti, vi] += rates[:, k]
-        weights[stream.service][stream.interaction.latency_slo_s] += stream.share
+        override = scenario.slo.latency.get(stream.interaction.id)
+        slo_s = stream.interaction.latency_slo_s if override is None else override.threshold
+        weights[stream.service][slo_s] += stream.share
     width = max(len(w) for w in weights.values())
     budget = np.zeros((len(SERVICES), width))
     weight = np.zeros((len(SERVICES), width))

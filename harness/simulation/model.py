@@ -20,7 +20,7 @@ import simpy
 
 from harness.config.availability import Cause, Component, RollingPatch, ServiceDowntime
 from harness.config.scenario import FailureSpec
-from harness.simulation.components import DatabaseCluster, Router, renewal
+from harness.simulation.components import DatabaseCluster, LoadBalancers, Router, renewal
 from harness.simulation.importance import Bias
 from harness.simulation.layout import SERVICES, Layout
 from harness.simulation.organisations import OrgOutages, start_organisations
@@ -157,32 +157,13 @@ def _sites(
                     partial(router.path_up, site),
                 )
         for spec in layout.failure(Component.LOAD_BALANCER):
-            pair = _LoadBalancers(
+            pair = LoadBalancers(
                 router, site, topology.load_balancers.per_site, topology.load_balancers.switchover
             )
-            for _ in range(topology.load_balancers.per_site):
-                _start_renewal(env, spec, rng, bias, pair.failed, pair.repaired)
-
-
-@dataclass
-class _LoadBalancers:
-    router: Router
-    site: int
-    count: int
-    switchover_s: float
-    down: int = 0
-
-    def failed(self) -> None:
-        self.down += 1
-        if self.down == self.count:
-            self.router.path_down(self.site)
-        elif self.switchover_s > 0:
-            self.router.blip(self.site, self.switchover_s)
-
-    def repaired(self) -> None:
-        if self.down == self.count:
-            self.router.path_up(self.site)
-        self.down -= 1
+            for unit in range(topology.load_balancers.per_site):
+                _start_renewal(
+                    env, spec, rng, bias, partial(pair.failed, unit), partial(pair.repaired, unit)
+                )
 
 
 def _databases(

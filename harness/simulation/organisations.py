@@ -6,8 +6,8 @@ may fail the cut-over and need fixing. Those events make per-organisation result
 than averages. A process per organisation for the whole month would cost more than the rest of
 the model together, so the first event of every organisation is drawn at once with numpy and
 only the few organisations with an event inside the month get a SimPy process, which then
-lives its renewal cycle (fail, repair, fail…) exactly. For exponential times to failure — the
-usual choice for a link — this is exact; for other laws it starts every link as new.
+lives its renewal cycle (fail, repair, fail…) exactly. The first event is drawn from the
+stationary state, so the window opens with some links already down, for any law.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import simpy
 from harness.config.availability import Cause, MigrationPlan, MigrationSpec
 from harness.config.scenario import FailureSpec
 from harness.simulation.components import Process
-from harness.simulation.distributions import draw_many_s, draw_s
+from harness.simulation.distributions import draw_residual_many_s, draw_s, mean_s
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -55,11 +55,14 @@ def _link(
     record: OrgOutages,
     rng: np.random.Generator,
     offset_s: float,
+    repair_left_s: float | None = None,
 ) -> Process:
     yield env.timeout(first_s)
     while True:
         start = env.now
-        yield env.timeout(draw_s(spec.time_to_repair, rng))
+        repair_s = draw_s(spec.time_to_repair, rng) if repair_left_s is None else repair_left_s
+        repair_left_s = None
+        yield env.timeout(repair_s)
         record.add(org, start - offset_s, env.now - offset_s, Cause.ORG_CONNECTIVITY)
         yield env.timeout(draw_s(spec.time_to_failure, rng))
 
@@ -94,9 +97,17 @@ def start_organisations(
     record = OrgOutages()
     n = len(org_wave)
     for spec in links:
-        first = draw_many_s(spec.time_to_failure, rng, n)
+        # The window opens at a random instant of every link's life (``distributions``): some
+        # links are already down, the others part-way to their next failure.
+        up_s, down_s = mean_s(spec.time_to_failure), mean_s(spec.time_to_repair)
+        down = rng.random(n) * (up_s + down_s) < down_s
+        first = np.where(down, 0.0, draw_residual_many_s(spec.time_to_failure, rng, n))
+        left = draw_residual_many_s(spec.time_to_repair, rng, n)
         for org in np.flatnonzero(first < horizon_s):
-            env.process(_link(env, int(org), offset_s + first[org], spec, record, rng, offset_s))
+            repair = float(left[org]) if down[org] else None
+            env.process(
+                _link(env, int(org), offset_s + first[org], spec, record, rng, offset_s, repair)
+            )
     if migration is not None and migration.org_failure_probability > 0 and len(wave_times_s):
         moving = org_wave >= 0
         if migration.plan is MigrationPlan.BIG_BANG:

@@ -25,7 +25,7 @@ from harness.config.availability import (
 )
 from harness.config.scenario import FailureSpec
 from harness.simulation.components import Process, Router
-from harness.simulation.distributions import draw_s
+from harness.simulation.distributions import draw_residual_s, draw_s
 from harness.simulation.layout import SERVICES
 from harness.simulation.timeline import Group, Timeline
 
@@ -43,8 +43,12 @@ def service_fault(
 ) -> Process:
     """Software faults (one service at a time) or configuration changes (all services)."""
     services = errors.shape[0]
+    # Part-way through a life at the start (see ``distributions``); the warm-up, far longer
+    # than a repair, covers a fault already running.
+    wait_s = draw_residual_s(spec.time_to_failure, rng)
     while True:
-        yield env.timeout(draw_s(spec.time_to_failure, rng))
+        yield env.timeout(wait_s)
+        wait_s = draw_s(spec.time_to_failure, rng)
         if every_service:
             hit = list(range(services))
         elif spec.service is not None:
@@ -172,8 +176,10 @@ def supplier_outages(
     rng: np.random.Generator,
 ) -> Process:
     """A supplier's gateway fails; its organisations are cut off until it is repaired."""
+    wait_s = draw_residual_s(spec.time_to_failure, rng)  # as in ``service_fault``
     while True:
-        yield env.timeout(draw_s(spec.time_to_failure, rng))
+        yield env.timeout(wait_s)
+        wait_s = draw_s(spec.time_to_failure, rng)
         if spec.supplier is not None:
             if spec.supplier not in suppliers:
                 continue  # the directory has no organisation on that supplier

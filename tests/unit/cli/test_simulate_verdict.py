@@ -21,14 +21,14 @@ SCENARIO: dict[str, Any] = {
     "topology": {
         "data_centres": ["dc-a", "dc-b"],
         "pools": {
-            "pds": {"servers": 6, "redundancy": 2, "service_time_ms": 12},
-            "eps": {"servers": 4, "redundancy": 1, "service_time_ms": 18},
+            "pds": {"servers": 6, "service_time_ms": 12},
+            "eps": {"servers": 4, "service_time_ms": 18},
         },
     },
     "simulation": {"start": "2014-09-01T00:00", "duration": "2d"},
 }
 # Two PDS servers cannot carry the peak: every simulated month breaches 99.97 %.
-UNDERSIZED = {"pds": {"servers": 2, "redundancy": 1, "service_time_ms": 12}}
+UNDERSIZED = {"pds": {"servers": 2, "service_time_ms": 12}}
 
 
 @pytest.fixture(autouse=True)

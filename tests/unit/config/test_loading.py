@@ -81,8 +81,6 @@ name: cross
 traffic: {duration: 2m, time_scale: 2}
 topology:
   data_centres: [dc-a, dc-b]
-  pools:
-    pds: {servers: 2, redundancy: 2}
 faults:
   - {kind: lose-data-centre, at: 10s, data_centre: dc-z, duration: 10s}
   - {kind: kill-worker, at: 90s}
@@ -95,14 +93,13 @@ sweep:
     assert set(by_loc) == {
         "faults.0.data_centre",
         "faults.1.at",
-        "topology.pools.pds.redundancy",
         "sweep.topology.pools.pds.servrs",
     }
     assert "dc-z" in by_loc["faults.0.data_centre"].message
-    assert by_loc["faults.0.data_centre"].line == 8
+    assert by_loc["faults.0.data_centre"].line == 6
     # The window is 2 minutes of profile time played 2x faster: 60 s of wall time.
     assert "60s of wall time" in by_loc["faults.1.at"].message
-    assert by_loc["sweep.topology.pools.pds.servrs"].line == 11
+    assert by_loc["sweep.topology.pools.pds.servrs"].line == 9
 
 
 def test_sweep_values_are_validated_against_the_model() -> None:

@@ -66,7 +66,7 @@ def test_hybrid_agrees_with_the_exact_kernel(
     capacity: float,
     times_out: bool,
 ) -> None:
-    prepared = make_prepared(topology__pools__pds={"servers": servers, "redundancy": 1})
+    prepared = make_prepared(topology__pools__pds={"servers": servers})
     layout = prepared.layout
     base = _peak_window(prepared)
     case = next(c for c in cases(servers) if c.name == case_name)
