@@ -261,7 +261,7 @@ def postgres_url() -> Iterator[str]:
     if bindir is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL binaries are missing in CI (.ci/run installs postgresql)")
-        pytest.skip("PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
     # Not under pytest's tmp folder: its parents are private to root, and the cluster may run
     # as another user.
     root = Path(tempfile.mkdtemp(prefix="harness-pg-"))
@@ -355,4 +355,5 @@ def live_session_headers(
         headers={"apikey": cred["api_key"], "X-Request-ID": str(uuid.uuid4())},
     )
     assert session.status_code == 201, session.text
-    return {"Authorization": f"Bearer {session.json()['access_token']}"}
+    body = session.json()
+    return {"Authorization": f"Bearer {body['access_token']}", "NHSD-Session-URID": body["urid"]}

@@ -92,6 +92,7 @@ def serve(
     from harness.config import ServerSettings
     from harness.errors import ConfigurationError
     from harness.server.store import create_store, upgrade
+    from harness.server.limits import MAX_URL_BYTES
     from harness.server.transport import CoalescingHttpToolsProtocol
 
     if (tls_cert is None) != (tls_key is None):
@@ -146,6 +147,9 @@ def serve(
         loop="uvloop",
         # httptools, writing each response's head and body in one send (harness.server.transport)
         http=CoalescingHttpToolsProtocol,
+        # The most a request's head (request line and headers) may buffer, enforced at the
+        # socket by that protocol; the application then applies the exact limits (431, 414).
+        h11_max_incomplete_event_size=settings.max_header_bytes + MAX_URL_BYTES,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         ssl_ca_certs=str(tls_ca) if tls_ca else None,

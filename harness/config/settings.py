@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from harness.spine.population import DEFAULT_PATIENTS, MAX_PATIENTS
+
+PLACEHOLDER_PREFIX = "change-me"  # secrets shipped in example files start so
+ASYNC_DRIVERS = {"sqlite://": "sqlite+aiosqlite://", "postgresql://": "postgresql+asyncpg://"}
 
 
 class HarnessSettings(BaseSettings):
@@ -94,9 +97,33 @@ class ServerSettings(BaseSettings):
     request_timeout_s: float = Field(
         30.0, gt=0, description="a body not fully received by then is refused (408)"
     )
+    auth_failures_per_minute: int = Field(
+        1_000,
+        ge=1,
+        description="failed authentications one source address may make in a rolling minute "
+        "before its requests are refused (429) unchecked",
+    )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _not_a_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and value.lower().startswith(PLACEHOLDER_PREFIX):
+            raise ValueError(
+                "HARNESS_ADMIN_TOKEN is still a placeholder; set a secret of your own "
+                "(for the compose rig, in deploy/compose.env)"
+            )
+        return value
 
     def resolved_database_url(self) -> str:
-        """The database URL, defaulting to a SQLite file under ``data_dir``."""
+        """The database URL, defaulting to a SQLite file under ``data_dir``.
+
+        The plain driver-less forms are accepted and given the async driver the server uses
+        (``sqlite:///`` → ``sqlite+aiosqlite:///``, ``postgresql://`` →
+        ``postgresql+asyncpg://``).
+        """
         if self.database_url:
+            for plain, driver in ASYNC_DRIVERS.items():
+                if self.database_url.startswith(plain):
+                    return driver + self.database_url.removeprefix(plain)
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'spine.db').resolve()}"

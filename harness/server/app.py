@@ -47,7 +47,7 @@ from harness.server.ods.service import OdsService
 from harness.server.openapi import install_openapi
 from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
-from harness.server.platform import Platform, install_platform
+from harness.server.platform import FailedAuthLimiter, Platform, install_platform
 from harness.server.polling import router as polling_router
 from harness.server.ratelimit import RateLimiter
 from harness.server.ratelimit_ledger import RateLimitLedger
@@ -62,6 +62,7 @@ from harness.spine.population import Population
 
 log = logging.getLogger(__name__)
 LIFECYCLE_INTERVAL_S = 60.0
+HOUSEKEEPING_INTERVAL_S = 60.0  # expired sessions, spent nonces, idle rate-limit keys
 SHUTDOWN_DRAIN_S = 20.0  # how long shutdown waits for slow writes still running (≤ X-Sync-Wait cap)
 SPIKE_ROUTES = ("POST /personal-demographics/FHIR/R4/Patient",)
 
@@ -146,7 +147,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter=limiter,
         idempotency=idempotency,
         metrics=app.state.metrics,
-        asid_of_key=app.state.identity.asid_of_key,
+        identity=app.state.identity,
+        mesh=app.state.mesh,
+        auth_failures=FailedAuthLimiter(limit=settings.auth_failures_per_minute, clock=clock.now),
+        max_body_bytes=settings.max_body_bytes,
+        request_timeout_s=settings.request_timeout_s,
     )
     tasks = [
         asyncio.create_task(audit.run(), name="audit"),
@@ -159,6 +164,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ]
     if settings.idempotency_flush_s:
         tasks.append(asyncio.create_task(idempotency.run(), name="idempotency"))
+    tasks.append(
+        asyncio.create_task(idempotency.run_housekeeping(), name="idempotency-housekeeping")
+    )
+
+    async def housekeeping() -> None:
+        limiter.forget_idle()
+        await app.state.identity.delete_expired()
+        await app.state.mesh.forget_nonces()
+
+    tasks.append(
+        asyncio.create_task(
+            _every(HOUSEKEEPING_INTERVAL_S, housekeeping, "housekeeping"), name="housekeeping"
+        )
+    )
     if settings.rate_limit_sync_s:
         tasks.append(
             asyncio.create_task(
@@ -207,12 +226,7 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
     install_error_handlers(app)
     install_platform(app)
     # Added last, so outermost: limits apply before the platform or any route runs.
-    app.add_middleware(
-        LimitsMiddleware,
-        max_header_bytes=settings.max_header_bytes,
-        max_body_bytes=settings.max_body_bytes,
-        request_timeout_s=settings.request_timeout_s,
-    )
+    app.add_middleware(LimitsMiddleware, max_header_bytes=settings.max_header_bytes)
 
     # FastAPI asks the routers in the order they were added. Each is an ApiRouter, passed over
     # with one prefix comparison when the path is not under it (harness.server.routing), so

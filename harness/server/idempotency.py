@@ -14,6 +14,11 @@ makes the claim atomic across workers and databases), runs, and then stores its 
   request's status URL instead of retrying: :meth:`IdempotencyStore.lookup` finds the record by
   the polling application and the ``X-Request-ID`` alone.
 
+Records do not live for ever: a worker marks the claims it is running as alive every
+:data:`HEARTBEAT_S` (``created_at``), a pending claim not marked for :data:`CLAIM_STALE_S` —
+its worker died — is deleted so that a retry runs the request, and finished responses are
+deleted after :data:`RETENTION_S` (:meth:`IdempotencyStore.clean`, run on a schedule).
+
 Reads need no record, which keeps the per-request cost to state-changing calls. The claim is
 written before the request runs (it is the exactly-once guard, so it cannot wait), but the
 completion is not on the hot path: responses are queued and written in batches, one transaction
@@ -31,19 +36,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.batching import flush_periodically
 from harness.server.store import Store
 from harness.server.store.schema import idempotency
 
+log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often a waiting retry looks for the original's response
 BATCH_SIZE = 200  # completions queued before a flush is due early
+HEARTBEAT_S = 10.0  # how often a worker marks the claims it is still running as alive
+# A pending claim not marked alive for this long was left by a dead worker: it is deleted, so
+# the next retry runs the request (once). Longer than the 29-s X-Sync-Wait cap a client waits.
+CLAIM_STALE_S = 60.0
+RETENTION_S = 3600.0  # finished responses are replayed for an hour, then deleted
 
 
 # Built once (a statement built per call costs ~125 µs more CPU per execution on SQLite).
@@ -90,6 +102,7 @@ class IdempotencyStore:
         self._unflushed: dict[str, StoredResponse] = {}
         self._wake = asyncio.Event()
         self.written = 0
+        self._running: set[str] = set()  # keys this worker has claimed and not yet finished
 
     async def claim(self, key: str, *, wait_s: float) -> StoredResponse | None:
         """Claim ``key`` for a new execution (``None``), or return the original's response.
@@ -102,6 +115,7 @@ class IdempotencyStore:
                 await conn.execute(
                     _CLAIM, {"key": key, "state": "pending", "created_at": self.clock()}
                 )
+            self._running.add(key)
             return None
         except IntegrityError:
             pass
@@ -157,6 +171,7 @@ class IdempotencyStore:
         """Store the response of a claimed execution: queued for the next batch, or written
         now when batching is off."""
         self._unflushed[key] = response
+        self._running.discard(key)
         if not self.flush_s:
             await self.flush()
         elif len(self._unflushed) >= BATCH_SIZE:
@@ -186,5 +201,50 @@ class IdempotencyStore:
 
     async def release(self, key: str) -> None:
         """Give a claim up (the execution failed before changing anything)."""
+        self._running.discard(key)
         async with self.store.begin() as conn:
             await conn.execute(delete(idempotency).where(idempotency.c.key == key))
+
+    async def heartbeat(self) -> int:
+        """Mark the claims this worker is still running as alive; return how many."""
+        # Finished but not yet written counts too: the claim must outlive a slow flush.
+        keys = list(self._running | self._unflushed.keys())
+        if not keys:
+            return 0
+        async with self.store.begin() as conn:
+            await conn.execute(
+                update(idempotency)
+                .where(idempotency.c.key.in_(keys), idempotency.c.state == "pending")
+                .values(created_at=self.clock())
+            )
+        return len(keys)
+
+    async def clean(self) -> int:
+        """Delete claims left by dead workers and responses past retention; return how many."""
+        now = self.clock()
+        async with self.store.begin() as conn:
+            result = await conn.execute(
+                delete(idempotency).where(
+                    or_(
+                        and_(
+                            idempotency.c.state == "pending",
+                            idempotency.c.created_at < now - CLAIM_STALE_S,
+                        ),
+                        idempotency.c.created_at < now - RETENTION_S,
+                    )
+                )
+            )
+        return int(result.rowcount or 0)
+
+    async def run_housekeeping(self) -> None:
+        """Heartbeat every :data:`HEARTBEAT_S` and clean once a minute, until cancelled."""
+        rounds = 0
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            rounds += 1
+            try:
+                await self.heartbeat()
+                if rounds % round(CLAIM_STALE_S / HEARTBEAT_S) == 0:
+                    await self.clean()
+            except Exception:
+                log.exception("idempotency housekeeping failed; will retry")

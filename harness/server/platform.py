@@ -1,25 +1,43 @@
 """The platform middleware: what every API request goes through before its service.
 
 In order: echo ``X-Correlation-ID``; for FHIR-style APIs require a UUID ``X-Request-ID`` and
-echo it; refuse with 503 during maintenance or an outage of the request's service; apply the
-rate limits; inject error and latency faults; de-duplicate retried state-changing requests;
-and count the request in the metrics. Health, metrics and admin endpoints skip the API rules.
+echo it; refuse with 503 during maintenance or an outage of the request's service;
+**authenticate** the caller (API key or session token for the FHIR-style APIs, the NHSMESH
+token's signature for MESH); apply the rate limits to the verified caller; inject error and
+latency faults; read the body within its limits; de-duplicate retried state-changing requests
+under the verified caller; and count the request in the metrics. Health, metrics and admin
+endpoints skip the API rules (admin routes check their own token).
+
+Nothing is counted, read or stored for a caller that has not proven who it is: a forged or
+missing credential is refused before the rate limits (so it cannot spend another application's
+quota), before the body is read (so it cannot make a worker buffer 100 MB), and before
+de-duplication (so it can neither read another caller's stored response nor leave one). Failed
+authentications are themselves limited per source address (:class:`FailedAuthLimiter`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.server.apis import Api, api_for
-from harness.server.domain import BadRequest, MeshProblem, ServiceUnavailable, SpineError
+from harness.server.domain import (
+    BadRequest,
+    MeshProblem,
+    ServiceUnavailable,
+    SpineError,
+    TooManyRequests,
+)
 from harness.server.errors import (
     FHIR_JSON,
     http_error_response,
@@ -28,16 +46,24 @@ from harness.server.errors import (
 )
 from harness.server.faults import FaultBoard, FaultKind
 from harness.server.idempotency import IdempotencyStore, StillRunning, StoredResponse
+from harness.server.identity.service import Caller, IdentityService
+from harness.server.limits import BODYLESS, MESH_MAX_BODY_BYTES, RequestRefused, read_body
+from harness.server.mesh.service import MeshService
 from harness.server.metrics import Metrics
 from harness.server.ratelimit import RateLimiter
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SYNC_WAIT_DEFAULT_S = 10.0  # PDS's async-to-sync wrapper waits 10 s unless told otherwise
 SYNC_WAIT_MIN_S, SYNC_WAIT_MAX_S = 0.25, 29.0  # "the proxy resets values <0.25 or >29"
-NOT_REPLAYED = frozenset({429, 500, 502, 503, 504})
+# Answers that say the request did not run (or may have failed before changing anything): a
+# retry with the same X-Request-ID must run it, not get these back.
+NOT_REPLAYED = frozenset({401, 408, 413, 429, 500, 502, 503, 504})
 SLOW_WRITE_RETRY_AFTER_S = 5  # PDS answers a slow update with "Retry-After: 5"
 POLL_INTERVAL_S = 5  # Spine's asynchronous pattern: clients poll every 5 s (EPS façade)
 POLL_SEGMENT = "_poll"  # {api prefix}/_poll/{X-Request-ID}: the status URL of a 202
+MESH_PUBLIC_PATHS = frozenset({"/messageexchange/_ping"})  # answered without authentication
+AUTH_FAILURE_WINDOW_S = 60.0
+AUTH_FAILURE_ADDRESSES = 10_000  # source addresses tracked at once; the oldest is forgotten
 
 Next = Callable[[Request], Awaitable[Response]]
 """Runs the rest of the application for a request and returns its whole response."""
@@ -89,19 +115,76 @@ def accepted(api: Api, request_id: str) -> Response:
     )
 
 
-def application_of(
-    request: Request, api: Api, asid_of_key: Callable[[str], str | None]
-) -> str | None:
-    """Who to charge a request to: the application's ASID, or the MESH mailbox."""
-    if not api.fhir:
-        auth = request.headers.get("authorization", "")
-        return auth.partition(" ")[2].split(":", 1)[0] or None
-    if key := request.headers.get("apikey"):
-        asid = asid_of_key(key)
-        return f"asid:{asid}" if asid else f"key:{key[:12]}"
-    token = request.headers.get("authorization", "").partition(" ")[2]
-    # Session tokens start with the application's ASID, so no storage lookup is needed here.
-    return f"asid:{token.split('.', 1)[0]}" if "." in token else None
+class FailedAuthLimiter:
+    """Failed authentications per source address in a rolling minute, bounded in memory.
+
+    The only state the platform keeps for callers that have not proven who they are: an
+    address past ``limit`` failures in the window is refused (429) before its credentials are
+    even looked up, until its failures age out. At most :data:`AUTH_FAILURE_ADDRESSES`
+    addresses are tracked; the least recently failing one is forgotten first.
+    """
+
+    def __init__(self, *, limit: int, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, address: str, now: float) -> deque[float] | None:
+        times = self._failures.get(address)
+        if times is None:
+            return None
+        while times and times[0] <= now - AUTH_FAILURE_WINDOW_S:
+            times.popleft()
+        if not times:
+            del self._failures[address]
+            return None
+        return times
+
+    def blocked(self, address: str) -> float | None:
+        """Seconds until ``address`` may try again, or ``None`` when it may now."""
+        now = self.clock()
+        times = self._recent(address, now)
+        if times is None or len(times) < self.limit:
+            return None
+        return times[0] + AUTH_FAILURE_WINDOW_S - now
+
+    def failed(self, address: str) -> None:
+        """Count one failed authentication from ``address``."""
+        now = self.clock()
+        times = self._recent(address, now)
+        if times is None:
+            times = self._failures[address] = deque()
+            if len(self._failures) > AUTH_FAILURE_ADDRESSES:
+                self._failures.popitem(last=False)
+        else:
+            self._failures.move_to_end(address)
+        times.append(now)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An API request the platform let through: its API and who sent it."""
+
+    api: Api
+    caller: Caller | None  # None for MESH, whose mailbox the route checks in full
+    request_id: str | None
+
+
+def idempotency_key(caller: Caller, method: str, path: str, request_id: str) -> str:
+    """The de-duplication key: the verified caller, the operation and the ``X-Request-ID``.
+
+    The operation is hashed so that the key has a fixed length whatever the path's.
+    """
+    operation = hashlib.sha256(f"{method} {path}".encode()).hexdigest()[:32]
+    return f"{caller.key}|{operation}|{request_id}"
+
+
+def _source(request: Request) -> str:
+    client = request.scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def _route_template(request: Request) -> str:
@@ -135,9 +218,17 @@ class Platform:
         limiter: RateLimiter,
         idempotency: IdempotencyStore,
         metrics: Metrics,
-        asid_of_key: Callable[[str], str | None],
+        identity: IdentityService,
+        mesh: MeshService,
+        auth_failures: FailedAuthLimiter,
+        max_body_bytes: int,
+        request_timeout_s: float,
     ) -> None:
-        self.asid_of_key = asid_of_key
+        self.identity = identity
+        self.mesh = mesh
+        self.auth_failures = auth_failures
+        self.max_body_bytes = max_body_bytes
+        self.request_timeout_s = request_timeout_s
         self._background: set[asyncio.Future[Response]] = set()
         self.faults = faults
         self.limiter = limiter
@@ -155,9 +246,8 @@ class Platform:
         _, pending = await asyncio.wait(set(self._background), timeout=timeout_s)
         return len(pending)
 
-    async def _guard(self, request: Request, api: Api, app: str | None) -> Response | None:
-        """Maintenance, outages, limits and injected errors; a response refuses the request."""
-        now = self.faults.clock()
+    def _unavailable(self, request: Request, api: Api) -> Response | None:
+        """503 during maintenance or an outage of the request's service."""
         maintenance = self.faults.active(FaultKind.MAINTENANCE, api.service)
         if maintenance is not None:
             return _error(
@@ -173,13 +263,51 @@ class Platform:
                 request,
                 api,
                 ServiceUnavailable(
-                    f"{api.service} is unavailable", retry_after_s=outage.until - now
+                    f"{api.service} is unavailable",
+                    retry_after_s=outage.until - self.faults.clock(),
                 ),
             )
+        return None
+
+    async def _authenticate(self, request: Request, api: Api) -> Caller | Response | None:
+        """The verified caller (``None`` for MESH and its public paths), or the refusal."""
+        address = _source(request)
+        wait_s = self.auth_failures.blocked(address)
+        if wait_s is not None:
+            return _error(
+                request,
+                api,
+                TooManyRequests(
+                    "too many failed authentications from this address",
+                    retry_after_s=max(wait_s, 1.0),
+                ),
+            )
+        headers = request.headers
+        try:
+            if api.fhir:
+                return await self.identity.authenticate(
+                    apikey=headers.get("apikey"),
+                    authorization=headers.get("authorization"),
+                    urid=headers.get("nhsd-session-urid"),
+                    end_user_ods=headers.get("nhsd-end-user-organisation-ods"),
+                )
+            if request.scope["path"] not in MESH_PUBLIC_PATHS:
+                # The signature only: the route checks the mailbox and spends the nonce.
+                self.mesh.verify(headers.get("authorization"))
+            return None
+        except SpineError as exc:
+            self.auth_failures.failed(address)
+            return spine_error_response(exc)
+        except MeshProblem as problem:
+            self.auth_failures.failed(address)
+            return mesh_error_response(problem, v2="vnd.mesh.v2" in headers.get("accept", ""))
+
+    async def _limit(self, request: Request, api: Api, caller: Caller | None) -> Response | None:
+        """Rate limits of the verified caller, then injected errors and latency."""
         try:
             # The per-application quota is the FHIR API platform's; MESH has only the global one.
             self.limiter.check(
-                app=app,
+                app=caller.key if caller is not None else None,
                 api=api.prefix,
                 method=request.method,
                 path=request.scope["path"],
@@ -195,7 +323,7 @@ class Platform:
         return None
 
     async def _idempotent(
-        self, request: Request, call_next: Next, api: Api, request_id: str, app: str | None
+        self, request: Request, call_next: Next, api: Api, request_id: str, caller: Caller
     ) -> Response:
         """Run a state-changing request at most once, within the client's ``X-Sync-Wait``.
 
@@ -203,7 +331,7 @@ class Platform:
         with the same ``X-Request-ID`` then receives the finished response) — or, if it sent
         ``Prefer: respond-async``, 202 with the status URL to poll in ``Content-Location``.
         """
-        key = f"{app}|{request.method}|{request.scope['path']}|{request_id}"
+        key = idempotency_key(caller, request.method, request.scope["path"], request_id)
         wait_s = sync_wait_s(request)
         claimed = asyncio.Event()
         task = asyncio.ensure_future(self._execute_once(request, call_next, key, wait_s, claimed))
@@ -253,11 +381,11 @@ class Platform:
             )
         return Response(body, response.status_code, headers=dict(headers))
 
-    async def handle(self, request: Request, call_next: Next) -> Response | None:
-        """Apply the platform rules: a response refuses or answers the request; ``None`` lets
-        it through to the application untouched (streamed, not buffered)."""
-        # The raw ASGI path, not request.url.path: that builds and parses a whole URL (12.4 µs
-        # against 1.0) to give the same path back, with only "?", "#" and backslash escaped.
+    async def admit(self, request: Request) -> Admitted | Response | None:
+        """The checks that come before a request's body is read: a response refuses the
+        request, :class:`Admitted` lets an API request on, ``None`` marks a platform endpoint
+        (health, metrics, admin), to which the API rules do not apply."""
+        # The raw ASGI path, not request.url.path, which builds and parses a whole URL.
         api = api_for(request.scope["path"])
         if api is None:
             return None
@@ -273,13 +401,35 @@ class Platform:
                 return spine_error_response(
                     BadRequest(f"X-Request-ID {request_id!r} is not a UUID", code="INVALID_VALUE")
                 )
-        # Who the request is charged to: computed once for the quota and the de-duplication key.
-        app = application_of(request, api, self.asid_of_key) if api.fhir else None
-        refused = await self._guard(request, api, app)
+        refused = self._unavailable(request, api)
         if refused is not None:
             return refused
-        if api.fhir and request.method in STATE_CHANGING and request_id is not None:
-            return await self._idempotent(request, call_next, api, request_id, app)
+        caller = await self._authenticate(request, api)
+        if isinstance(caller, Response):
+            return caller
+        request.state.caller = caller
+        refused = await self._limit(request, api, caller)
+        if refused is not None:
+            return refused
+        return Admitted(api, caller, request_id)
+
+    def body_limit(self, admitted: Admitted | None) -> int:
+        """The largest body a request may send (MESH: 100 MB a request)."""
+        return MESH_MAX_BODY_BYTES if admitted and not admitted.api.fhir else self.max_body_bytes
+
+    async def handle(
+        self, request: Request, admitted: Admitted, call_next: Next
+    ) -> Response | None:
+        """Run an admitted request: de-duplicated when it changes state (its whole response is
+        returned), otherwise ``None`` lets it through to the application, streamed."""
+        if (
+            admitted.caller is not None
+            and admitted.request_id is not None
+            and request.method in STATE_CHANGING
+        ):
+            return await self._idempotent(
+                request, call_next, admitted.api, admitted.request_id, admitted.caller
+            )
         return None
 
 
@@ -334,7 +484,7 @@ class PlatformMiddleware:
         started = time.perf_counter()
         platform.metrics.in_flight.inc()
         try:
-            response = await platform.handle(request, self._capture)
+            response, receive = await self._respond(platform, request, receive)
             if response is None:
                 await self.app(scope, receive, send_echoing)
             else:
@@ -347,6 +497,32 @@ class PlatformMiddleware:
                 status=status,
                 seconds=time.perf_counter() - started,
             )
+
+    async def _respond(
+        self, platform: Platform, request: Request, receive: Receive
+    ) -> tuple[Response | None, Receive]:
+        """The platform's answer (``None`` lets the application answer) and the ``receive``
+        the application reads: a body, when there is one, is read within its limits first."""
+        admitted = await platform.admit(request)
+        if isinstance(admitted, Response):
+            return admitted, receive
+        if request.method not in BODYLESS:
+            try:
+                receive = await read_body(
+                    request.scope,
+                    receive,
+                    limit=platform.body_limit(admitted),
+                    timeout_s=platform.request_timeout_s,
+                )
+            except RequestRefused as refused:
+                response = http_error_response(request, refused.status, refused.diagnostics)
+                response.headers["Connection"] = "close"
+                return response, receive
+        if admitted is None:
+            return None, receive
+        return await platform.handle(
+            Request(request.scope, receive), admitted, self._capture
+        ), receive
 
 
 def install_platform(app: FastAPI) -> None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Header, Path, Request, Response
+from fastapi import Path, Request, Response
 
 from harness.server.apis import APIS, Api
 from harness.server.datatypes import AnyResource, OperationOutcome
 from harness.server.domain import NotFound
 from harness.server.idempotency import IdempotencyStore, StillRunning
-from harness.server.identity.service import IdentityService
-from harness.server.platform import POLL_SEGMENT, accepted, application_of
+from harness.server.identity.router import CallerDep
+from harness.server.platform import POLL_SEGMENT, accepted
 from harness.server.responses import FHIR_ERRORS, FhirJSONResponse
 from harness.server.routing import ApiRouter
 
@@ -49,26 +49,10 @@ POLL_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _poll_endpoint(api: Api) -> Callable[..., Awaitable[Response]]:
-    async def poll_request(
-        request: Request,
-        request_id: RequestId,
-        authorization: Annotated[str | None, Header()] = None,
-        apikey: Annotated[str | None, Header()] = None,
-        nhsd_session_urid: Annotated[str | None, Header(alias="NHSD-Session-URID")] = None,
-        nhsd_end_user_organisation_ods: Annotated[
-            str | None, Header(alias="NHSD-End-User-Organisation-ODS")
-        ] = None,
-    ) -> Response:
+    async def poll_request(request: Request, request_id: RequestId, caller: CallerDep) -> Response:
         """Poll an asynchronous request: 202 while it runs, then its response."""
-        identity: IdentityService = request.app.state.identity
-        if apikey is not None:
-            identity.application(apikey)  # refuses an unknown key
-        else:
-            await identity.session(
-                authorization, urid=nhsd_session_urid, end_user_ods=nhsd_end_user_organisation_ods
-            )
         store: IdempotencyStore = request.app.state.platform.idempotency
-        app = application_of(request, api, identity.asid_of_key)
+        app = caller.key
         try:
             stored = await store.lookup(app, request_id)
         except StillRunning:

@@ -263,6 +263,26 @@ class RateLimiter:
                 retry_after_s=max(wait, 1.0),
             )
 
+    def forget_idle(self) -> int:
+        """Drop the limit keys with nothing left in their window (run on a schedule), so that
+        memory follows the callers active in the last minute; return how many were dropped."""
+        now = self.clock()
+        busy = self._dirty | self._with_others
+        idle = [
+            key
+            for key, window in self._windows.items()
+            if window is not self.global_window
+            and window not in busy
+            and not window.own_buckets
+            and (not window.times or window.times[-1] <= now - window.window_s)
+        ]
+        for key in idle:
+            del self._windows[key]
+        return len(idle)
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
     # ------------------------------------------------------------------ the ledger's side
     def pending_usage(self) -> list[Usage]:
         """This worker's counts in every bucket it admitted into since the last write."""

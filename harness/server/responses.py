@@ -9,6 +9,7 @@ services, which know nothing of statuses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,14 +88,56 @@ def fhir_response(
 
 
 async def json_body(request: Request) -> Any:
-    """The request body parsed as JSON (a FHIR resource or a JSON Patch)."""
+    """The request body parsed as JSON (a FHIR resource or a JSON Patch).
+
+    Strings may not carry control characters (NUL, escape, …) or the bidirectional overrides
+    that make text display differently from what is stored: FHIR strings forbid the former,
+    PostgreSQL refuses NUL, and the latter are a spoofing tool in names. Refused with 400
+    ``INVALID_VALUE`` naming the field, the same on both storage backends.
+    """
     raw = await request.body()
     try:
-        return orjson.loads(raw)  # also refuses bytes that are not UTF-8
+        body = orjson.loads(raw)  # also refuses bytes that are not UTF-8
     except orjson.JSONDecodeError:
         raise BadRequest(
             "the request body is not valid JSON", code="INVALID_MESSAGE", issue_type="structure"
         ) from None
+    if _SUSPECT.search(raw):  # cheap test on the bytes; the walk below says where
+        where = _unsafe_string(body, "")
+        if where is not None:
+            raise BadRequest(
+                f"{where or 'the body'} contains a control or bidirectional-override character",
+                code="INVALID_VALUE",
+            )
+    return body
+
+
+# JSON can carry the characters only escaped (controls) or raw/escaped (overrides).
+_SUSPECT = re.compile(
+    rb"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u20(?:2[a-eA-E]|6[6-9])|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _unsafe_string(value: Any, path: str) -> str | None:
+    """The path of the first string in ``value`` holding an unsafe character, or ``None``."""
+    if isinstance(value, str):
+        return path if _UNSAFE.search(value) else None
+    if isinstance(value, dict):
+        items: Iterator[tuple[str, Any]] = (
+            (f"{path}.{k}" if path else k, v) for k, v in value.items()
+        )
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for where, item in items:
+        if isinstance(where, str) and _UNSAFE.search(where.rpartition(".")[2]):
+            return where
+        found = _unsafe_string(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from pydantic import ValidationError
 
 from harness.cli.main import app
-from harness.config import load_scenario
+from harness.config import ServerSettings, load_scenario
 from tests.conftest import PROJECT_ROOT
 from tests.deploy.rig import COMPOSE_FILE, HAPROXY_CFG, IMAGE, PROMETHEUS_YML, resolve_compose
 
@@ -177,7 +178,34 @@ def test_haproxy_sends_to_every_server_and_nothing_else(
     assert backups == {"dc-b-1", "dc-b-2"}
     mount = "./deploy/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"
     assert mount in services["haproxy"]["volumes"]
-    assert "8080:8080" in services["haproxy"]["ports"]
+    assert "127.0.0.1:8080:8080" in services["haproxy"]["ports"]
+
+
+def test_every_published_port_is_bound_to_loopback(services: dict[str, dict[str, Any]]) -> None:
+    published = [
+        (name, str(port)) for name, service in services.items() for port in service.get("ports", [])
+    ]
+    assert published  # HAProxy, its statistics, Prometheus, Grafana, the Dask dashboard
+    assert all(port.startswith("127.0.0.1:") for _, port in published), published
+
+
+def test_server_secrets_come_from_the_compose_env_file(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    env_file = PROJECT_ROOT / "deploy" / "compose.env"
+    assert env_file.is_file()
+    for name in SERVERS:
+        assert "HARNESS_ADMIN_TOKEN" not in services[name].get("environment", {})
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert raw["x-server"]["env_file"] == ["deploy/compose.env"]
+    # The shipped file holds a placeholder, which the server refuses to start with.
+    values = dict(
+        line.split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    with pytest.raises(ValidationError, match="placeholder"):
+        ServerSettings(admin_token=values["HARNESS_ADMIN_TOKEN"])
 
 
 def test_load_driver_goes_through_haproxy_with_all_its_workers(

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from harness.server.domain import BadRequest, Unauthorised
 from harness.server.identity.schemas import SessionCreate, SessionPublic
-from harness.server.identity.service import Application, IdentityService, Session
+from harness.server.identity.service import Application, Caller, IdentityService, Session
 from harness.server.openapi import header, reads_headers
 from harness.server.routing import ApiRouter
 
@@ -35,22 +36,55 @@ SESSION_HEADERS = (
 # dependencies in a worker thread, a thread hop per dependency per request. They take only the
 # request: each dependency FastAPI resolves costs ~20 us of CPU per request (a FastAPI
 # micro-benchmark), so services are looked up on ``app.state`` by plain calls instead.
+async def caller_of(request: Request) -> Caller:
+    """The verified sender of ``request``.
+
+    The platform authenticates every API request before it is rate limited or de-duplicated
+    and leaves the result on ``request.state``; a request that did not pass through it (no
+    platform) is authenticated here, the same way.
+    """
+    caller: Caller | None = getattr(request.state, "caller", None)
+    if caller is None:
+        headers = request.headers
+        caller = await identity_of(request).authenticate(
+            apikey=headers.get("apikey"),
+            authorization=headers.get("authorization"),
+            urid=headers.get("nhsd-session-urid"),
+            end_user_ods=headers.get("nhsd-end-user-organisation-ods"),
+        )
+        request.state.caller = caller
+    return caller
+
+
 @reads_headers(APIKEY)
 async def _application(request: Request) -> Application:
-    return identity_of(request).application(request.headers.get("apikey"))
+    caller = await caller_of(request)
+    if caller.application is None:
+        raise Unauthorised("an apikey header is required to access this resource")
+    return caller.application
 
 
 @reads_headers(*SESSION_HEADERS)
 async def _session(request: Request) -> Session:
-    headers = request.headers
-    return await identity_of(request).session(
-        headers.get("authorization"),
-        urid=headers.get("nhsd-session-urid"),
-        end_user_ods=headers.get("nhsd-end-user-organisation-ods"),
-    )
+    caller = await caller_of(request)
+    if caller.session is None:
+        raise Unauthorised("an Authorization header with a Bearer token is required")
+    # User-restricted access (CIS2): the user acts in one role, named on every request.
+    if "nhsd-session-urid" not in request.headers:
+        raise BadRequest(
+            "NHSD-Session-URID header must be supplied for user-restricted access",
+            code="MISSING_VALUE",
+        )
+    return caller.session
+
+
+@reads_headers(APIKEY, *SESSION_HEADERS)
+async def _caller(request: Request) -> Caller:
+    return await caller_of(request)
 
 
 ApplicationDep = Annotated[Application, Depends(_application)]
+CallerDep = Annotated[Caller, Depends(_caller)]
 SessionDep = Annotated[Session, Depends(_session)]
 
 

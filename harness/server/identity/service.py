@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from harness.server.domain import AccessDenied, BadRequest, Forbidden, Unauthorised
 from harness.server.identity.rbac import ROLE_ACTIVITIES
@@ -41,6 +41,8 @@ _INSERT = insert(sessions)  # built once: see harness.server.eps.records
 _BY_TOKEN = fast_read(select(sessions).where(sessions.c.token == bindparam("token")))
 SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption)
 CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
+CACHE_MAX_ENTRIES = 100_000  # sessions a worker remembers at once (≈ 30 MB)
+MAX_TOKEN_CHARS = 64  # the sessions table's token column; issued tokens are 45 characters
 
 ROLES_BY_TYPE: Mapping[OrgType, tuple[str, ...]] = MappingProxyType(
     {
@@ -80,6 +82,24 @@ class Session:
     def activities(self) -> frozenset[str]:
         """What the session's role may do."""
         return ROLE_ACTIVITIES.get(self.role, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request, verified: the application and, for a user, the session.
+
+    The platform builds one per API request before anything is counted or stored for it; rate
+    limits and de-duplication are keyed by :attr:`key`, routes read the session from it.
+    """
+
+    asid: str
+    application: Application | None
+    session: Session | None
+
+    @property
+    def key(self) -> str:
+        """The key rate limits, stored responses and polls are kept under."""
+        return f"asid:{self.asid}"
 
 
 class IdentityService:
@@ -162,7 +182,43 @@ class IdentityService:
             raise Forbidden("NHSD-End-User-Organisation-ODS does not match the session")
         return found
 
+    async def authenticate(
+        self,
+        *,
+        apikey: str | None,
+        authorization: str | None,
+        urid: str | None,
+        end_user_ods: str | None,
+    ) -> Caller:
+        """Verify every credential a request carries and say who sent it.
+
+        An API key names an application; a bearer token names a user's session (and, through
+        it, the application). A request with both must carry the same application's.
+
+        Raises:
+            Unauthorised: no credentials at all.
+            AccessDenied: a credential is not valid.
+            Forbidden: the session headers do not match the session, or the key and the token
+                belong to different applications.
+        """
+        if apikey is None and authorization is None:
+            raise Unauthorised("an apikey header or an Authorization header is required")
+        app = self.application(apikey) if apikey is not None else None
+        session = (
+            await self.session(authorization, urid=urid, end_user_ods=end_user_ods)
+            if authorization is not None
+            else None
+        )
+        if session is not None:
+            if app is not None and app.asid != session.asid:
+                raise Forbidden("the apikey and the access token belong to different applications")
+            return Caller(session.asid, app, session)
+        assert app is not None  # one of the two was given
+        return Caller(app.asid, app, None)
+
     async def _lookup(self, token: str) -> Session | None:
+        if len(token) > MAX_TOKEN_CHARS:
+            return None  # longer than any token this service issues: nothing to look up
         now = self.clock()
         cached = self._cache.get(token)
         if cached is not None and cached[0] > now:
@@ -172,8 +228,29 @@ class IdentityService:
         if row is None:
             return None
         found = Session(**dict(row))
+        if len(self._cache) >= CACHE_MAX_ENTRIES:
+            self.forget_expired()
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.pop(next(iter(self._cache)))  # the oldest entry
         self._cache[token] = (now + CACHE_TTL_S, found)
         return found
+
+    def forget_expired(self) -> int:
+        """Drop cached sessions past their cache time; return how many."""
+        now = self.clock()
+        stale = [token for token, (until, _) in self._cache.items() if until <= now]
+        for token in stale:
+            del self._cache[token]
+        return len(stale)
+
+    async def delete_expired(self) -> int:
+        """Delete sessions that have expired from storage (run on a schedule); return how many."""
+        self.forget_expired()
+        async with self.store.begin() as conn:
+            result = await conn.execute(
+                delete(sessions).where(sessions.c.expires_at <= self.clock())
+            )
+        return int(result.rowcount or 0)
 
 
 def _row(session: Session) -> dict[str, object]:

@@ -17,6 +17,8 @@ from harness.spine.identifiers import ascii_digits
 
 SCHEME = "NHSMESH"
 CLOCK_TOLERANCE_S = 2 * 3600  # "the timestamp must be within 2 hours of server time"
+MAX_NONCE_CHARS = 64  # mesh-client sends a UUID (36); the whole nonce is kept for replay checks
+MAX_MAILBOX_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,10 @@ def parse_token(header: str | None) -> MeshToken:
     mailbox_id, nonce, count, timestamp, digest = parts
     if mailbox_id != mailbox_id.upper():
         raise TokenError("mailbox id in the token must be upper case")
+    if len(mailbox_id) > MAX_MAILBOX_CHARS:
+        raise TokenError(f"mailbox id in the token must be at most {MAX_MAILBOX_CHARS} characters")
+    if len(nonce) > MAX_NONCE_CHARS:
+        raise TokenError(f"nonce must be at most {MAX_NONCE_CHARS} characters")
     if not ascii_digits(count) or len(count) > 12:
         raise TokenError("nonce count must be a non-negative integer")
     if len(timestamp) != 12 or not ascii_digits(timestamp):

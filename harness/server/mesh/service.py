@@ -20,11 +20,17 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.domain import MeshProblem
-from harness.server.mesh.auth import TokenError, check_token, parse_token
+from harness.server.mesh.auth import (
+    CLOCK_TOLERANCE_S,
+    MeshToken,
+    TokenError,
+    check_token,
+    parse_token,
+)
 from harness.server.mesh.directory import Mailbox, MeshDirectory
 from harness.server.store import Store
 from harness.server.store.fastread import fast_read
-from harness.server.store.schema import mesh_chunks, mesh_messages, mesh_nonces
+from harness.server.store.schema import mesh_chunks, mesh_messages, mesh_nonces, overlong
 
 MAX_PAGE = 500  # "up to 500 per call"
 INBOX_EXPIRY_S = 5 * 86_400  # unacknowledged for five days → undeliverable, report to sender
@@ -54,6 +60,14 @@ OPTIONAL_HEADERS = (
     "mex-content-compressed",
     "mex-content-type",
     "mex-partnerid",
+)
+
+
+# Send headers kept in columns of their own: (table, column, header).
+_STORED_HEADERS = (
+    (mesh_messages, "local_id", "mex-localid"),
+    (mesh_messages, "workflow_id", "mex-workflowid"),
+    (mesh_chunks, "content_encoding", "content-encoding"),
 )
 
 
@@ -104,13 +118,11 @@ class MeshService:
         self.clock = clock
 
     # ---------------------------------------------------------------- authentication
-    async def authenticate(self, header: str | None, mailbox_id: str | None) -> Mailbox:
-        """Check an NHSMESH header, consume its nonce, and return the caller's mailbox.
+    def verify(self, header: str | None) -> tuple[Mailbox, MeshToken]:
+        """Check an NHSMESH header's form, mailbox, time and signature (no storage).
 
-        Args:
-            header: the ``Authorization`` header.
-            mailbox_id: the mailbox in the path, which the token must name; ``None`` for
-                endpoints any mailbox may call (lookups).
+        Raises:
+            MeshProblem: 403, saying what is wrong with the token.
         """
         try:
             token = parse_token(header)
@@ -125,6 +137,17 @@ class MeshService:
             )
         except TokenError as exc:
             raise MeshProblem("forbidden", "403", str(exc)) from None
+        return box, token
+
+    async def authenticate(self, header: str | None, mailbox_id: str | None) -> Mailbox:
+        """Check an NHSMESH header, consume its nonce, and return the caller's mailbox.
+
+        Args:
+            header: the ``Authorization`` header.
+            mailbox_id: the mailbox in the path, which the token must name; ``None`` for
+                endpoints any mailbox may call (lookups).
+        """
+        box, token = self.verify(header)
         if mailbox_id is not None and mailbox_id.upper() != box.id:
             raise MeshProblem("forbidden", "403", "token is not for this mailbox")
         # Consuming the nonce only here — after rate limits and faults have let the request
@@ -135,7 +158,7 @@ class MeshService:
                     _NONCE,
                     {
                         "mailbox_id": box.id,
-                        "nonce": token.nonce[:64],
+                        "nonce": token.nonce,
                         "nonce_count": token.nonce_count,
                         "used_at": self.clock(),
                     },
@@ -145,6 +168,17 @@ class MeshService:
         return box
 
     # ---------------------------------------------------------------- sending
+    @staticmethod
+    def _check_lengths(headers: Mapping[str, str]) -> None:
+        """Refuse header values longer than storage keeps (the same on both backends)."""
+        for table, column, header in _STORED_HEADERS:
+            value = headers.get(header)
+            too_long = overlong(table, {column: value}) if value is not None else None
+            if too_long is not None:
+                raise MeshProblem(
+                    "bad-request", "400", f"{header} must be at most {too_long[1]} characters"
+                )
+
     def _check_send(self, sender: Mailbox, recipient: str | None, workflow_id: str | None) -> str:
         if not recipient:
             raise MeshProblem("rejected", "08", "Mex-To header is missing")
@@ -174,6 +208,7 @@ class MeshService:
             headers: request headers, names lower-cased.
             body: the chunk as sent (possibly gzip-compressed; stored untouched).
         """
+        self._check_lengths(headers)
         recipient = self._check_send(sender, headers.get("mex-to"), headers.get("mex-workflowid"))
         number, total = parse_chunk_range(headers.get("mex-chunk-range"))
         if number != 1:
@@ -225,6 +260,7 @@ class MeshService:
         body: bytes,
     ) -> None:
         """Store chunk ``chunk_no`` (2..N) of a message being uploaded; idempotent."""
+        self._check_lengths(headers)
         if not body:
             raise MeshProblem("rejected", "02", "Data file is missing", message_id=message_id)
         number, total = parse_chunk_range(headers.get("mex-chunk-range") or f"{chunk_no}:0")
@@ -383,6 +419,17 @@ class MeshService:
         return [self.directory.mailboxes[m] for m in sorted(flow.receivers)]
 
     # ---------------------------------------------------------------- lifecycle
+    async def forget_nonces(self) -> int:
+        """Delete spent nonces that no token could still reuse; return how many.
+
+        A token's timestamp may be up to :data:`CLOCK_TOLERANCE_S` ahead of the server, so a
+        nonce spent now could be replayed in a valid token until twice that from now.
+        """
+        cutoff = self.clock() - 2 * CLOCK_TOLERANCE_S
+        async with self.store.begin() as conn:
+            result = await conn.execute(delete(mesh_nonces).where(mesh_nonces.c.used_at < cutoff))
+        return int(result.rowcount or 0)
+
     async def expire(self) -> tuple[int, int]:
         """Run the lifecycle once: undeliverable after 5 days, deleted after 30.
 

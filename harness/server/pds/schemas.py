@@ -156,7 +156,7 @@ class PatchOperation(Element):
 class PatchRequest(Element):
     """PDS also accepts the operations wrapped as ``{"patches": [...]}``."""
 
-    patches: list[PatchOperation] = Field(min_length=1)
+    patches: list[PatchOperation] = Field(min_length=1, max_length=100)
 
 
 JSON_PATCH_BODY: dict[str, Any] = {

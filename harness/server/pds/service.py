@@ -42,7 +42,12 @@ from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
 from harness.server.store import Store
 from harness.server.store.engine import StoreConnection
 from harness.server.store.fastread import fast_read
-from harness.server.store.schema import pds_allocations, pds_name_history, pds_patients
+from harness.server.store.schema import (
+    overlong,
+    pds_allocations,
+    pds_name_history,
+    pds_patients,
+)
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
 
@@ -113,11 +118,19 @@ def parse_if_match(value: str | None) -> int:
     return int(match.group(1))
 
 
+MAX_PATCH_OPERATIONS = 100  # a demographic update touches a handful of fields
+
+
 def patch_operations(body: Any) -> list[dict[str, Any]]:
     """The RFC 6902 operations of a PATCH body (a list, or ``{"patches": [...]}``)."""
     ops = body.get("patches") if isinstance(body, dict) else body
     if not isinstance(ops, list) or not ops:
         raise BadRequest("the body must be a non-empty JSON Patch list", code="INVALID_UPDATE")
+    if len(ops) > MAX_PATCH_OPERATIONS:
+        raise BadRequest(
+            f"Invalid update - a patch may hold at most {MAX_PATCH_OPERATIONS} operations",
+            code="INVALID_UPDATE",
+        )
     try:
         for op in ops:
             PatchOperation.model_validate(op)
@@ -418,10 +431,22 @@ def _families(resource: dict[str, Any]) -> set[str]:
 def _columns(resource: dict[str, Any], now: float, version: int = 1) -> dict[str, Any]:
     """A ``pds_patients`` row's columns for ``resource`` (search copies included)."""
     names = resource.get("name") or [{}]
-    return {
+    columns = {
         "version": version,
         "resource": json.dumps(resource, separators=(",", ":")),
         "birth_date": resource.get("birthDate"),
         "family": names[0].get("family"),
         "updated_at": now,
     }
+    for family in _families(resource):
+        _check_length({"family": family})
+    _check_length(columns)
+    return columns
+
+
+def _check_length(row: dict[str, Any]) -> None:
+    too_long = overlong(pds_patients, row)
+    if too_long is not None:
+        column, length = too_long
+        field = {"family": "name.family", "birth_date": "birthDate"}.get(column, column)
+        raise BadRequest(f"{field} must be at most {length} characters", code="INVALID_VALUE")

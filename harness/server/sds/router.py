@@ -12,7 +12,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import Bundle
-from harness.server.identity.router import APIKEY, AUTHORIZATION, identity_of
+from harness.server.identity.router import APIKEY, AUTHORIZATION, caller_of
 from harness.server.openapi import reads_headers
 from harness.server.responses import FhirJSONResponse, fhir_response, responses
 from harness.server.routing import ApiRouter
@@ -25,13 +25,7 @@ router = ApiRouter(prefix=PREFIX, tags=["sds"])
 @reads_headers(APIKEY, AUTHORIZATION)
 async def _caller(request: Request) -> str:
     """The calling application's ASID (from its API key or its user's session)."""
-    identity = identity_of(request)
-    apikey = request.headers.get("apikey")
-    authorization = request.headers.get("authorization")
-    if apikey is not None or authorization is None:
-        return identity.application(apikey).asid
-    session = await identity.session(authorization, urid=None, end_user_ods=None)
-    return session.asid
+    return (await caller_of(request)).asid
 
 
 Caller = Annotated[str, Depends(_caller)]

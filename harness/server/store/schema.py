@@ -6,6 +6,8 @@ target those revisions build, and tests check that the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -20,6 +22,25 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def column_length(table: Table, name: str) -> int | None:
+    """The length of a ``String(n)`` column (``None`` for unbounded text or other types)."""
+    length = getattr(table.c[name].type, "length", None)
+    return int(length) if length is not None else None
+
+
+def overlong(table: Table, row: Mapping[str, object]) -> tuple[str, int] | None:
+    """The first text value of ``row`` longer than ``table``'s column allows, as (column,
+    length), or ``None``. PostgreSQL refuses such a statement and SQLite stores it, so services
+    check first and refuse the request in their API's own terms, the same on both."""
+    for name, value in row.items():
+        if isinstance(value, str):
+            length = column_length(table, name)
+            if length is not None and len(value) > length:
+                return name, length
+    return None
+
 
 idempotency = Table(
     "idempotency",

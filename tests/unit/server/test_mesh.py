@@ -361,9 +361,13 @@ def test_mesh_errors_use_mesh_shapes(client: TestClient) -> None:
     v1 = client.get(f"{MX}/X26ABC1/inbox", headers={"Accept": "application/json"})
     assert v1.status_code == 403
     assert "errorDescription" in v1.json()
-    unknown = client.get(f"{MX}/X26ABC1/nothing/here/at/all", headers=V2)
+    unknown = client.get(
+        f"{MX}/X26ABC1/nothing/here/at/all", headers={**V2, **mesh_auth("X26ABC1")}
+    )
     assert unknown.status_code == 404
     assert "detail" in unknown.json()
+    # Authentication comes first: without a valid token the caller learns nothing of paths.
+    assert client.get(f"{MX}/X26ABC1/nothing/here/at/all", headers=V2).status_code == 403
 
 
 def test_admin_reset_requires_test_mode_or_token(server_settings: ServerSettings) -> None:
