@@ -7,6 +7,7 @@ only ``harness.server.errors`` maps them to HTTP statuses)::
     ├── ConfigurationError          bad settings or arguments (exit 2)
     │   └── ScenarioError           a scenario file with one or more located problems (exit 2)
     ├── InvalidRunError                  a run that cannot be trusted, e.g. a server died (exit 3)
+    ├── InterruptedRunError              SIGINT or SIGTERM stopped the command (exit 130 or 143)
     └── IdentifierError             a malformed NHS number, ODS code or mailbox id
 """
 
@@ -26,6 +27,15 @@ class ConfigurationError(HarnessError):
 
 class InvalidRunError(HarnessError):
     """A run went wrong in a way that makes its measurements untrustworthy (exit code 3)."""
+
+
+class InterruptedRunError(HarnessError):
+    """A stop signal ended a command before it could write its (partial) results."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        name = {2: "SIGINT", 15: "SIGTERM"}.get(signum, f"signal {signum}")
+        super().__init__(f"interrupted by {name}")
 
 
 class IdentifierError(HarnessError, ValueError):

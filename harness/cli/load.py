@@ -86,6 +86,7 @@ def load(
         return run_worker(master_host, master_port)
     from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.arguments import results_dir
+    from harness.cli.interrupt import catching_signals
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
     from harness.load.session import START_DELAY_S, run_load, write_results
@@ -118,7 +119,7 @@ def load(
         ) as groups:
             yield groups[0].url
 
-    with server() as url:
+    with catching_signals() as stop, server() as url:
         options = RunOptions(
             target=url,
             run_start_s=time.time() + START_DELAY_S,
@@ -137,17 +138,27 @@ def load(
             connections=connections,
             warm_up=warm_up,
             master=(expect_workers, master_bind_host, master_bind_port) if master else None,
+            on_start=lambda final: console.print(
+                "load: schedule starts at "
+                + time.strftime("%H:%M:%S", time.localtime(final.run_start_s))
+            ),
         )
-    section = write_results(outcome, results.path, partial=False)
+    # Stopped by a signal, or generators that stopped before the schedule's end: what was
+    # measured is written, marked partial, and never judged a pass.
+    partial = stop.received or any(r.stopped_early for r in outcome.reports)
+    section = write_results(outcome, results.path, partial=partial)
     results.write_json({"load": section}, command="load", seed=scenario.seed)
     _print_summary(console, section, outcome)
     from harness.cli.report import VERDICT_EXIT
     from harness.reports.render import write_report
 
     report = write_report(results.path)
-    console.print(f"verdict: {report.verdict}  report: {results.path / 'report.html'}")
+    shown = "PARTIAL (interrupted)" if stop.received else report.verdict
+    console.print(f"verdict: {shown}  report: {results.path / 'report.html'}")
     console.print(f"results: {results.path}")
-    if not outcome.health.valid:
+    if stop.received:
+        return stop.exit_code
+    if not outcome.health.valid or partial:
         for reason in outcome.health.reasons:
             console.print(f"[bold red]invalid run:[/] {reason}")
         return ExitCode.INVALID_RUN

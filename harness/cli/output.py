@@ -2,7 +2,8 @@
 
 Exit codes are the same for every command (``../shared/ARCHITECTURE.md``): 0 pass; 1 SLO
 breached or regression found; 2 usage or configuration error; 3 run invalid; 4 inconclusive;
-130 interrupted.
+130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM — with the partial results written. When
+several apply, interrupted wins, then invalid, then the verdict.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from enum import IntEnum
 
 from rich.console import Console
 
-from harness.errors import HarnessError, InvalidRunError, ScenarioError
+from harness.errors import HarnessError, InterruptedRunError, InvalidRunError, ScenarioError
 
 
 class ExitCode(IntEnum):
@@ -22,7 +23,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     INVALID_RUN = 3
     INCONCLUSIVE = 4
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT: 128 + 2
+    TERMINATED = 143  # SIGTERM: 128 + 15
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -39,5 +41,8 @@ def report_error(error: HarnessError, console: Console) -> ExitCode:
         for problem in error.problems:
             console.print("  " + problem.render(error.path), markup=False)
         return ExitCode.USAGE
+    if isinstance(error, InterruptedRunError):
+        console.print(str(error), markup=False)
+        return ExitCode.TERMINATED if error.signum == 15 else ExitCode.INTERRUPTED  # SIGTERM
     console.print(f"[bold red]error:[/] {error}", markup=True)
     return ExitCode.INVALID_RUN if isinstance(error, InvalidRunError) else ExitCode.USAGE

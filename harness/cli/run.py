@@ -32,6 +32,7 @@ def run(
     import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
     from harness.cli.arguments import check_faults_fit
     from harness.cli.arguments import duration_s as parse_duration
+    from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
     from harness.run.orchestrate import RunRequest, execute
@@ -40,23 +41,26 @@ def run(
     duration_s = parse_duration(duration)
     check_faults_fit(scenario, duration_s)
     console = make_console()
-    record = execute(
-        RunRequest(
-            scenario=scenario,
-            scenario_path=scenario_file,
-            database_url=database_url,
-            server_workers=server_workers,
-            load_processes=load_processes,
-            output=output,
-            months=months,
-            duration_s=duration_s,
-        ),
-        say=lambda text: console.print(text, markup=False, soft_wrap=True),
-    )
+    with catching_signals() as stop:
+        record = execute(
+            RunRequest(
+                scenario=scenario,
+                scenario_path=scenario_file,
+                database_url=database_url,
+                server_workers=server_workers,
+                load_processes=load_processes,
+                output=output,
+                months=months,
+                duration_s=duration_s,
+            ),
+            say=lambda text: console.print(text, markup=False, soft_wrap=True),
+        )
     _print(console, record.results.path)
     for reason in record.reasons:
         console.print(f"[bold red]{record.status}:[/] {reason}")
     console.print(f"verdict: {record.verdict}  report: {record.results.path / 'report.html'}")
+    if stop.received:  # interrupted before invalid and before the verdict
+        return stop.exit_code
     if record.status in STATUS_EXIT:
         return STATUS_EXIT[record.status]
     return VERDICT_EXIT[record.verdict]

@@ -93,7 +93,7 @@ def simulate(
             executor=chosen,
             workers=count,
             scheduler=scheduler,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: _progress(console, bar, task, done, total),
         )
     summary = summarise(run)
     sections: dict[str, Any] = {"scenario": scenario.model_dump(mode="json"), "simulation": summary}
@@ -127,6 +127,13 @@ def simulate(
     results.write_json(sections, command="simulate", seed=root_seed)
     _finish(console, summary, results.path)
     return verdict
+
+
+def _progress(console: Any, bar: Any, task: Any, done: int, total: int) -> None:
+    """The bar in a terminal; plain lines in a log, where a bar shows nothing until the end."""
+    bar.update(task, completed=done, total=total)
+    if not console.is_terminal:
+        console.print(f"simulate: {done}/{total} months done", markup=False)
 
 
 def _finish(console: Any, summary: dict[str, Any], folder: Path) -> None:

@@ -30,6 +30,8 @@ from harness.load.plan import LoadPlan
 from harness.load.recorder import Recorder
 from harness.load.results import GeneratorReport
 
+STOP_GRACE_S = 1.0  # after a stop signal, how long requests in flight may still finish
+
 
 class OpenModelUser(User):
     """The one Locust user of a generator process: it plays the schedule, then stops."""
@@ -175,9 +177,10 @@ def run_generator(
             generator.stop()
             done.wait(timeout=scenario.load.request_timeout)
     except KeyboardInterrupt:
-        # Ctrl-C: stop sending, give requests in flight a moment, keep what was measured.
+        # Ctrl-C or SIGTERM: stop sending, give requests in flight a moment (the command must
+        # be done within 2 s), keep what was measured.
         generator.stop()
-        done.wait(timeout=min(5.0, scenario.load.request_timeout))
+        done.wait(timeout=min(STOP_GRACE_S, scenario.load.request_timeout))
     if should_stop is not None:
         watcher.kill()
     runner.quit()

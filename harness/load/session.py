@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from harness.load.results import (
 PROCESS_CAPACITY_PER_S = 2_500.0  # arrivals one generator process sustains here (make bench)
 START_DELAY_S = 3.0  # time for generator processes to start before the schedule begins
 CHILD_READY_TIMEOUT_S = 300.0  # local generator processes must have prepared within this
+STOP_WAIT_S = 1.5  # after a stop signal, how long generator processes get to write their reports
 SERVER_START_TIMEOUT_S = 60.0
 
 
@@ -256,13 +258,47 @@ def _run_processes(
         pending = folder / "start.tmp"
         pending.write_text(json.dumps(options.run_start_s), encoding="utf-8")
         pending.replace(folder / "start.json")  # atomic: a child never reads half of it
-        failed = [i for i, child in enumerate(children) if child.wait() != 0]
+        try:
+            failed = [i for i, child in enumerate(children) if child.wait() != 0]
+        except KeyboardInterrupt:
+            return options, _stop_children(children, folder)
         if failed:
             raise ConfigurationError(f"generator process(es) {failed} failed")
         return options, [
             report_from_json(json.loads((folder / f"report-{i}.json").read_text(encoding="utf-8")))
             for i in range(processes)
         ]
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]], folder: Path) -> list[GeneratorReport]:
+    """Stop the generator processes after a stop signal and collect the reports they wrote.
+
+    Each child is sent SIGINT (a terminal's Ctrl-C reaches them already; SIGTERM from CI or
+    ``timeout`` reaches only this process), which makes it stop sending and write what it
+    measured; a child still running after :data:`STOP_WAIT_S` is killed and its share lost.
+
+    Raises:
+        KeyboardInterrupt: again, when no child left a report (nothing was measured).
+    """
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_WAIT_S
+    for child in children:
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    paths = [folder / f"report-{i}.json" for i in range(len(children))]
+    reports = [
+        report_from_json(json.loads(path.read_text(encoding="utf-8")))
+        for path in paths
+        if path.exists()
+    ]
+    if not reports:
+        raise KeyboardInterrupt
+    return [replace(report, stopped_early=True) for report in reports]
 
 
 def write_results(outcome: LoadOutcome, directory: Path, *, partial: bool) -> dict[str, Any]:

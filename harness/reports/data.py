@@ -237,6 +237,8 @@ def build_report(results_dir: Path) -> ReportData:
             data.predicted = _predicted(simulation, data.slo)
     if run.partial:
         data.warnings.append("PARTIAL RUN: interrupted or incomplete — never a pass")
+        if data.verdict in (Verdict.PASS, Verdict.INCONCLUSIVE):
+            data.verdict = Verdict.INVALID
     for problem in run.problems:
         if not problem.startswith("partial run"):
             data.warnings.append(f"invalid run: {problem}")

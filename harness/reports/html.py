@@ -35,6 +35,7 @@ SIMULATION_VERDICT_TEXT = {
     Verdict.INCONCLUSIVE: "INCONCLUSIVE — too few simulated months to decide",
     Verdict.INVALID: "INVALID RUN — the simulation cannot be judged",
 }
+PARTIAL_TEXT = "PARTIAL — interrupted before the end: what was measured, never a pass"
 PREDICTION_ONLY_TEXT = "PREDICTION ONLY — not judged (--no-verdict)"
 FIGURE_TITLES = {
     "traffic.png": "Traffic and errors over time",
@@ -70,6 +71,8 @@ def ms(value: float | None) -> str:
 
 def banner(data: ReportData) -> tuple[str, str]:
     """The verdict's CSS class and text: a simulation's own words when only months ran."""
+    if data.run.partial:
+        return "invalid", PARTIAL_TEXT
     if data.prediction_only:
         return "prediction", PREDICTION_ONLY_TEXT
     if data.run.load is None and data.simulation is not None:

@@ -120,6 +120,7 @@ def write_report(results_dir: Path) -> ReportData:
         properties={
             "verdict": "prediction-only" if data.prediction_only else data.verdict,
             "design_verdict": data.simulation.verdict if data.simulation else None,
+            "partial": data.run.partial,
             "command": run.document.get("command"),
             "seed": run.document.get("seed"),
             "schema_version": run.document.get("schema_version"),

@@ -197,6 +197,7 @@ def execute(request: RunRequest, say: Any = print) -> RunRecord:
         if not outcome.health.valid and record.status == "complete":
             record.status = "invalid"
             record.reasons = list(outcome.health.reasons)
+    if outcome is not None and record.status != "interrupted":  # stop means stop: no prediction
         say("prediction: simulating the same window with the same fault timeline")
         sections.update(
             _prediction(

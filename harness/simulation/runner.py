@@ -62,6 +62,7 @@ class SimulationRun:
     wall_s: float
     workers: int
     executor: Executor
+    interrupted: bool = False  # stopped by a signal: ``records`` are the months that finished
 
 
 def replication_rng(seed: int, replication: int) -> np.random.Generator:
@@ -110,10 +111,21 @@ def _run_local(
         for chunk in chunks:
             yield run_chunk(scenario_json, seed, chunk)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         futures = [pool.submit(run_chunk, scenario_json, seed, chunk) for chunk in chunks]
         for future in as_completed(futures):
             yield future.result()
+    except BaseException:
+        # Interrupted (or closed early): waiting for the chunks in flight would take tens of
+        # seconds, so cancel the rest and kill the workers now (SIGKILL: a forked worker
+        # inherits the CLI's SIGTERM handler and would only drop its current chunk).
+        workers_alive = list((pool._processes or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_alive:
+            process.kill()
+        raise
+    pool.shutdown()
 
 
 def run_replications(
@@ -158,11 +170,20 @@ def run_replications(
     prepared = prepared_for(scenario)
     orgs = OrgTotals(len(prepared.layout.org_type), scenario.slo.availability_target)
     records: list[MonthRecord] = []
-    for result in results:
-        records.extend(result.records)
-        orgs.merge(result.orgs)
-        if progress is not None:
-            progress(len(records), replications)
+    interrupted = False
+    try:
+        for result in results:
+            records.extend(result.records)
+            orgs.merge(result.orgs)
+            if progress is not None:
+                progress(len(records), replications)
+    except KeyboardInterrupt:
+        interrupted = True  # keep the finished months: the caller reports a partial run
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+        if not records:
+            raise
     records.sort(key=lambda r: r.replication)
     return SimulationRun(
         scenario=scenario,
@@ -173,4 +194,5 @@ def run_replications(
         wall_s=time.perf_counter() - started,
         workers=workers,
         executor=executor,
+        interrupted=interrupted,
     )

@@ -64,9 +64,15 @@ class MeasuredRun:
 
     @property
     def partial(self) -> bool:
-        """The run was interrupted or its windows are missing."""
+        """The run was interrupted, or its windows are missing or cut off mid-line."""
+        if self.simulation is not None and self.simulation.get("partial"):
+            return True
         load = self.load
-        return load is not None and (bool(load.get("partial")) or not self.windows_path.exists())
+        return load is not None and (
+            bool(load.get("partial"))
+            or not self.windows_path.exists()
+            or truncated(self.windows_path)
+        )
 
     @property
     def scenario(self) -> dict[str, Any] | None:
@@ -146,6 +152,18 @@ def open_run(path: Path) -> MeasuredRun:
     return MeasuredRun(path, document, tuple(_problems(path, document)))
 
 
+def truncated(path: Path) -> bool:
+    """Whether a JSON-lines file ends mid-line (its writer was stopped while writing)."""
+    try:
+        with path.open("rb") as data:
+            if data.seek(0, 2) == 0:
+                return False
+            data.seek(-1, 2)
+            return data.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 def _problems(path: Path, document: dict[str, Any]) -> list[str]:
     load = document.get("load")
     if not isinstance(load, dict):
@@ -155,6 +173,8 @@ def _problems(path: Path, document: dict[str, Any]) -> list[str]:
         problems.append("partial run: the load was interrupted before the end")
     if not (path / WINDOWS).exists():
         problems.append(f"partial run: {WINDOWS} is missing")
+    elif truncated(path / WINDOWS):
+        problems.append(f"partial run: the last line of {WINDOWS} is cut off")
     generator = load.get("generator")
     if isinstance(generator, dict) and generator.get("valid") is False:
         reasons = generator.get("reasons") or ["no reason given"]

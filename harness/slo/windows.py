@@ -166,6 +166,9 @@ def write_windows(path: Path, windows: Iterable[Window]) -> int:
 def read_windows(path: Path) -> Iterator[Window]:
     """Windows from a ``windows.jsonl`` file, in file order.
 
+    A last line cut off mid-record (the writer was stopped) is left out; ``open_run`` reports
+    such a run as partial.
+
     Raises:
         ValueError: naming the line that is not a window.
     """
@@ -174,6 +177,9 @@ def read_windows(path: Path) -> Iterator[Window]:
             if not line.strip():
                 continue
             try:
-                yield Window.from_json(json.loads(line))
+                window = Window.from_json(json.loads(line))
             except (KeyError, TypeError, ValueError) as exc:
+                if not line.endswith("\n"):
+                    return  # cut off mid-line by a stopped writer: a partial run (open_run)
                 raise ValueError(f"{path}:{number}: not a window record ({exc})") from None
+            yield window
