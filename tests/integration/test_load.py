@@ -29,17 +29,32 @@ from tests.conftest import (
     start_unlimited_server,
     stop_server,
 )
+from tests.plugins.machine import Machine, Usage
 
 pytestmark = pytest.mark.integration
 SDS_ROUTE = 'route="/spine-directory/FHIR/R4/Device"'  # what sds.device-lookup calls
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+FAULT_REFRESH_S = 0.25  # how often the server's workers reload faults (the default)
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A 2-worker reference server without quotas: these tests measure the generator.
+
+    One for the module (each start costs seconds on a busy machine); the tests only read SDS
+    and count the server's requests as differences, so they do not see each other's.
+    """
+    live = start_unlimited_server(tmp_path_factory.mktemp("load-server"), "load.db")
+    yield live
+    stop_server(live)
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A 2-worker reference server without quotas: these tests measure the generator."""
-    live = start_unlimited_server(tmp_path, "load.db")
-    yield live
-    stop_server(live)
+def server(shared_server: LiveServer) -> Iterator[LiveServer]:
+    """The shared server, with every fault a test started ended before the next test."""
+    yield shared_server
+    httpx.delete(f"{shared_server.url}/admin/faults", headers=ADMIN).raise_for_status()
+    time.sleep(2 * FAULT_REFRESH_S)  # until every worker has reloaded the empty board
 
 
 def scenario(tmp_path: Path, *, max_concurrency: int = 2000) -> Path:
@@ -59,6 +74,14 @@ def run_load(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[st
 
 def results(out: Path) -> dict[str, object]:
     return dict(json.loads((out / "results.json").read_text()))
+
+
+def excuse_a_late_generator(
+    done: subprocess.CompletedProcess[str], out: Path, machine: Machine, usage: Usage
+) -> None:
+    """An invalid run (exit 3) is a busy-machine skip if others took the machine meanwhile."""
+    if done.returncode == 3 and (out / "results.json").exists():
+        machine.excuse(usage, results(out)["load"]["generator"]["reasons"])  # type: ignore[index]
 
 
 def totals(out: Path, interaction: str) -> Window:
@@ -81,28 +104,35 @@ def server_count(server: LiveServer) -> float:
     )
 
 
-def test_a_constant_rate_is_an_open_poisson_schedule(server: LiveServer, tmp_path: Path) -> None:
-    # 300/s for 40 s: the server and generator share two cores with whatever else runs here;
-    # at 500/s a busy CI machine made the generator late (a valid verdict, but not this test's).
+def test_a_constant_rate_is_an_open_poisson_schedule(
+    server: LiveServer, tmp_path: Path, machine: Machine
+) -> None:
+    # 300/s for 40 s on a free core: the server and generator share two cores with whatever
+    # else runs here, and at 500/s a busy CI machine made the generator late. Under 100/s the
+    # per-second counts are too few for the generator's CPU to matter: not this test's point.
+    rate = machine.rate(300, floor=100)
+    expected = rate * 40
     out = tmp_path / "out"
     before = server_count(server)
-    done = run_load(
-        str(scenario(tmp_path)),
-        "--target",
-        server.url,
-        "--rate",
-        "300",
-        "--duration",
-        "40s",
-        "--interactions",
-        "sds.device-lookup",
-        "--output",
-        str(out),
-    )
+    with machine.watch() as usage:
+        done = run_load(
+            str(scenario(tmp_path)),
+            "--target",
+            server.url,
+            "--rate",
+            f"{rate:.1f}",
+            "--duration",
+            "40s",
+            "--interactions",
+            "sds.device-lookup",
+            "--output",
+            str(out),
+        )
+    excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode == 0, done.stdout + done.stderr  # valid run, SLO met
     generator = results(out)["load"]["generator"]  # type: ignore[index]
     drawn = generator["drawn"]
-    assert abs(drawn - 12_000) < 3 * np.sqrt(12_000)
+    assert abs(drawn - expected) < 3 * np.sqrt(expected)
     assert generator["dropped"] == 0
     assert generator["drawn"] == generator["sent"] + generator["dropped"]
     seen = server_count(server) - before
@@ -130,8 +160,13 @@ def _stall_every(
 
 
 def test_stalls_show_from_intended_time_not_in_service_time(
-    server: LiveServer, tmp_path: Path
+    server: LiveServer, tmp_path: Path, machine: Machine
 ) -> None:
+    # About 16-32 requests a run are sent inside a stall (four connections, four stalls) and
+    # take 1 s of service; the run keeps 6,000 requests so that they stay under 1 %, the
+    # service p99 below. A slower rate runs longer; under 150/s (40 s) it would take too long.
+    rate = machine.rate(300, floor=150)
+    duration_s = round(20 * 300 / rate)
     out = tmp_path / "out"
     stop = threading.Event()
     stopper = threading.Thread(
@@ -142,24 +177,26 @@ def test_stalls_show_from_intended_time_not_in_service_time(
     )
     stopper.start()
     try:
-        done = run_load(
-            str(scenario(tmp_path)),
-            "--target",
-            server.url,
-            "--rate",
-            "300",
-            "--duration",
-            "20s",
-            "--interactions",
-            "sds.device-lookup",
-            "--connections",
-            "4",
-            "--output",
-            str(out),
-        )
+        with machine.watch() as usage:
+            done = run_load(
+                str(scenario(tmp_path)),
+                "--target",
+                server.url,
+                "--rate",
+                f"{rate:.1f}",
+                "--duration",
+                f"{duration_s}s",
+                "--interactions",
+                "sds.device-lookup",
+                "--connections",
+                "4",
+                "--output",
+                str(out),
+            )
     finally:
         stop.set()
         stopper.join(timeout=10)
+    excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode == 1, done.stdout + done.stderr  # stalls breach the SLO
     generator = results(out)["load"]["generator"]  # type: ignore[index]
     assert generator["valid"], generator["reasons"]
@@ -171,23 +208,27 @@ def test_stalls_show_from_intended_time_not_in_service_time(
     assert total.latency.get_total_count() == generator["drawn"]
 
 
-def test_two_generator_processes_merge_exactly(server: LiveServer, tmp_path: Path) -> None:
+def test_two_generator_processes_merge_exactly(
+    server: LiveServer, tmp_path: Path, machine: Machine
+) -> None:
     out = tmp_path / "out"
-    done = run_load(
-        str(scenario(tmp_path)),
-        "--target",
-        server.url,
-        "--rate",
-        "200",
-        "--duration",
-        "10s",
-        "--interactions",
-        "sds.device-lookup",
-        "--processes",
-        "2",
-        "--output",
-        str(out),
-    )
+    with machine.watch() as usage:
+        done = run_load(
+            str(scenario(tmp_path)),
+            "--target",
+            server.url,
+            "--rate",
+            f"{machine.rate(200, floor=50):.1f}",  # under 50/s a process may draw too few
+            "--duration",
+            "10s",
+            "--interactions",
+            "sds.device-lookup",
+            "--processes",
+            "2",
+            "--output",
+            str(out),
+        )
+    excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode == 4, done.stdout + done.stderr  # too few requests to decide
     parts = [
         [Window.from_json(w) for w in json.loads(p.read_text())["windows"]]
@@ -281,7 +322,11 @@ def test_unreachable_or_foreign_targets_are_refused(tmp_path: Path) -> None:
     assert "does not look like a Spine server" in refused.stderr
 
 
-def test_locust_master_and_two_workers(server: LiveServer, tmp_path: Path) -> None:
+def test_locust_master_and_two_workers(
+    server: LiveServer, tmp_path: Path, machine: Machine
+) -> None:
+    rate = machine.rate(200, floor=50)
+    expected = rate * 10
     out = tmp_path / "out"
     port = str(free_port())
     path = str(scenario(tmp_path))
@@ -294,36 +339,38 @@ def test_locust_master_and_two_workers(server: LiveServer, tmp_path: Path) -> No
         )
         for _ in range(2)
     ]
-    try:
-        done = run_load(
-            path,
-            "--master",
-            "--expect-workers",
-            "2",
-            "--master-bind-port",
-            port,
-            "--target",
-            server.url,
-            "--rate",
-            "200",
-            "--duration",
-            "10s",
-            "--interactions",
-            "sds.device-lookup",
-            "--output",
-            str(out),
-        )
-        for worker in workers:
-            assert worker.wait(timeout=60) == 0
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+    with machine.watch() as usage:
+        try:
+            done = run_load(
+                path,
+                "--master",
+                "--expect-workers",
+                "2",
+                "--master-bind-port",
+                port,
+                "--target",
+                server.url,
+                "--rate",
+                f"{rate:.1f}",
+                "--duration",
+                "10s",
+                "--interactions",
+                "sds.device-lookup",
+                "--output",
+                str(out),
+            )
+            for worker in workers:
+                assert worker.wait(timeout=60) == 0
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait()
+    excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode == 4, done.stdout + done.stderr  # too few requests to decide
     section = results(out)["load"]  # type: ignore[index]
     assert section["processes"] == 2
     generator = section["generator"]
-    assert abs(generator["drawn"] - 2000) < 3 * np.sqrt(2000)
+    assert abs(generator["drawn"] - expected) < 3 * np.sqrt(expected)
     assert generator["drawn"] == generator["sent"] + generator["dropped"]
     assert len(list((out / "load" / "processes").glob("report-*.json"))) == 2

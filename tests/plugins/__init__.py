@@ -1,0 +1,1 @@
+"""pytest plugins of the suite, loaded from ``addopts`` (``-p tests.plugins.<name>``)."""
