@@ -162,6 +162,7 @@ class IdentityService:
         )
         async with self.store.begin() as conn:
             await conn.execute(_INSERT, _row(session))
+        self._remember(session)  # its first calls usually come back to this worker
         return session
 
     async def session(
@@ -228,12 +229,15 @@ class IdentityService:
         if row is None:
             return None
         found = Session(**dict(row))
+        self._remember(found)
+        return found
+
+    def _remember(self, session: Session) -> None:
         if len(self._cache) >= CACHE_MAX_ENTRIES:
             self.forget_expired()
             if len(self._cache) >= CACHE_MAX_ENTRIES:
                 self._cache.pop(next(iter(self._cache)))  # the oldest entry
-        self._cache[token] = (now + CACHE_TTL_S, found)
-        return found
+        self._cache[session.token] = (self.clock() + CACHE_TTL_S, session)
 
     def forget_expired(self) -> int:
         """Drop cached sessions past their cache time; return how many."""

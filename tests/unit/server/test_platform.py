@@ -80,7 +80,8 @@ def test_unexpected_exception_is_a_coded_500_not_a_traceback(
         raise RuntimeError("secret internal detail")
 
     with TestClient(app, raise_server_exceptions=False) as client:
-        response = client.get("/organisation-data/FHIR/R4/boom", headers=rid())
+        _, headers = login(client)
+        response = client.get("/organisation-data/FHIR/R4/boom", headers={**headers, **rid()})
     assert response.status_code == 500
     assert _code(response) == "INTERNAL_SERVER_ERROR"
     assert "secret internal detail" not in response.text
