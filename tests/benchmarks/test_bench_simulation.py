@@ -6,8 +6,10 @@ Run: ``pytest -m benchmark -s tests/benchmarks/test_bench_simulation.py``. Print
   organisations) with the hybrid model — the mean and P95 over many months, after the
   once-per-scenario setup, which is shown on its own line;
 * the same month with naive per-message SimPy (one generator process per organisation, one
-  process per message, a ``Resource`` per pool), measured here on one simulated hour of the
-  month's average traffic and scaled to 400 M messages;
+  process per message, a ``Resource`` per pool), measured in the same run on the busiest hour
+  of the ``availability-2014`` month (its rates per organisation and service, its queues at
+  peak) and scaled by messages to the whole month — a whole per-message month is hours of
+  CPU, so the ratio of the two, not either alone, is the figure to quote;
 * months per second on a 2-process pool, and the wall time of 2,000 months;
 * peak resident memory of this process (the 20,000-organisation model) and of the workers.
 
@@ -27,26 +29,31 @@ import pytest
 import simpy
 
 from harness.config import load_scenario
-from harness.simulation import prepared_for, replication_rng, run_replications, simulate_month
+from harness.simulation import (
+    Prepared,
+    prepared_for,
+    replication_rng,
+    run_replications,
+    simulate_month,
+)
 from harness.simulation.layout import ORG_TYPES, SERVICES
 from tests.conftest import SCENARIOS_DIR
 
 pytestmark = pytest.mark.benchmark
 MONTHS_TIMED = int(os.environ.get("BENCH_MONTHS", "40"))
 POOL_MONTHS = int(os.environ.get("BENCH_POOL_MONTHS", "2000"))
-MESSAGES_PER_MONTH = 400e6
 HOUR_S = 3600.0
 
 
-def _naive_simpy_hour(seed: int) -> tuple[float, int]:
-    """CPU seconds and messages of one hour of per-message SimPy at the month's mean rate."""
-    scenario = load_scenario(SCENARIOS_DIR / "baseline-2014.yaml")
-    prepared = prepared_for(scenario)
+def _naive_simpy_hour(prepared: Prepared, seed: int) -> tuple[float, int]:
+    """CPU seconds and messages of per-message SimPy over the busiest hour of ``prepared``."""
     layout = prepared.layout
-    month_s = layout.traffic.minutes * 60.0
-    # Each organisation's mean rate per service over the month, messages a second.
-    per_type = layout.traffic.per_type.sum(axis=0) / month_s  # (types, services)
-    org_rates = per_type[layout.org_type] / layout.type_counts[layout.org_type][:, None]
+    minutes = layout.traffic.per_type.shape[0]
+    hourly = prepared.minute_totals[: minutes // 60 * 60].reshape(-1, 60).sum(axis=1)
+    busiest = int(np.argmax(hourly))
+    hour = layout.traffic.per_type[busiest * 60 : (busiest + 1) * 60].sum(axis=0) / HOUR_S
+    # Each organisation's rate per service in that hour, messages a second.
+    org_rates = hour[layout.org_type] / layout.type_counts[layout.org_type][:, None]
     home = layout.cohorts.site[layout.cohorts.of_org]
     rng = np.random.default_rng(seed)
     env = simpy.Environment()
@@ -101,8 +108,9 @@ def test_bench_simulation() -> None:
         start = time.process_time()
         simulate_month(full, replication_rng(1, i))
         full_months.append(time.process_time() - start)
-    naive_cpu, naive_messages = _naive_simpy_hour(seed=1)
-    naive_month_s = naive_cpu / naive_messages * MESSAGES_PER_MONTH
+    full_s = statistics.mean(full_months)
+    naive_cpu, naive_messages = _naive_simpy_hour(full, seed=1)
+    naive_month_s = naive_cpu / naive_messages * float(full.minute_totals.sum())
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run = run_replications(scenario, POOL_MONTHS, scenario.seed, workers=2)
@@ -121,18 +129,24 @@ def test_bench_simulation() -> None:
         ("hybrid month, P95 (CPU s)", f"{np.percentile(months, 95):.4f}", ""),
         (
             f"availability-2014 month, mean of {len(full_months)} (CPU s)",
-            f"{statistics.mean(full_months):.4f}",
+            f"{full_s:.4f}",
             "every failure process",
         ),
+        ("availability-2014 month, P95 (CPU s)", f"{np.percentile(full_months, 95):.4f}", ""),
         ("messages per simulated month (mean)", f"{statistics.mean(messages):,.0f}", "400 M"),
         (
-            f"naive SimPy: 1 h measured ({naive_messages:,} msgs, CPU s)",
+            f"per-message SimPy: busiest hour ({naive_messages:,} msgs, CPU s)",
             f"{naive_cpu:.2f}",
-            "",
+            "availability-2014",
         ),
-        ("naive SimPy: messages per CPU s", f"{naive_messages / naive_cpu:,.0f}", ""),
-        ("naive SimPy: month scaled (CPU s)", f"{naive_month_s:,.0f}", ""),
-        ("speed-up, hybrid vs naive", f"{naive_month_s / hybrid_s:,.0f}x", "target >= 10,000x"),
+        ("per-message SimPy: µs per message", f"{naive_cpu / naive_messages * 1e6:.1f}", ""),
+        ("per-message SimPy: month scaled (CPU s)", f"{naive_month_s:,.0f}", ""),
+        (
+            "ratio, per-message SimPy / availability-2014 month",
+            f"{naive_month_s / full_s:,.0f}x",
+            "the figure to quote",
+        ),
+        ("ratio, per-message SimPy / baseline month", f"{naive_month_s / hybrid_s:,.0f}x", ""),
         (
             f"{POOL_MONTHS} months on 2 processes (wall s)",
             f"{pool_wall:.1f}",
