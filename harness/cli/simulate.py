@@ -242,7 +242,10 @@ def _print_closed_forms(console: Any, closed: dict[str, Any]) -> None:
     from harness.simulation.closed_forms import LOADS
 
     verdict = "agree" if closed["agrees"] else "DISAGREE"
-    console.print(f"closed-form checks on this scenario's laws and pools: {verdict}")
+    console.print(
+        f"closed-form checks on this scenario's laws and pools: {verdict} "
+        "(a ratio in brackets: a share under the margin, judged absolutely)"
+    )
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in closed["checks"]:
         note = "" if row["agrees"] else "  DISAGREES"
@@ -255,9 +258,7 @@ def _print_closed_forms(console: Any, closed: dict[str, Any]) -> None:
             markup=False,
         )
     for name, rows in groups.items():
-        ratios = " ".join(
-            f"{r['model'] / r['closed_form']:.3f}" if r["closed_form"] > 0 else "-" for r in rows
-        )
+        ratios = " ".join(_ratio(r) for r in rows)
         bad = [r["check"] for r in rows if not r["agrees"]]
         loads = " ".join(f"{rho:.2f}" for rho in LOADS)
         console.print(
@@ -265,3 +266,11 @@ def _print_closed_forms(console: Any, closed: dict[str, Any]) -> None:
             + (f"  DISAGREES: {'; '.join(bad)}" if bad else ""),
             markup=False,
         )
+
+
+def _ratio(row: dict[str, Any]) -> str:
+    """Model over closed form; in brackets when the share is below the absolute margin."""
+    if row["closed_form"] <= 0:
+        return "-"
+    text = f"{row['model'] / row['closed_form']:.3f}"
+    return f"({text})" if row["closed_form"] < row["margin"] else text

@@ -369,3 +369,27 @@ def test_scenario_checks_agree_on_a_small_scenario(make_prepared: Callable[..., 
     assert any(name.startswith("mean pds servers down") for name in names)
     assert any("slow share at rho 0.98" in name for name in names)
     assert report["agrees"], [row for row in report["checks"] if not row["agrees"]]
+
+
+def test_validate_prints_the_closed_form_checks() -> None:
+    from rich.console import Console
+
+    from harness.cli.simulate import _print_closed_forms
+
+    rows = [
+        {"check": "failures of site", "closed_form": 11.0, "model": 40.0, "margin": 13.0},
+        *(
+            {"check": f"pds at {rho}", "closed_form": 0.5, "model": 0.5, "margin": 0.015}
+            for rho in LOADS
+        ),
+    ]
+    for row in rows:
+        row["agrees"] = abs(row["model"] - row["closed_form"]) <= row["margin"]
+        row["group"] = "" if row["check"].startswith("failures") else "pds slow share"
+    console = Console(record=True, width=200)
+    _print_closed_forms(console, {"checks": rows, "agrees": False})
+    text = console.export_text()
+    assert "closed-form checks on this scenario's laws and pools: DISAGREE" in text
+    assert "failures of site: closed form 11, model 40 (±13)  DISAGREES" in text
+    assert "pds slow share at rho 0.50" in text
+    assert text.count("1.000") == len(LOADS)
