@@ -3,7 +3,9 @@
 ``--baseline`` takes a directory (a saved baseline or any results directory) or a name under
 ``--baselines-dir`` (default ``baselines/``). ``--save-baseline NAME`` stores the candidate's
 aggregated windows as ``baselines/NAME/``; with no ``--baseline`` that is all it does. Exit
-codes: 0 no regression, 1 regression, 3 when either run is invalid, 2 for unusable input.
+codes: 0 no regression, 1 regression, 4 inconclusive (a check that matters — overall p50/p99,
+availability, interactions with >= 5 % of the traffic — could not be judged), 3 when either
+run is invalid, 2 for unusable input.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import typer
 
 from harness.cli.output import ExitCode, make_console
 
-GATE_EXIT = {"pass": ExitCode.PASS, "regression": ExitCode.FAIL, "invalid": ExitCode.INVALID_RUN}
+GATE_EXIT = {
+    "pass": ExitCode.PASS,
+    "regression": ExitCode.FAIL,
+    "inconclusive": ExitCode.INCONCLUSIVE,
+    "invalid": ExitCode.INVALID_RUN,
+}
 
 
 def gate(
@@ -52,6 +59,7 @@ def gate(
     from harness.gate import (
         save_baseline as store,
     )
+    from harness.gate.outputs import coverage_line
 
     console = make_console()
     err = make_console(stderr=True)
@@ -81,6 +89,8 @@ def gate(
                     markup=False,
                     soft_wrap=True,
                 )
+        if not result.problems:
+            console.print(coverage_line(result), markup=False, soft_wrap=True)
         console.print(f"gate: {result.verdict}", markup=False)
         console.print(f"results: {folder.path}", markup=False)
         code = GATE_EXIT[result.verdict]

@@ -18,7 +18,8 @@ from harness.gate.summary import RunSummary, read_summary, resolve_baseline, sav
 def judge_runs(
     baseline: RunSummary, candidate: RunSummary, thresholds: GateThresholds
 ) -> GateResult:
-    """Compare two read runs: ``invalid`` when either is, else ``regression`` or ``pass``."""
+    """Compare two read runs: ``invalid`` when either is, else ``regression``, ``inconclusive``
+    (a check that matters could not be judged) or ``pass``."""
     warnings = []
     machine = machine_warning(baseline, candidate)
     if machine:
@@ -31,7 +32,12 @@ def judge_runs(
     if problems:
         return GateResult("invalid", [], baseline, candidate, thresholds, problems, warnings)
     comparisons = compare(baseline, candidate, thresholds)
-    verdict = "regression" if any(c.regression for c in comparisons) else "pass"
+    if any(c.regression for c in comparisons):
+        verdict = "regression"
+    elif any(c.required and not c.judged for c in comparisons):
+        verdict = "inconclusive"  # "no regression" needs every check that matters judged
+    else:
+        verdict = "pass"
     return GateResult(verdict, comparisons, baseline, candidate, thresholds, [], warnings)
 
 

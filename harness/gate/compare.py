@@ -19,10 +19,16 @@ A comparison is a **regression** only when all of these hold:
 and for availability: adjusted p < ``alpha`` and a failure rate higher by at least
 ``min_failure_rate_increase`` (default 0.01 percentage points). Interactions with fewer than
 ``min_blocks`` blocks in either run are reported and not judged.
+
+Some checks *matter*: p50 and p99 of all interactions together, availability, and p50 and p99
+of every interaction with at least ``required_share`` (5 %) of either run's traffic. When one of
+them could not be judged the gate cannot say "no regression"; each such comparison carries the
+run length (at the same rate) that would have judged it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,6 +55,7 @@ class GateThresholds:
     min_block_requests: int = 100
     min_blocks: int = 8
     serial_correction: bool = True
+    required_share: float = 0.05
 
 
 @dataclass
@@ -71,6 +78,8 @@ class Comparison:
     method: str = ""
     regression: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    required: bool = False  # a check that matters: unjudged, the gate is inconclusive
+    needed_s: int | None = None  # run length that would judge it at this rate (unjudged only)
 
 
 def _per_second(table: WindowTable, interaction: str | None) -> tuple[np.ndarray, list[Any]]:
@@ -109,6 +118,22 @@ def _block_size(rate_per_s: float, thresholds: GateThresholds) -> int | None:
     return None
 
 
+def _share(table: WindowTable, interaction: str) -> float:
+    total = _rate(table, None)
+    return _rate(table, interaction) / total if total > 0 else 0.0
+
+
+def _needed_s(rate_per_s: float, thresholds: GateThresholds) -> int | None:
+    """Run length whose blocks of ``min_block_requests`` number ``min_blocks`` at this rate."""
+    if rate_per_s <= 0:
+        return None
+    block_s = math.ceil(thresholds.min_block_requests / rate_per_s)
+    if block_s > BLOCK_SIZES_S[-1]:
+        return None  # blocks this long are not formed: the rate, not the length, is too low
+    block_s = next(size for size in BLOCK_SIZES_S if size >= block_s)
+    return thresholds.min_blocks * block_s
+
+
 def _latency_comparisons(
     baseline: RunSummary, candidate: RunSummary, thresholds: GateThresholds
 ) -> list[Comparison]:
@@ -118,11 +143,22 @@ def _latency_comparisons(
     out = []
     for interaction in [None, *interactions]:
         scope = interaction or ALL
+        required = interaction is None or thresholds.required_share <= max(
+            _share(baseline.table, interaction), _share(candidate.table, interaction)
+        )
         rate = min(_rate(baseline.table, interaction), _rate(candidate.table, interaction))
         block_s = _block_size(rate, thresholds)
+        needed = _needed_s(rate, thresholds)
         if block_s is None:
             out += [
-                Comparison(scope, s, False, f"{rate:.1f} req/s: too few for a block")
+                Comparison(
+                    scope,
+                    s,
+                    False,
+                    f"{rate:.1f} req/s: too few for a block",
+                    required=required,
+                    needed_s=needed,
+                )
                 for s in STATISTICS
             ]
             continue
@@ -135,7 +171,11 @@ def _latency_comparisons(
         for statistic, q in STATISTICS.items():
             if n < thresholds.min_blocks:
                 reason = f"{n} blocks of {block_s} s, fewer than {thresholds.min_blocks}"
-                out.append(Comparison(scope, statistic, False, reason, block_s))
+                out.append(
+                    Comparison(
+                        scope, statistic, False, reason, block_s, required=required, needed_s=needed
+                    )
+                )
                 continue
             a = np.array([percentiles_us(b, [q])[0] for b in sides[0]])
             b = np.array([percentiles_us(b, [q])[0] for b in sides[1]])
@@ -155,6 +195,7 @@ def _latency_comparisons(
                     rho=test.rho,
                     method="mann-whitney-u (window level)",
                     details={"blocks": [test.n_baseline, test.n_candidate]},
+                    required=required,
                 )
             )
     return out
@@ -165,7 +206,7 @@ def _availability_comparison(baseline: RunSummary, candidate: RunSummary) -> Com
     bad_a, valid_a = int(fa["bad"].sum()), int(fa["good"].sum() + fa["bad"].sum())
     bad_b, valid_b = int(fb["bad"].sum()), int(fb["good"].sum() + fb["bad"].sum())
     if valid_a == 0 or valid_b == 0:
-        return Comparison("availability", "failure rate", False, "no valid requests")
+        return Comparison("availability", "failure rate", False, "no valid requests", required=True)
     test = proportion_test(bad_a, valid_a, bad_b, valid_b)
     return Comparison(
         "availability",
@@ -177,6 +218,7 @@ def _availability_comparison(baseline: RunSummary, candidate: RunSummary) -> Com
         shift=test.difference,
         method=test.method,
         details={"baseline": [bad_a, valid_a], "candidate": [bad_b, valid_b]},
+        required=True,
     )
 
 

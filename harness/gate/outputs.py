@@ -28,7 +28,8 @@ class GateResult:
     """The outcome of one gate run.
 
     Attributes:
-        verdict: ``pass`` (no regression), ``regression`` or ``invalid``.
+        verdict: ``pass`` (no regression), ``regression``, ``inconclusive`` (a check that
+            matters could not be judged) or ``invalid``.
         comparisons: every comparison (empty when a run is invalid).
         problems: why a run is invalid.
         warnings: things every output repeats.
@@ -41,6 +42,46 @@ class GateResult:
     thresholds: GateThresholds
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def coverage(result: GateResult) -> dict[str, Any]:
+    """How many checks were judged, of all and of those that matter, and what would judge them.
+
+    ``needed_s`` is the run length (at the runs' rate) that would judge every check that
+    matters, ``None`` when a longer run alone would not (the rate is too low) or none is needed.
+    """
+    comparisons = result.comparisons
+    required = [c for c in comparisons if c.required]
+    missing = [c for c in required if not c.judged]
+    lengths = [c.needed_s for c in missing]
+    return {
+        "judged": sum(c.judged for c in comparisons),
+        "checks": len(comparisons),
+        "required_judged": len(required) - len(missing),
+        "required": len(required),
+        "not_judged": sorted({f"{c.scope} {c.statistic}" for c in missing}),
+        "needed_s": max(n for n in lengths if n is not None)
+        if missing and all(n is not None for n in lengths)
+        else None,
+    }
+
+
+def coverage_line(result: GateResult) -> str:
+    """One line: judged counts, and for an inconclusive gate what is missing and why."""
+    c = coverage(result)
+    line = (
+        f"judged {c['judged']} of {c['checks']} checks; {c['required_judged']} of the "
+        f"{c['required']} that matter (overall p50/p99, availability, interactions with >= "
+        f"{result.thresholds.required_share:.0%} of the traffic)"
+    )
+    if c["not_judged"]:
+        line += f"; not judged: {', '.join(c['not_judged'])}"
+        line += (
+            f" — runs of at least {c['needed_s']} s at this rate would judge them"
+            if c["needed_s"]
+            else " — the rate is too low for the gate's blocks: raise it"
+        )
+    return line
 
 
 def _name(c: Comparison) -> str:
@@ -126,6 +167,7 @@ def gate_document(result: GateResult) -> dict[str, Any]:
             "candidate": _side(result.candidate),
             "comparisons": [asdict(c) for c in result.comparisons],
             "checks": [c.to_json() for c in checks(result)],
+            "coverage": coverage(result),
         }
     )
     return document
@@ -133,10 +175,11 @@ def gate_document(result: GateResult) -> dict[str, Any]:
 
 def markdown(result: GateResult) -> str:
     """``summary.md`` for a pull-request comment."""
-    icon = {"pass": "✅", "regression": "❌", "invalid": "⛔"}[result.verdict]
+    icon = {"pass": "✅", "regression": "❌", "inconclusive": "⚠️", "invalid": "⛔"}[result.verdict]
     headline = {
         "pass": "no regression",
         "regression": "REGRESSION",
+        "inconclusive": "INCONCLUSIVE — a check that matters could not be judged",
         "invalid": "INVALID — a run cannot be compared",
     }[result.verdict]
     lines = [
@@ -144,6 +187,8 @@ def markdown(result: GateResult) -> str:
         "",
         f"Baseline `{result.baseline.source}` → candidate `{result.candidate.source}`.",
     ]
+    if not result.problems:
+        lines += ["", coverage_line(result) + "."]
     lines += [f"> **Warning:** {w}" for w in result.warnings]
     lines += [f"- ⛔ {p}" for p in result.problems]
     judged = [c for c in result.comparisons if c.judged]
@@ -186,6 +231,7 @@ def write_outputs(result: GateResult, folder: Path) -> None:
         suite="harness gate",
         properties={
             "verdict": result.verdict,
+            "coverage": coverage_line(result),
             "baseline": result.baseline.source,
             "candidate": result.candidate.source,
             "baseline_machine": json.dumps(result.baseline.machine, sort_keys=True),

@@ -14,7 +14,8 @@ from harness.cli.main import run
 from harness.cli.output import ExitCode
 from tests.synthetic import Shape, write_run
 
-SHAPE = Shape(duration_s=20, rate_per_s=500)
+# 40 s: the quietest interaction that matters (6 % of 500 req/s) fills 8 blocks of 5 s.
+SHAPE = Shape(duration_s=40, rate_per_s=500)
 OTHER_MACHINE = {"system": "Linux", "release": "6.8", "processor": "aarch64", "cpus": 8}
 
 
@@ -58,7 +59,7 @@ def test_save_a_baseline_then_gate_by_name(
     meta = json.loads((baselines / "main" / "baseline.json").read_text())
     assert meta["machine"]["cpus"] == 2
     lines = (baselines / "main" / "windows.jsonl").read_text().splitlines()
-    assert len(lines) == 20 * 7  # merged over organisation types: one per second × interaction
+    assert len(lines) == 40 * 7  # merged over organisation types: one per second × interaction
     assert {json.loads(line)["org_type"] for line in lines} == {"all"}
     assert (baselines / "main" / "windows.jsonl").stat().st_size < 500_000
 
@@ -71,7 +72,44 @@ def test_save_a_baseline_then_gate_by_name(
     assert suite is not None
     assert suite.findall("testcase/failure") == []
     assert "no regression" in (out / "summary.md").read_text()
+    assert document["coverage"]["required_judged"] == document["coverage"]["required"]
     assert "gate: pass" in capsys.readouterr().out
+
+
+def test_two_short_quiet_runs_are_inconclusive_never_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two 30-s runs at 10 req/s, as ci-smoke at 1 % of its rate: ten-second blocks, three each.
+    rng = np.random.default_rng(9)
+    quiet = Shape(duration_s=30, rate_per_s=10)
+    a, b = write_run(tmp_path / "a", rng, quiet), write_run(tmp_path / "b", rng, quiet)
+    code, out = _gate(tmp_path, "short", "--baseline", str(a), "--candidate", str(b))
+    assert code == ExitCode.INCONCLUSIVE
+    document = json.loads((out / "gate.json").read_text())
+    assert document["verdict"] == "inconclusive"
+    coverage = document["coverage"]
+    assert coverage["required_judged"] < coverage["required"]
+    assert "all interactions p50" in coverage["not_judged"]
+    # sds.endpoint-lookup has 6 % of 10 req/s: not 100 requests even in a 60-s block.
+    assert coverage["needed_s"] is None
+    printed = capsys.readouterr().out
+    assert f"judged {coverage['judged']} of {coverage['checks']} checks" in printed
+    assert "the rate is too low" in printed
+    assert "gate: inconclusive" in printed
+    assert "INCONCLUSIVE" in (out / "summary.md").read_text()
+
+
+def test_an_inconclusive_gate_names_the_run_length_that_would_judge_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(10)
+    short = Shape(duration_s=30, rate_per_s=30)
+    a, b = write_run(tmp_path / "a", rng, short), write_run(tmp_path / "b", rng, short)
+    code, out = _gate(tmp_path, "short", "--baseline", str(a), "--candidate", str(b))
+    assert code == ExitCode.INCONCLUSIVE
+    # sds.endpoint-lookup at 6 % of 30 req/s needs 60-s blocks of 100 requests, 8 of them.
+    assert json.loads((out / "gate.json").read_text())["coverage"]["needed_s"] == 480
+    assert "runs of at least 480 s" in capsys.readouterr().out
 
 
 def test_a_slower_candidate_is_a_regression(tmp_path: Path, runs: dict[str, Path]) -> None:

@@ -85,11 +85,11 @@ def test_a_short_clean_run_is_inconclusive_with_skips(
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("kwargs", "message", "banner"),
     [
-        ({"partial": True}, "partial run: the load was interrupted"),
-        ({"windows": False}, "load/windows.jsonl is missing"),
-        ({"generator_valid": False}, "generator: schedule lag"),
+        ({"partial": True}, "partial run: the load was interrupted", "PARTIAL"),
+        ({"windows": False}, "load/windows.jsonl is missing", "PARTIAL"),
+        ({"generator_valid": False}, "generator: schedule lag", "INVALID RUN"),
     ],
 )
 def test_partial_and_invalid_runs_exit_3_never_pass(
@@ -98,6 +98,7 @@ def test_partial_and_invalid_runs_exit_3_never_pass(
     capsys: pytest.CaptureFixture[str],
     kwargs: dict[str, bool],
     message: str,
+    banner: str,
 ) -> None:
     # Clean and long enough to pass if it were valid.
     run_dir = write_run(tmp_path / "run", rng, Shape(duration_s=45, mix=TWO_SERVICES), **kwargs)
@@ -108,7 +109,7 @@ def test_partial_and_invalid_runs_exit_3_never_pass(
     assert suite.findall("testcase/error")
     assert suite.findall("testcase/failure") == []
     assert message in json.dumps(json.loads((run_dir / "results.json").read_text())["slo"])
-    assert "INVALID RUN" in (run_dir / "report.html").read_text()
+    assert banner in (run_dir / "report.html").read_text()
 
 
 def test_unusable_directories_exit_2_with_a_clear_message(
