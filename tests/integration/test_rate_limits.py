@@ -58,9 +58,19 @@ def _start(tmp_path: Path, database_url: str) -> LiveServer:
     return start_small_server(tmp_path, database_url, env=ENV)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
-    """Base URLs: one SQLite server, or two replicas of one PostgreSQL database."""
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Base URLs: one SQLite server, or two replicas of one PostgreSQL database.
+
+    One set per backend for the module (two PostgreSQL replicas take half a minute to start on
+    a busy machine): one test spends an application's quota, the other the global limit per
+    second, so neither sees the other's admissions.
+    """
+    tmp_path = tmp_path_factory.mktemp(f"limits-{request.param}")
     servers: list[LiveServer] = []
     try:
         if request.param == "sqlite":

@@ -79,11 +79,14 @@ def scenario_copy(tmp_path: Path, name: str, **changes: Any) -> Path:
 def scaled_scenario(tmp_path: Path, name: str, machine: Machine, *, floor: float) -> Path:
     """A copy of a catalogue scenario, its rate scaled to the machine (see Machine.rate).
 
-    The rates are a scenario's ``rate_scale`` (a share of the 2014 profile); the copy keeps
-    its calibration file.
+    The rate is the scenario's ``rate_scale`` (a share of the 2014 profile) and ``floor`` a
+    share of it; the copy keeps its calibration file.
     """
     data = yaml.safe_load((SCENARIOS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
-    data["traffic"]["rate_scale"] = machine.rate(data["traffic"]["rate_scale"], floor=floor)
+    nominal = data["traffic"]["rate_scale"]
+    data["traffic"]["rate_scale"] = machine.rate(
+        nominal, floor=floor * nominal, unit=" of the 2014 profile"
+    )
     data["calibration"] = str((SCENARIOS_DIR / data["calibration"]).resolve())
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -100,10 +103,11 @@ def excuse_a_late_generator(
 
 def test_ci_smoke_end_to_end(tmp_path: Path, machine: Machine) -> None:
     out = tmp_path / "out"
-    # 1 % of the 2014 peak (about 11/s); a quarter of that still draws every service.
-    scenario = scaled_scenario(tmp_path, "ci-smoke", machine, floor=0.0025)
+    # A quarter of the scenario's rate still draws every service.
+    scenario = scaled_scenario(tmp_path, "ci-smoke", machine, floor=0.25)
     with machine.watch() as usage:
-        done = harness_run(str(scenario), "--output", str(out))
+        # 90 s of the two minutes: the kill at 60 s and the worker's return (under 15 s) fit.
+        done = harness_run(str(scenario), "--output", str(out), "--duration", "90s")
     excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode in (0, 1, 4), done.stdout + done.stderr
     for name in ("report.html", "summary.md", "junit.xml", "results.json"):
@@ -133,11 +137,13 @@ def test_node_loss_is_seen_by_both_the_load_and_the_prediction(
     tmp_path: Path, machine: Machine
 ) -> None:
     out = tmp_path / "out"
-    # 2 % of the 2014 peak (about 22/s); at half of it the stall still makes ten or more
-    # requests bad on both sides.
-    scenario = scaled_scenario(tmp_path, "node-loss", machine, floor=0.01)
+    # At half the scenario's rate (2 % of the 2014 peak, about 22/s) the stall and the kill
+    # still make some 35 requests bad on each side (about 70 at the full rate).
+    scenario = scaled_scenario(tmp_path, "node-loss", machine, floor=0.5)
     with machine.watch() as usage:
-        done = harness_run(str(scenario), "--output", str(out))
+        # 100 s of the two minutes: every fault (the last, a pause, ends at 83 s) and its
+        # recovery fit.
+        done = harness_run(str(scenario), "--output", str(out), "--duration", "100s")
     excuse_a_late_generator(done, out, machine, usage)
     data = document(out)
     assert data["run"]["status"] == "complete", done.stdout + done.stderr
@@ -186,7 +192,7 @@ class Run:
             assert self.process.poll() is None, "".join(self.lines)
             assert time.monotonic() < deadline, "the load never started:\n" + "".join(self.lines)
             time.sleep(0.2)
-        time.sleep(START_DELAY_S + 5)  # the schedule opens within START_DELAY_S of the line
+        time.sleep(START_DELAY_S + 2)  # the schedule opens within START_DELAY_S of the line
 
     def finish(self, timeout_s: float) -> str:
         self.process.wait(timeout=timeout_s)

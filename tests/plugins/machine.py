@@ -98,13 +98,13 @@ class Machine:
             f"{self.others_cores:.2f} of {self.cores} cores"
         )
 
-    def rate(self, nominal: float, *, floor: float) -> float:
+    def rate(self, nominal: float, *, floor: float, unit: str = "/s") -> float:
         """``nominal`` scaled to the probe's share of a core; a busy skip below ``floor``."""
         rate = nominal * min(1.0, self.share / FULL_SHARE)
         if rate < floor:
             pytest.skip(
-                f"{BUSY}: {self.describe()}, so {nominal:g}/s scales to {rate:.0f}/s, "
-                f"below this test's floor of {floor:g}/s"
+                f"{BUSY}: {self.describe()}, so {nominal:g}{unit} scales to {rate:.3g}{unit}, "
+                f"below this test's floor of {floor:g}{unit}"
             )
         return rate
 
