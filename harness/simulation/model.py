@@ -4,9 +4,10 @@
 environment, registers the channels the traffic layer will read (servers out per pool, site
 routing, database outages, service error shares, supplier and migration blocks), starts a
 process for every failing component, planned window and organisation with an event, runs a
-warm-up so that the month starts in a steady state (some servers already under repair), and
-returns the recorded timeline. A month is a few hundred SimPy events: traffic never enters
-the event loop.
+warm-up, and returns the recorded timeline. Each component starts in its stationary state
+(:mod:`~harness.simulation.distributions`); the warm-up, far longer than any repair, lets what
+couples them settle too — repairs queued for a crew, database promotions, failovers. A month
+is a few hundred SimPy events: traffic never enters the event loop.
 """
 
 from __future__ import annotations

@@ -62,9 +62,9 @@ def _link(
         start = env.now
         repair_s = draw_s(spec.time_to_repair, rng) if repair_left_s is None else repair_left_s
         repair_left_s = None
-        yield env.timeout(repair_s)
-        record.add(org, start - offset_s, env.now - offset_s, Cause.ORG_CONNECTIVITY)
-        yield env.timeout(draw_s(spec.time_to_failure, rng))
+        # Recorded as it starts: an outage still running when the window closes counts too.
+        record.add(org, start - offset_s, start + repair_s - offset_s, Cause.ORG_CONNECTIVITY)
+        yield env.timeout(repair_s + draw_s(spec.time_to_failure, rng))
 
 
 def _cutover(
@@ -77,9 +77,8 @@ def _cutover(
     offset_s: float,
 ) -> Process:
     yield env.timeout(at_s)
-    start = env.now
-    yield env.timeout(draw_s(spec.org_time_to_fix, rng))
-    record.add(org, start - offset_s, env.now - offset_s, Cause.MIGRATION)
+    fix_s = draw_s(spec.org_time_to_fix, rng)
+    record.add(org, env.now - offset_s, env.now + fix_s - offset_s, Cause.MIGRATION)
 
 
 def start_organisations(

@@ -393,3 +393,41 @@ def test_validate_prints_the_closed_form_checks() -> None:
     assert "failures of site: closed form 11, model 40 (±13)  DISAGREES" in text
     assert "pds slow share at rho 0.50" in text
     assert text.count("1.000") == len(LOADS)
+
+
+def test_organisation_links_start_the_window_in_their_stationary_state() -> None:
+    """Defect 3 for the organisations' own links, drawn without a warm-up: outages starting in
+    the window ``n·T / (E[F] + E[R])``, links down as it opens ``n·E[R] / (E[F] + E[R])``.
+
+    They used to start new at the window's start: with a wear-out law (Weibull shape 3, mean
+    ~0.9 years) about 11 outages a month instead of ~1,800, and none down at the start.
+    """
+    from harness.config.scenario import FailureSpec
+    from harness.simulation.organisations import start_organisations
+
+    spec = FailureSpec(
+        component="org-connectivity",
+        time_to_failure=Weibull(distribution="weibull", shape=3.0, scale=8760 * HOUR_S),
+        time_to_repair=REPAIR_2014,
+    )
+    n, month_s = 20_000, 30 * DAY_S
+    env = simpy.Environment()
+    record = start_organisations(
+        env,
+        links=(spec,),
+        migration=None,
+        org_wave=np.full(n, -1),
+        wave_times_s=np.empty(0),
+        horizon_s=month_s,
+        offset_s=0.0,
+        rng=np.random.default_rng(8),
+    )
+    env.run(until=month_s)
+    starts = np.asarray(record.start_s)
+    cycle = mean_s(spec.time_to_failure) + mean_s(REPAIR_2014)
+    for got, expected in (
+        (int(np.count_nonzero(starts > 0.0)), n * month_s / cycle),
+        (int(np.count_nonzero(starts == 0.0)), n * mean_s(REPAIR_2014) / cycle),
+    ):
+        sd = math.sqrt(expected * count_variance_factor(spec.time_to_failure))
+        assert abs(got - expected) <= Z * sd, f"{got} against {expected:.0f} ± {sd:.0f}"
