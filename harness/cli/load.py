@@ -138,6 +138,7 @@ def load(
             connections=connections,
             warm_up=warm_up,
             master=(expect_workers, master_bind_host, master_bind_port) if master else None,
+            progress=lambda status: console.print(status.line(), markup=False),
             on_start=lambda final: console.print(
                 "load: schedule starts at "
                 + time.strftime("%H:%M:%S", time.localtime(final.run_start_s))

@@ -27,6 +27,7 @@ from locust.exception import StopUser
 
 from harness.load.driver import Generator, GeneratorConfig
 from harness.load.plan import LoadPlan
+from harness.load.progress import PROGRESS_EVERY_S, LoadProgress
 from harness.load.recorder import Recorder
 from harness.load.results import GeneratorReport
 
@@ -130,8 +131,12 @@ def run_generator(
     stop_after_s: float | None = None,
     connections: int = 32,
     should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[LoadProgress], None] | None = None,
 ) -> GeneratorReport:
-    """Play generator ``worker``'s share of the plan in this process under Locust."""
+    """Play generator ``worker``'s share of the plan in this process under Locust.
+
+    ``progress`` is called every :data:`~harness.load.progress.PROGRESS_EVERY_S` seconds.
+    """
     scenario = plan.scenario
     environment = Environment(user_classes=[OpenModelUser], events=events, host=plan.options.target)
     generator, recorder = build_generator(
@@ -156,14 +161,11 @@ def run_generator(
     runner.start(1, spawn_rate=1)
     if stop_after_s is not None:
         gevent.spawn_later(stop_after_s, generator.stop)
+    helpers = []
     if should_stop is not None:
-
-        def watch() -> None:
-            while not should_stop():
-                gevent.sleep(0.25)
-            generator.stop()
-
-        watcher = gevent.spawn(watch)
+        helpers.append(gevent.spawn(_watch, should_stop, generator))
+    if progress is not None:
+        helpers.append(gevent.spawn(_report_progress, plan, generator, recorder, done, progress))
     # The schedule's own length plus time for the last requests to finish or time out.
     deadline = (
         plan.options.run_start_s
@@ -181,9 +183,43 @@ def run_generator(
         # be done within 2 s), keep what was measured.
         generator.stop()
         done.wait(timeout=min(STOP_GRACE_S, scenario.load.request_timeout))
-    if should_stop is not None:
-        watcher.kill()
+    for helper in helpers:
+        helper.kill()
     runner.quit()
     if environment.web_ui is not None:
         environment.web_ui.stop()  # type: ignore[no-untyped-call]
     return report_of(generator, recorder, environment.stats.total)
+
+
+def _watch(should_stop: Callable[[], bool], generator: Generator) -> None:
+    """Stop the generator once ``should_stop()`` is true."""
+    while not should_stop():
+        gevent.sleep(0.25)
+    generator.stop()
+
+
+def _report_progress(
+    plan: LoadPlan,
+    generator: Generator,
+    recorder: Recorder,
+    done: Event,
+    progress: Callable[[LoadProgress], None],
+) -> None:
+    """Call ``progress`` every few seconds until the generator is done."""
+    last_s, last_drawn, last_sent = time.time(), 0, 0
+    while not done.wait(timeout=PROGRESS_EVERY_S):
+        now = time.time()
+        totals = recorder.totals
+        interval = max(now - last_s, 1e-9)
+        progress(
+            LoadProgress(
+                elapsed_s=now - plan.options.run_start_s,
+                total_s=plan.wall_duration_s,
+                drawn_per_s=(totals.drawn - last_drawn) / interval,
+                sent_per_s=(totals.sent - last_sent) / interval,
+                in_flight=len(generator.pool),
+                bad=sum(counts[1] for counts in recorder.organisations.values()),
+                lag_p99_ms=recorder.lag.get_value_at_percentile(99) / 1000.0,
+            )
+        )
+        last_s, last_drawn, last_sent = now, totals.drawn, totals.sent

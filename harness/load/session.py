@@ -25,6 +25,7 @@ from harness.config import Scenario
 from harness.errors import ConfigurationError
 from harness.load.interactions import supported
 from harness.load.plan import LoadPlan, RunOptions, build_plan
+from harness.load.progress import LoadProgress
 from harness.load.results import (
     GeneratorReport,
     Health,
@@ -131,6 +132,7 @@ def run_load(
     master: tuple[int, str, int] | None = None,
     on_start: Callable[[RunOptions], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[LoadProgress], None] | None = None,
 ) -> LoadOutcome:
     """Probe the target, plan, run the generators, and check their health.
 
@@ -138,7 +140,8 @@ def run_load(
     ``master=(workers, bind_host, bind_port)`` — as Locust workers of this master.
     ``on_start`` is called with the final options (their ``run_start_s`` is when the schedule's
     offset 0 falls) just before the generators start, e.g. to start a fault timeline; a true
-    ``should_stop()`` ends the schedule early (in-process generators only).
+    ``should_stop()`` ends the schedule early and ``progress`` gets a status every 5 s
+    (in-process generators only).
     """
     served = supported(probe_target(options.target))
     plan = build_plan(scenario, options, served)
@@ -192,6 +195,7 @@ def run_load(
                 web_port=web_port,
                 connections=connections,
                 should_stop=should_stop,
+                progress=progress,
             )
         ]
     else:

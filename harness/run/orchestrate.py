@@ -169,6 +169,7 @@ def execute(request: RunRequest, say: Any = print) -> RunRecord:
                 processes=request.load_processes,
                 on_start=started,
                 should_stop=stop.is_set,
+                progress=lambda status: say(status.line()),
             )
         except KeyboardInterrupt:
             record.status = "interrupted"
