@@ -117,6 +117,7 @@ class RollingPatch(_WindowBase):
     """Servers patched one at a time, pool by pool and site by site: capacity dips, no outage."""
 
     kind: Literal["rolling-patch"]
+    """Window type: ``rolling-patch``."""
     per_server: Seconds = Field(600.0, gt=0)
     """Time each server is out of its pool."""
     services: list[Service] = Field(default_factory=list)
@@ -127,16 +128,22 @@ class SiteDrain(_WindowBase):
     """One data centre drained on purpose: its traffic moves to the others without failing."""
 
     kind: Literal["site-drain"]
+    """Window type: ``site-drain``."""
     data_centre: KebabId
+    """The data centre drained, one of ``topology.data_centres``. Example: ``dc-b``."""
     duration: Seconds = Field(gt=0)
+    """How long it is drained, seconds or a duration. Example: ``2h``."""
 
 
 class ServiceDowntime(_WindowBase):
     """A service taken down on purpose (503 with ``Retry-After``): its requests fail."""
 
     kind: Literal["service-downtime"]
+    """Window type: ``service-downtime``."""
     service: Service
+    """The service taken down (``pds``, ``eps``, ``scr``, ``sds``, ``mesh``, ``auth``)."""
     duration: Seconds = Field(gt=0)
+    """How long it is down, seconds or a duration. Example: ``30m``."""
 
 
 MaintenanceWindow = Annotated[
@@ -164,6 +171,7 @@ class MigrationSpec(StrictModel):
     """A migration to a new platform during the simulated window (the 2014 decision)."""
 
     plan: MigrationPlan = MigrationPlan.PHASED
+    """``phased`` (waves of organisation types, canary first) or ``big-bang`` (all at once)."""
     start: Seconds = 5 * DAY_S + 22 * 3600.0
     """Offset of the first cut-over (Saturday 22:00 when the window starts on a Monday)."""
     wave_interval: Seconds = Field(7 * DAY_S, gt=0)
@@ -179,9 +187,11 @@ class MigrationSpec(StrictModel):
     error_fraction: float = Field(1.0, gt=0.0, le=1.0)
     """Share of the moved organisations' requests that fail while a wave is going wrong."""
     time_to_rollback: Distribution = Lognormal(distribution="lognormal", median=7200.0, sigma=0.5)
+    """Time from a wave going wrong to its rollback (a distribution of seconds)."""
     org_failure_probability: float = Field(0.002, ge=0.0, le=1.0)
     """Chance that one organisation's own cut-over fails (its clinical system must be fixed)."""
     org_time_to_fix: Distribution = Lognormal(distribution="lognormal", median=14400.0, sigma=0.8)
+    """Time to fix one organisation's failed cut-over (a distribution of seconds)."""
 
 
 class FlushSpec(StrictModel):
@@ -227,6 +237,7 @@ class SimulationSpec(StrictModel):
     """Causes reported (per organisation and type) but excluded from the Spine's SLI: an
     organisation's own link and a supplier's gateway are not the Spine's to keep up."""
     reconnect_flush: FlushSpec = FlushSpec()
+    """What clients send when they reconnect after a cohort outage (the thundering herd)."""
     slo_gate: bool = False
     """No longer read (kept so older files validate): ``harness simulate`` always judges its
     prediction against ``max_breach_probability``; ``--no-verdict`` predicts only."""

@@ -45,23 +45,31 @@ class Exponential(StrictModel):
     """Memoryless times: constant hazard."""
 
     distribution: Literal["exponential"]
+    """The law's name: ``exponential``."""
     mean: Seconds = Field(gt=0)
+    """Mean time, seconds or a duration such as ``300d`` or ``4h``."""
 
 
 class Weibull(StrictModel):
     """Times with a rising (shape > 1) or falling (shape < 1) hazard."""
 
     distribution: Literal["weibull"]
+    """The law's name: ``weibull``."""
     shape: float = Field(gt=0)
+    """Shape k (no unit): above 1 wear-out, below 1 infant mortality. Example: ``1.5``."""
     scale: Seconds = Field(gt=0)
+    """Scale, seconds or a duration (the time by which 63 % have happened). Example: ``200d``."""
 
 
 class Lognormal(StrictModel):
     """Repair times with a long tail (median plus a multiplicative spread)."""
 
     distribution: Literal["lognormal"]
+    """The law's name: ``lognormal``."""
     median: Seconds = Field(gt=0)
+    """Median time, seconds or a duration. Example: ``45m``."""
     sigma: float = Field(gt=0)
+    """Spread: standard deviation of the log of the time (no unit). Example: ``0.8``."""
 
 
 Distribution = Annotated[Exponential | Weibull | Lognormal, Field(discriminator="distribution")]

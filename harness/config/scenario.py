@@ -123,12 +123,18 @@ class TopologySpec(StrictModel):
     """The platform the simulation models and the embedded run starts."""
 
     mode: DataCentreMode = DataCentreMode.ACTIVE_ACTIVE
+    """``active-active`` (every site serves) or ``active-passive`` (a standby takes over)."""
     data_centres: list[KebabId] = Field(default_factory=lambda: ["dc-a", "dc-b"], min_length=1)
+    """Data-centre names; ``harness run`` starts one server group per name. Example:
+    ``[dc-a, dc-b]``."""
     pools: dict[Service, PoolSpec] = Field(default_factory=dict)
     """Server pools by service id; services not listed get the defaults of ``PoolSpec``."""
     failover: FailoverSpec = FailoverSpec()
+    """How a failed site's traffic moves to the others (detection time, success chance)."""
     load_balancers: LoadBalancerSpec = LoadBalancerSpec()
+    """The load balancers in front of each site (a pair that can fail and switch over)."""
     database: DatabaseSpec = DatabaseSpec()
+    """The replicated database: how a primary's failure is detected and a replica promoted."""
     repair_crews: int = Field(2, ge=1, le=1_000)
     """Engineers per site who repair failed servers, one failure each at a time."""
 
@@ -146,7 +152,9 @@ class FailureSpec(StrictModel):
     component: KebabId
     """What fails, e.g. ``pds-server``, ``database``, ``site``, ``supplier-gateway``."""
     time_to_failure: Distribution
+    """Time between failures: ``{distribution: exponential, mean: 300d}`` (seconds)."""
     time_to_repair: Distribution
+    """Time to repair: ``{distribution: lognormal, median: 4h, sigma: 0.8}`` (seconds)."""
     service: Service | None = None
     """Software faults only: the service that fails (default: one at random each time)."""
     supplier: KebabId | None = None
@@ -159,18 +167,24 @@ class OpenModelLoad(StrictModel):
     """Arrivals follow the traffic profile whatever the server does (no coordinated omission)."""
 
     executor: Literal["open-model"] = "open-model"
+    """Load executor: ``open-model`` plays the traffic profile."""
     max_concurrency: int = Field(256, ge=1, le=100_000)
     """Requests in flight at once; arrivals beyond it are counted as dropped, never hidden."""
     request_timeout: Seconds = Field(30.0, gt=0)
+    """Client timeout of one request, seconds or a duration. Example: ``10s``."""
 
 
 class ConstantArrivalRate(StrictModel):
     """A fixed Poisson rate, for calibration and regression checks."""
 
     executor: Literal["constant-arrival-rate"]
+    """Load executor: ``constant-arrival-rate`` sends a fixed Poisson rate in the profile's mix."""
     rate_per_s: float = Field(gt=0, le=100_000)
+    """Arrivals per second. Example: ``200``."""
     max_concurrency: int = Field(256, ge=1, le=100_000)
+    """Requests in flight at once; arrivals beyond it are counted as dropped, never hidden."""
     request_timeout: Seconds = Field(30.0, gt=0)
+    """Client timeout of one request, seconds or a duration. Example: ``10s``."""
 
 
 LoadSpec = Annotated[OpenModelLoad | ConstantArrivalRate, Field(discriminator="executor")]
@@ -178,21 +192,26 @@ LoadSpec = Annotated[OpenModelLoad | ConstantArrivalRate, Field(discriminator="e
 
 class _FaultBase(StrictModel):
     at: Seconds
-    """When the fault starts, from the start of the load (wall-clock)."""
+    """When the fault starts: wall-clock time from the start of the load, seconds or a duration
+    (read by ``harness run``; ``load`` and ``simulate`` do not apply faults). Example: ``60s``."""
 
 
 class KillWorker(_FaultBase):
     """SIGKILL one server worker process."""
 
     kind: Literal["kill-worker"]
+    """Fault type: ``kill-worker``."""
     worker: int = Field(0, ge=0)
+    """Index of the worker process in the first server group. Example: ``0``."""
 
 
 class PauseWorker(_FaultBase):
     """SIGSTOP one server worker, SIGCONT after ``duration``."""
 
     kind: Literal["pause-worker"]
+    """Fault type: ``pause-worker``."""
     worker: int = Field(0, ge=0)
+    """Index of the worker process in the first server group. Example: ``1``."""
     duration: Seconds = Field(gt=0)
 
 
@@ -200,8 +219,11 @@ class InjectLatency(_FaultBase):
     """Add latency to one service's responses."""
 
     kind: Literal["latency"]
+    """Fault type: ``latency``."""
     service: Service
+    """The service slowed (``pds``, ``eps``, ``scr``, ``sds``, ``mesh``, ``auth``)."""
     latency_ms: float = Field(gt=0, le=600_000)
+    """Added to each response, milliseconds. Example: ``400``."""
     duration: Seconds = Field(gt=0)
 
 
@@ -209,8 +231,11 @@ class InjectErrors(_FaultBase):
     """Answer a fraction of one service's requests with 500."""
 
     kind: Literal["errors"]
+    """Fault type: ``errors``."""
     service: Service
+    """The service that fails (``pds``, ``eps``, ``scr``, ``sds``, ``mesh``, ``auth``)."""
     fraction: float = Field(gt=0, le=1)
+    """Share of its requests answered with 500 (0-1). Example: ``0.02``."""
     duration: Seconds = Field(gt=0)
 
 
@@ -218,6 +243,7 @@ class StallStorage(_FaultBase):
     """Block storage writes for a while."""
 
     kind: Literal["stall-storage"]
+    """Fault type: ``stall-storage``."""
     duration: Seconds = Field(gt=0)
 
 
@@ -225,7 +251,9 @@ class Maintenance(_FaultBase):
     """Planned maintenance: 503 with ``Retry-After`` from one service."""
 
     kind: Literal["maintenance"]
+    """Fault type: ``maintenance``."""
     service: Service
+    """The service under maintenance (``pds``, ``eps``, ``scr``, ``sds``, ``mesh``, ``auth``)."""
     duration: Seconds = Field(gt=0)
 
 
@@ -233,7 +261,9 @@ class SupplierOutage(_FaultBase):
     """One clinical-system supplier's organisations cannot reach the Spine."""
 
     kind: Literal["supplier-outage"]
+    """Fault type: ``supplier-outage``."""
     supplier: KebabId
+    """The clinical-system supplier whose organisations are cut off. Example: ``cegedim``."""
     duration: Seconds = Field(gt=0)
 
 
@@ -241,7 +271,9 @@ class LoseDataCentre(_FaultBase):
     """Every server process of one data centre stops; clients fail over."""
 
     kind: Literal["lose-data-centre"]
+    """Fault type: ``lose-data-centre``."""
     data_centre: KebabId
+    """The data centre lost, one of ``topology.data_centres``. Example: ``dc-b``."""
     duration: Seconds = Field(gt=0)
 
 
@@ -262,16 +294,21 @@ class LatencyObjective(StrictModel):
     """A latency SLO overriding the catalogue's for one interaction."""
 
     threshold: Seconds = Field(gt=0)
+    """Latency limit, seconds or a duration. Example: ``500ms``."""
     percentile: float = Field(0.95, gt=0, lt=1)
+    """The percentile held to it (0-1). Example: ``0.95``."""
 
 
 class SloSpec(StrictModel):
     """What the run is judged against."""
 
     availability_target: float = Field(AVAILABILITY_TARGET, gt=0.0, lt=1.0)
+    """Share of good requests (load) or of a month (simulate) to meet (0-1). Example: ``0.9997``."""
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     """One-sided confidence for pass/fail verdicts."""
     latency: dict[InteractionId, LatencyObjective] = Field(default_factory=dict)
+    """Latency objectives by interaction id, overriding the catalogue's. Example:
+    ``{pds.retrieve: {threshold: 300ms, percentile: 0.95}}``."""
 
 
 SweepValue = bool | int | float | str
@@ -281,28 +318,41 @@ class Scenario(StrictModel):
     """A complete, validated scenario. Load files with ``harness.config.load_scenario``."""
 
     name: KebabId
+    """Kebab-case name, used in results directory names. Example: ``dc-failover``."""
     description: str = ""
+    """What the scenario asks, in a sentence or two."""
     seed: int = Field(0, ge=0)
     """Root of every random stream; the same seed reproduces a run exactly."""
     organisations: OrganisationsSpec = OrganisationsSpec()
+    """The directory of organisations. Read by load, run and simulate."""
     traffic: TrafficSpec = TrafficSpec()
+    """The traffic window: profile scale, start, duration, time and rate scales. Read by load
+    and run (the window they play) and simulate (scale and winter pressure)."""
     topology: TopologySpec = TopologySpec()
+    """Sites, server pools, failover, load balancers and database. Read by simulate and run
+    (one server group per data centre)."""
     failures: list[FailureSpec] = Field(default_factory=list)
+    """Random failure processes of components. Read by simulate (and run --months)."""
     load: LoadSpec = OpenModelLoad()
+    """How load is generated (executor, concurrency, timeout). Read by load and run."""
     faults: list[Fault] = Field(default_factory=list)
+    """Scripted faults at wall-clock times. Read by run only; load and simulate ignore them."""
     slo: SloSpec = SloSpec()
+    """The objectives every command judges against. Read by load, run, report and simulate."""
     releases: ReleaseSpec | None = None
-    """Software releases with regressions (availability model; none by default)."""
+    """Software releases with regressions. Read by simulate (none by default)."""
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
-    """Planned maintenance windows (availability model)."""
+    """Planned maintenance windows. Read by simulate."""
     migration: MigrationSpec | None = None
-    """A migration during the simulated window (availability model)."""
+    """A migration during the simulated window. Read by simulate."""
     simulation: SimulationSpec = SimulationSpec()
+    """The simulated month and how simulate judges it. Read by simulate (and run --months)."""
     sweep: dict[str, list[SweepValue]] = Field(default_factory=dict)
-    """A grid of dotted keys to lists of values, e.g. ``topology.pools.pds.servers: [4, 6]``."""
+    """A grid of dotted keys to lists of values, e.g. ``topology.pools.pds.servers: [4, 6]``.
+    Read by simulate."""
     calibration: str | None = None
     """A calibration file (``harness calibrate``), relative to the scenario file: the measured
-    costs of the reference server that ``harness run`` predicts with."""
+    costs of the reference server that ``harness run`` predicts with. Read by run."""
 
 
 def scenario_json_schema() -> dict[str, Any]:
