@@ -123,7 +123,10 @@ def test_slow_headers(server: LiveServer) -> None:
     stop.set()
     feeder.join()
     answers = _attack(
-        server, "1,000 heads trickled a byte a second", 1_000, lambda n: _status(sockets[n], 5)
+        server,
+        f"{SLOW_CONNECTIONS:,} heads trickled a byte a second",
+        SLOW_CONNECTIONS,
+        lambda n: _status(sockets[n], 5),
     )
     for sock in sockets:
         sock.close()
