@@ -42,7 +42,15 @@ typecheck: install  ## mypy --strict on harness/
 unit: install  ## the test suite alone (no lint)
 	$(BIN)/pytest
 
-test: lint typecheck unit  ## lint + typecheck + the full test suite (what CI runs)
+test: lint typecheck unit docs  ## lint + typecheck + the full test suite + the docs site (what CI runs)
+
+.PHONY: docs docs-serve
+# The site's generated pages (scenario keys, commands) come from docs/hooks.py at build time.
+docs: install  ## the documentation site into site/ (mkdocs build --strict: warnings are errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install  ## the documentation site on http://127.0.0.1:8000, rebuilt on every change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 bench: install  ## benchmarks (marker `benchmark`), each prints a table
 	$(BIN)/pytest -m benchmark -s
