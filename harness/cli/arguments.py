@@ -52,6 +52,39 @@ def check_faults_fit(scenario: Scenario, seconds: float | None) -> None:
             )
 
 
+ALWAYS_READ = frozenset({"name", "description", "seed", "organisations", "slo"})
+READS = {
+    "load": ALWAYS_READ | {"traffic", "load"},
+    "simulate": ALWAYS_READ
+    | {"traffic", "topology", "failures", "releases", "maintenance", "migration", "simulation"}
+    | {"sweep"},
+    "run": ALWAYS_READ
+    | {"traffic", "load", "faults", "topology", "calibration", "simulation"}
+    | {"failures", "releases", "maintenance", "migration"},
+}
+
+
+def unused_sections(scenario: Scenario, command: str) -> list[str]:
+    """Sections the scenario file sets that ``command`` does not read, in the schema's order."""
+    given = scenario.model_fields_set
+    return [
+        key for key in type(scenario).model_fields if key in given and key not in READS[command]
+    ]
+
+
+def warn_unused(scenario: Scenario, command: str) -> None:
+    """One line on stderr naming the sections ``command`` ignores (none: nothing printed)."""
+    unused = unused_sections(scenario, command)
+    if unused:
+        from harness.cli.output import make_console
+
+        make_console(stderr=True).print(
+            f"warning: {command} does not use these sections of {scenario.name}: "
+            f"{', '.join(unused)} (see the README's table of who reads which)",
+            markup=False,
+        )
+
+
 def results_dir(name: str, output: Path | None, context: typer.Context | None) -> ResultsDir:
     """Create the command's results directory; remove it again if the command writes nothing.
 

@@ -85,7 +85,7 @@ def load(
         load_scenario(scenario_file)  # the plan comes from the master; the file must still parse
         return run_worker(master_host, master_port)
     from harness.cli.arguments import duration_s as parse_duration
-    from harness.cli.arguments import results_dir
+    from harness.cli.arguments import results_dir, warn_unused
     from harness.cli.interrupt import catching_signals
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
@@ -102,6 +102,7 @@ def load(
         raise ConfigurationError(f"unknown interactions: {', '.join(sorted(unknown))}")
     secrets = _credentials(credentials)
     results = results_dir(f"load-{scenario.name}", output, context)
+    warn_unused(scenario, "load")
     console = make_console()
 
     @contextlib.contextmanager

@@ -30,7 +30,7 @@ def run(
 ) -> int:
     """Run a scenario end to end and write one report: measured beside predicted."""
     import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
-    from harness.cli.arguments import check_faults_fit
+    from harness.cli.arguments import check_faults_fit, warn_unused
     from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
@@ -40,6 +40,7 @@ def run(
     scenario = load_scenario(scenario_file)
     duration_s = parse_duration(duration)
     check_faults_fit(scenario, duration_s)
+    warn_unused(scenario, "run")
     console = make_console()
     with catching_signals() as stop:
         record = execute(

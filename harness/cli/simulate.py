@@ -46,7 +46,7 @@ def simulate(
     """Simulate months of the scenario's platform and predict its availability."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from harness.cli.arguments import results_dir
+    from harness.cli.arguments import results_dir, warn_unused
     from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
@@ -74,6 +74,7 @@ def simulate(
     if scenario.simulation.slo_gate:
         console.print("note: simulation.slo_gate is no longer read: simulate always judges")
     results = results_dir(f"simulate-{scenario.name}", output, context)
+    warn_unused(scenario, "simulate")
     with (
         catching_signals() as stop,
         Progress(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli.arguments import check_faults_fit, duration_s
+from harness.cli.arguments import check_faults_fit, duration_s, unused_sections
 from harness.cli.main import run
 from harness.cli.output import ExitCode
 from harness.config import load_scenario
@@ -129,6 +129,24 @@ def test_load_and_run_refuse_bad_input_before_starting(
     monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path / "reports"))
     result = run_harness(*args, timeout=60)
     assert result.returncode == ExitCode.USAGE, result.stderr
-    assert result.stderr.strip().count("\n") == 0, result.stderr
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("warning:")]
+    assert len(errors) == 1, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_each_command_names_the_sections_it_does_not_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = load_scenario(SCENARIOS_DIR / "supplier-outage.yaml")
+    assert unused_sections(scenario, "simulate") == ["load", "faults", "calibration"]
+    assert unused_sections(scenario, "load") == ["faults", "calibration"]
+    assert unused_sections(scenario, "run") == []
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path / "reports"))
+    args = ["simulate", str(SCENARIOS_DIR / "ci-smoke.yaml"), "-n", "1", "--no-verdict"]
+    assert run([*args, "--output", str(tmp_path / "out")]) == ExitCode.PASS
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "does not use" in line]
+    assert warnings == [
+        "warning: simulate does not use these sections of ci-smoke: load, faults, "
+        "calibration (see the README's table of who reads which)"
+    ]
