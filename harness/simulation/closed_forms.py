@@ -78,15 +78,26 @@ def expected_min(law: Law, limit_s: float) -> float:
 
 
 def site_unavailability(
-    ttf: Law, ttr: Law, detection_s: float, success_probability: float, manual_s: float
+    ttf: Law,
+    ttr: Law,
+    detection_s: float,
+    success_probability: float,
+    manual_s: float,
+    sites: int = 2,
 ) -> float:
-    """Share of one of two active sites' traffic that fails (module docstring)."""
+    """Share of one active site's traffic that fails (module docstring).
+
+    With more than two sites the moved traffic fails only while every other site is down:
+    the last factor becomes ``(E[R] / (E[F] + E[R]))^(sites - 1)``; one site never moves it.
+    """
     cycle = mean_s(ttf) + mean_s(ttr)
+    if sites == 1:
+        return mean_s(ttr) / cycle
     before = success_probability * expected_min(ttr, detection_s) + (
         1.0 - success_probability
     ) * expected_min(ttr, detection_s + manual_s)
     moved = mean_s(ttr) - before
-    return before / cycle + moved / cycle * mean_s(ttr) / cycle
+    return before / cycle + moved / cycle * (mean_s(ttr) / cycle) ** (sites - 1)
 
 
 def stationary_failures(ttf: Law, ttr: Law, window_s: float) -> float:
@@ -306,13 +317,15 @@ def _site_check(layout: Layout, rng: np.random.Generator) -> Check | None:
         return None
     spec = specs[0]
     ttf, ttr = spec.time_to_failure, spec.time_to_repair
-    cycle = mean_s(ttf) + mean_s(ttr)
-    q = mean_s(ttr) / cycle
-    before = failover.success_probability * expected_min(ttr, failover.detection) + (
-        1.0 - failover.success_probability
-    ) * expected_min(ttr, failover.detection + failover.manual)
-    closed = before / cycle + (mean_s(ttr) - before) / cycle * q ** (layout.n_sites - 1)
-    horizon_s = SITE_CYCLES * cycle / BATCHES
+    closed = site_unavailability(
+        ttf,
+        ttr,
+        failover.detection,
+        failover.success_probability,
+        failover.manual,
+        layout.n_sites,
+    )
+    horizon_s = SITE_CYCLES * (mean_s(ttf) + mean_s(ttr)) / BATCHES
 
     def sample() -> float:
         return simulate_site_unavailability(

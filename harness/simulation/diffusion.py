@@ -59,11 +59,13 @@ backlog still draining and counts whole:
 ahead, not ``q/(cμ)``: the walk's stationary tail ``exp(-2(cμ - λ)y/(cμ + λ))`` equals Erlang
 C's ``exp(-(cμ - λ)b)`` at ``y' = b(cμ + λ)/2``, which is ``y`` at full load and above. A walk
 that starts empty has touched zero at once and tends to Erlang C exactly; after an overload the
-particles are high and nothing changes. The client timeout caps the
-queue at ``K = cμ·T``: what the diffusion would put above ``K`` by the end of the slice is lost
-(the timed-out requests), and the particles are capped there. When the per-minute counts are
-the drawn ones (the validation's common random numbers), the arrivals inside a minute are a
-Poisson *bridge*: their variance at ``t`` is ``λt(1 - t/D)``, not ``λt``, which is used instead.
+particles are high and nothing changes.
+
+The client timeout caps the queue at ``K = cμ·T``: what the diffusion would put above ``K`` by
+the end of the slice is lost (the timed-out requests), and the particles are capped there.
+When the per-minute counts are the drawn ones (the validation's common random numbers), the
+arrivals inside a minute are a Poisson *bridge*: their variance at ``t`` is ``λt(1 - t/D)``,
+not ``λt``, which is used instead.
 
 A slice with no server at all (a database failover: the service stalls) is different: nothing
 departs, and whether an arrival waits or gives up depends on when the stall *ends*. A newcomer

@@ -4,8 +4,9 @@ Sampled checks run the model's own SimPy components (``Router``, ``renewal``) on
 answer is known and accept a difference of :data:`Z` standard errors: the standard error comes
 from independent batches (their spread, so nothing about the variance is assumed) or, for
 counts, from the renewal count's variance ``mean·max(1, CV²)`` (Poisson's for exponential
-lives, an upper bound for wear-out ones). At ``Z = 4`` a correct model fails a check with
-probability about 6e-5; the seeds are fixed, so each run is also deterministic. The defects
+lives, an upper bound for wear-out ones). At ``Z = 4`` a correct model fails a count check
+with probability about 6e-5 (normal) and a 20-batch check with about 8e-4 (Student's t, 19
+degrees of freedom); the seeds are fixed, so each run is also deterministic. The defects
 these tests were written for are larger than that by a wide margin (noted in each test).
 
 Deterministic defects get deterministic tests: a scripted sequence of failures and repairs,
@@ -48,7 +49,7 @@ from harness.spine import Service
 from harness.spine.catalogue import CATALOGUE
 from tests.unit.simulation.conftest import BASE, scenario_with
 
-Z = 4.0  # standard errors a sampled check may differ by (two-sided p ≈ 6e-5)
+Z = 4.0  # standard errors a sampled check may differ by (module docstring)
 HOUR_S = 3600.0
 DAY_S = 86_400.0
 
@@ -235,6 +236,7 @@ def test_one_site_is_down_mttr_over_mtbf_plus_mttr() -> None:
         return simulate_site_unavailability(ttf, ttr, 60.0, 1.0, 1800.0, 500 * DAY_S, rng, sites=1)
 
     expected = mean_s(ttr) / (mean_s(ttf) + mean_s(ttr))
+    assert site_unavailability(ttf, ttr, 60.0, 1.0, 1800.0, sites=1) == expected
     ok, z = _within(_batches(sample, 20, 1), expected)
     assert ok, f"z = {z:.1f}"
 
