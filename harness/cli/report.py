@@ -38,6 +38,7 @@ def report(
             console.print(
                 f"  {check.verdict:<12} {check.name}: {check.message}", markup=False, soft_wrap=True
             )
-    console.print(f"verdict: {data.verdict}", markup=False, soft_wrap=True)
+    shown = "prediction only (--no-verdict)" if data.prediction_only else data.verdict
+    console.print(f"verdict: {shown}", markup=False, soft_wrap=True)
     console.print(f"report: {results_dir / 'report.html'}", markup=False, soft_wrap=True)
     return VERDICT_EXIT[str(data.verdict)]

@@ -109,6 +109,7 @@ def test_no_verdict_reports_a_prediction_only_and_exits_0(
     )
     # harness report re-renders the same directory with the same answer.
     assert run(["report", str(out)]) == ExitCode.PASS
+    assert "verdict: prediction only" in capsys.readouterr().out
     assert "PREDICTION ONLY" in (out / "report.html").read_text(encoding="utf-8")
 
 
