@@ -135,17 +135,16 @@ def test_slow_headers(server: LiveServer) -> None:
 
 def test_forged_tokens(server: LiveServer) -> None:
     headers = live_session_headers(server.url)
+    local = threading.local()  # one keep-alive client per thread: the server is measured
 
     def one(n: int) -> str:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=server.url, timeout=10)
         forged = {
             "Authorization": f"Bearer {200000000000 + n % 200}.forged",
             "X-Request-ID": str(uuid.uuid4()),
         }
-        return str(
-            httpx.get(
-                f"{server.url}{PDS}/Patient/9000000009", headers=forged, timeout=10
-            ).status_code
-        )
+        return str(local.client.get(f"{PDS}/Patient/9000000009", headers=forged).status_code)
 
     answers = _attack(server, "30,000 forged bearer tokens", 30_000, one)
     assert set(answers) <= {"401", "429"}
@@ -154,7 +153,7 @@ def test_forged_tokens(server: LiveServer) -> None:
         headers={**headers, "X-Request-ID": str(uuid.uuid4())},
         timeout=10,
     )
-    assert genuine.status_code != 500
+    assert genuine.status_code == 200
 
 
 def test_forged_mesh_sends_with_large_bodies(server: LiveServer) -> None:
