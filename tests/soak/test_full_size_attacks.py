@@ -139,7 +139,10 @@ def test_forged_tokens(server: LiveServer) -> None:
 
     def one(n: int) -> str:
         if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=server.url, timeout=10)
+            # From another loopback address than the genuine client's, as an attacker would be:
+            # failed authentications are limited per source address.
+            transport = httpx.HTTPTransport(local_address="127.0.0.2")
+            local.client = httpx.Client(base_url=server.url, timeout=10, transport=transport)
         forged = {
             "Authorization": f"Bearer {200000000000 + n % 200}.forged",
             "X-Request-ID": str(uuid.uuid4()),
