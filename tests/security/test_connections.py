@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,41 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from harness.server.transport import HEADER_TIMEOUT_S
 from tests.conftest import LiveServer, start_server, stop_server
 from tests.factories import SHARED_KEY, mesh_auth
+from tests.security.raw import address, read_status, trickling, workers_rss
 
 pytestmark = pytest.mark.integration
 MX = "/messageexchange"
-
-
-def _address(server: LiveServer) -> tuple[str, int]:
-    host, port = server.url.removeprefix("http://").split(":")
-    return host, int(port)
-
-
-def _workers_rss(server: LiveServer) -> int:
-    processes = [psutil.Process(server.process.pid)]
-    processes += processes[0].children(recursive=True)
-    return sum(p.memory_info().rss for p in processes if p.is_running())
-
-
-def _read_status(sock: socket.socket, timeout_s: float) -> int | None:
-    """The status of the response waiting on ``sock`` (None if it closed without one)."""
-    sock.settimeout(timeout_s)
-    data = b""
-    with contextlib.suppress(OSError):
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    if not data.startswith(b"HTTP/1.1 "):
-        return None
-    return int(data.split(b" ", 2)[1])
 
 
 @pytest.fixture
@@ -70,45 +43,34 @@ def one_worker(tmp_path: Path, mesh_seed: Path) -> Iterator[LiveServer]:
 def test_a_giant_header_is_refused_at_the_socket_before_it_is_buffered(
     one_worker: LiveServer,
 ) -> None:
-    before = _workers_rss(one_worker)
+    before = workers_rss(one_worker)
     sent = 0
-    with socket.create_connection(_address(one_worker), timeout=10) as sock:
+    with socket.create_connection(address(one_worker), timeout=10) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
         chunk = b"a" * 65_536
         with contextlib.suppress(OSError):  # the server closes as soon as the head is too big
             while sent < 32 * 1024 * 1024:
                 sock.sendall(chunk)
                 sent += len(chunk)
-        status = _read_status(sock, 10)
+        status = read_status(sock, 10)
     assert status == 431
     assert sent < 4 * 1024 * 1024, f"the server read {sent} bytes of one header"
-    assert _workers_rss(one_worker) - before < 32 * 1024 * 1024
+    assert workers_rss(one_worker) - before < 32 * 1024 * 1024
     assert httpx.get(f"{one_worker.url}/health", timeout=5).status_code == 200
 
 
 def test_slow_headers_are_cut_off_and_the_server_keeps_answering(one_worker: LiveServer) -> None:
     sockets = []
     for _ in range(30):
-        sock = socket.create_connection(_address(one_worker), timeout=5)
+        sock = socket.create_connection(address(one_worker), timeout=5)
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         sockets.append(sock)
-    stop = threading.Event()
-
-    def trickle() -> None:  # one header byte a second on every connection
-        while not stop.wait(1.0):
-            for sock in sockets:
-                with contextlib.suppress(OSError):
-                    sock.sendall(b"X")
-
-    feeder = threading.Thread(target=trickle, daemon=True)
-    feeder.start()
     try:
-        assert httpx.get(f"{one_worker.url}/health", timeout=5).status_code == 200
-        time.sleep(HEADER_TIMEOUT_S + 2)
-        statuses = [_read_status(sock, 2) for sock in sockets]
+        with trickling(sockets):
+            assert httpx.get(f"{one_worker.url}/health", timeout=5).status_code == 200
+            time.sleep(HEADER_TIMEOUT_S + 2)
+        statuses = [read_status(sock, 2) for sock in sockets]
     finally:
-        stop.set()
-        feeder.join()
         for sock in sockets:
             sock.close()
     assert statuses == [408] * len(sockets)
@@ -122,10 +84,10 @@ def test_a_mesh_body_is_not_read_before_the_token_is_checked(one_worker: LiveSer
         f"Authorization: {forged}\r\nMex-To: X26ABC2\r\nMex-WorkflowID: TEST_WORKFLOW\r\n"
         f"Content-Type: application/octet-stream\r\nContent-Length: {90 * 1024 * 1024}\r\n\r\n"
     )
-    with socket.create_connection(_address(one_worker), timeout=10) as sock:
+    with socket.create_connection(address(one_worker), timeout=10) as sock:
         sock.sendall(head.encode())
         # Not one byte of the 90 MiB body is sent: the answer must come without it.
-        status = _read_status(sock, 10)
+        status = read_status(sock, 10)
     assert status == 403
 
 

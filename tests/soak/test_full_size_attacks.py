@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import psutil
 import pytest
 
 from harness.server.transport import HEADER_TIMEOUT_S
@@ -31,6 +30,7 @@ from tests.conftest import (
     stop_server,
 )
 from tests.factories import mesh_auth
+from tests.security.raw import address, read_status, trickling, workers_rss
 
 pytestmark = pytest.mark.soak
 PDS = "/personal-demographics/FHIR/R4"
@@ -38,23 +38,8 @@ MIB = 1024 * 1024
 SLOW_CONNECTIONS = 3_000
 
 
-def _rss(server: LiveServer) -> int:
-    root = psutil.Process(server.process.pid)
-    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
-
-
-def _address(server: LiveServer) -> tuple[str, int]:
-    host, port = server.url.removeprefix("http://").split(":")
-    return host, int(port)
-
-
 def _status(sock: socket.socket, timeout_s: float) -> str:
-    sock.settimeout(timeout_s)
-    data = b""
-    with contextlib.suppress(OSError):
-        while b"\r\n" not in data and (chunk := sock.recv(4096)):
-            data += chunk
-    return data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/1.1 ") else "closed"
+    return str(read_status(sock, timeout_s) or "closed")
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +61,11 @@ RESULTS: list[tuple[str, int, str, int, int]] = []
 
 
 def _attack(server: LiveServer, name: str, tries: int, one: Callable[[int], str]) -> Counter[str]:
-    before = _rss(server)
+    before = workers_rss(server)
     with ThreadPoolExecutor(16) as pool:
         answers = Counter(pool.map(one, range(tries)))
     assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
-    after = _rss(server)
+    after = workers_rss(server)
     RESULTS.append((name, tries, ", ".join(f"{k}×{v}" for k, v in answers.items()), before, after))
     print(
         f"\n{name}: {tries} tried -> {dict(answers)}; workers' RSS {before / MIB:.0f} -> "
@@ -91,7 +76,7 @@ def _attack(server: LiveServer, name: str, tries: int, one: Callable[[int], str]
 
 def test_giant_headers(server: LiveServer) -> None:
     def one(_: int) -> str:
-        with socket.create_connection(_address(server), timeout=30) as sock:
+        with socket.create_connection(address(server), timeout=30) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ")
             with contextlib.suppress(OSError):
                 for _ in range(200 * MIB // 65_536):  # 200 MiB offered
@@ -106,22 +91,11 @@ def test_slow_headers(server: LiveServer) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8_192)), hard))
     sockets = []
     for _ in range(SLOW_CONNECTIONS):
-        sock = socket.create_connection(_address(server), timeout=10)
+        sock = socket.create_connection(address(server), timeout=10)
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         sockets.append(sock)
-    stop = threading.Event()
-
-    def trickle() -> None:
-        while not stop.wait(1.0):
-            for sock in sockets:
-                with contextlib.suppress(OSError):
-                    sock.sendall(b"X")
-
-    feeder = threading.Thread(target=trickle, daemon=True)
-    feeder.start()
-    time.sleep(HEADER_TIMEOUT_S + 5)
-    stop.set()
-    feeder.join()
+    with trickling(sockets):
+        time.sleep(HEADER_TIMEOUT_S + 5)
     answers = _attack(
         server,
         f"{SLOW_CONNECTIONS:,} heads trickled a byte a second",

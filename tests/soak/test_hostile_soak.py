@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import psutil
 import pytest
 
 from tests.conftest import live_session_headers, start_server, stop_server
+from tests.security.raw import workers_rss
 
 pytestmark = pytest.mark.soak
 
@@ -35,11 +35,6 @@ HOSTILE_SHARE = 0.05
 P99_FACTOR, P99_SLACK_S = 2.0, 0.020
 RSS_FACTOR, RSS_SLACK_B = 1.10, 30 * 1024 * 1024
 PDS = "/personal-demographics/FHIR/R4/Patient/9000000009"
-
-
-def _rss(pid: int) -> int:
-    root = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
 
 
 def _attack(address: tuple[str, int], n: int) -> None:
@@ -110,7 +105,7 @@ def test_good_clients_keep_their_service_under_hostile_traffic(tmp_path: Path) -
         for thread in threads:
             thread.start()
         while any(t.is_alive() for t in threads):
-            rss.append((time.monotonic() - started, _rss(server.process.pid)))
+            rss.append((time.monotonic() - started, workers_rss(server)))
             time.sleep(5)
     finally:
         stop_server(server)
