@@ -255,14 +255,14 @@ def _run_processes(
             )
             for i in range(processes)
         ]
-        _wait_until_ready(children, folder)
-        options = replace(options, run_start_s=max(options.run_start_s, time.time() + 0.5))
-        if on_start is not None:
-            on_start(options)
-        pending = folder / "start.tmp"
-        pending.write_text(json.dumps(options.run_start_s), encoding="utf-8")
-        pending.replace(folder / "start.json")  # atomic: a child never reads half of it
-        try:
+        try:  # a stop signal at any point from here stops the children too
+            _wait_until_ready(children, folder)
+            options = replace(options, run_start_s=max(options.run_start_s, time.time() + 0.5))
+            if on_start is not None:
+                on_start(options)
+            pending = folder / "start.tmp"
+            pending.write_text(json.dumps(options.run_start_s), encoding="utf-8")
+            pending.replace(folder / "start.json")  # atomic: a child never reads half of it
             failed = [i for i, child in enumerate(children) if child.wait() != 0]
         except KeyboardInterrupt:
             return options, _stop_children(children, folder)
