@@ -129,8 +129,11 @@ def test_a_constant_rate_is_an_open_poisson_schedule(
             str(out),
         )
     excuse_a_late_generator(done, out, machine, usage)
-    assert done.returncode == 0, done.stdout + done.stderr  # valid run, SLO met
+    # A valid run whose SLO was met, or at a scaled-down rate too few requests to decide it
+    # (9,111 at 228/s were): never missed (1) or invalid (3).
+    assert done.returncode in (0, 4), done.stdout + done.stderr
     generator = results(out)["load"]["generator"]  # type: ignore[index]
+    assert generator["valid"], generator["reasons"]
     drawn = generator["drawn"]
     assert abs(drawn - expected) < 3 * np.sqrt(expected)
     assert generator["dropped"] == 0
