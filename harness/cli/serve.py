@@ -91,8 +91,8 @@ def serve(
 
     from harness.config import ServerSettings
     from harness.errors import ConfigurationError
-    from harness.server.store import create_store, upgrade
     from harness.server.limits import MAX_URL_BYTES
+    from harness.server.store import create_store, upgrade
     from harness.server.transport import CoalescingHttpToolsProtocol
 
     if (tls_cert is None) != (tls_key is None):
