@@ -121,13 +121,25 @@ def load(
             yield groups[0].url
 
     with catching_signals() as stop, server() as url:
+        identity_secret = secrets.get("identity_secret", options_default("identity_secret"))
+        if target is not None:
+            from harness.load.target import directory_mismatch
+
+            mismatch = directory_mismatch(
+                url,
+                organisations=scenario.organisations.count,
+                seed=scenario.seed,
+                identity_secret=identity_secret,
+            )
+            if mismatch is not None:
+                raise ConfigurationError(f"{target}: {mismatch}")
         options = RunOptions(
             target=url,
             run_start_s=time.time() + START_DELAY_S,
             duration_s=duration_s,
             rate_per_s=rate,
             interactions=wanted,
-            identity_secret=secrets.get("identity_secret", options_default("identity_secret")),
+            identity_secret=identity_secret,
             mesh_shared_key=secrets.get("mesh_shared_key", options_default("mesh_shared_key")),
             mesh_password=secrets.get("mesh_password", options_default("mesh_password")),
         )

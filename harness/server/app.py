@@ -58,6 +58,7 @@ from harness.server.sds.router import router as sds_router
 from harness.server.sds.service import SdsService
 from harness.server.store import create_store, upgrade
 from harness.spine import Directory, OrgType, build_directory
+from harness.spine.credentials import secret_fingerprint
 from harness.spine.population import Population
 
 log = logging.getLogger(__name__)
@@ -250,6 +251,20 @@ def create_app(settings: ServerSettings, *, patients: int | None = None) -> Fast
     @app.get("/health", tags=["platform"], summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "pass"}
+
+    @app.get(
+        "/harness/directory",
+        tags=["platform"],
+        summary="The directory this server was started with (load drivers check theirs)",
+    )
+    async def directory() -> dict[str, object]:
+        # Public facts only: the size and seed of the synthetic directory, and a fingerprint
+        # of the identity secret (never the secret) from which API keys derive.
+        return {
+            "organisations": settings.organisations,
+            "seed": settings.seed,
+            "identity_secret_fingerprint": secret_fingerprint(settings.identity_secret),
+        }
 
     @app.get("/health/ready", tags=["platform"], summary="Readiness: storage reachable")
     async def ready(request: Request) -> Response:

@@ -27,6 +27,15 @@ def api_key_for(asid: str, secret: str) -> str:
     return hmac.new(secret.encode(), f"apikey:{asid}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def secret_fingerprint(secret: str) -> str:
+    """Eight hex digits that tell two identity secrets apart without revealing either.
+
+    The reference server publishes it (``GET /harness/directory``) so that a load driver can
+    say, before it starts, that its credentials will not be accepted.
+    """
+    return hmac.new(b"harness-fingerprint", secret.encode(), hashlib.sha256).hexdigest()[:8]
+
+
 def urid_for(user_id: str, role: str) -> str:
     """The User Role Profile id of a user in a role (12 digits, like ``555254240100``)."""
     digest = hashlib.sha256(f"urid:{user_id}:{role}".encode()).digest()

@@ -325,6 +325,29 @@ def test_unreachable_or_foreign_targets_are_refused(tmp_path: Path) -> None:
     assert "does not look like a Spine server" in refused.stderr
 
 
+def test_a_target_with_another_directory_is_refused_with_the_fix(
+    shared_server: LiveServer, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(scenario(tmp_path).read_text().replace("seed: 7", "seed: 8"))
+    out = tmp_path / "out"
+    done = run_load(
+        str(other), "--target", shared_server.url, "--duration", "5s", "--output", str(out)
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "200 organisations with seed 7" in done.stderr
+    assert "harness serve --organisations 200 --seed 8" in done.stderr
+    assert not out.exists() or not any(out.iterdir())
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("identity_secret: not-the-servers\n")
+    done = run_load(
+        str(scenario(tmp_path)), "--target", shared_server.url, "--duration", "5s",
+        "--credentials", str(secret), "--output", str(tmp_path / "out2"),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "another identity secret" in done.stderr
+
+
 def test_locust_master_and_two_workers(
     server: LiveServer, tmp_path: Path, machine: Machine
 ) -> None:
