@@ -25,7 +25,7 @@ from tests.factories import V2, admin, login_as, mesh_auth, org_code, rid
 
 PUBLIC = frozenset(
     {"/health", "/health/ready", "/metrics", "/messageexchange/_ping", "/openapi.json", "/docs",
-     "/docs/oauth2-redirect", "/redoc"}
+     "/docs/oauth2-redirect", "/redoc", "/harness/directory"}
 )  # fmt: skip
 PATH_VALUES = {
     "mailbox_id": "X26ABC1",
