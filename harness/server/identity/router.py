@@ -32,10 +32,6 @@ SESSION_HEADERS = (
 )
 
 
-# Dependencies are ``async def`` even when they do not await: FastAPI runs plain ``def``
-# dependencies in a worker thread, a thread hop per dependency per request. They take only the
-# request: each dependency FastAPI resolves costs ~20 us of CPU per request (a FastAPI
-# micro-benchmark), so services are looked up on ``app.state`` by plain calls instead.
 async def caller_of(request: Request) -> Caller:
     """The verified sender of ``request``.
 
@@ -56,6 +52,10 @@ async def caller_of(request: Request) -> Caller:
     return caller
 
 
+# Dependencies are ``async def`` even when they do not await: FastAPI runs plain ``def``
+# dependencies in a worker thread, a thread hop per dependency per request. They take only the
+# request: each dependency FastAPI resolves costs ~20 us of CPU per request (a FastAPI
+# micro-benchmark), so services are looked up on ``app.state`` by plain calls instead.
 @reads_headers(APIKEY)
 async def _application(request: Request) -> Application:
     caller = await caller_of(request)
