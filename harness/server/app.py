@@ -34,7 +34,7 @@ from harness.server.eps.router import prescribing as eps_prescribing_router
 from harness.server.eps.service import EpsService
 from harness.server.errors import install_error_handlers
 from harness.server.faults import FaultBoard
-from harness.server.idempotency import IdempotencyStore
+from harness.server.idempotency import HEARTBEAT_S, IdempotencyStore
 from harness.server.identity.router import router as identity_router
 from harness.server.identity.service import IdentityService
 from harness.server.limits import LimitsMiddleware
@@ -63,7 +63,8 @@ from harness.spine.population import Population
 
 log = logging.getLogger(__name__)
 LIFECYCLE_INTERVAL_S = 60.0
-HOUSEKEEPING_INTERVAL_S = 60.0  # expired sessions, spent nonces, idle rate-limit keys
+# Expired sessions, spent nonces, idle rate-limit keys, dead workers' claims, old responses.
+HOUSEKEEPING_INTERVAL_S = 60.0
 SHUTDOWN_DRAIN_S = 20.0  # how long shutdown waits for slow writes still running (≤ X-Sync-Wait cap)
 SPIKE_ROUTES = ("POST /personal-demographics/FHIR/R4/Patient",)
 
@@ -166,11 +167,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.idempotency_flush_s:
         tasks.append(asyncio.create_task(idempotency.run(), name="idempotency"))
     tasks.append(
-        asyncio.create_task(idempotency.run_housekeeping(), name="idempotency-housekeeping")
+        asyncio.create_task(
+            _every(HEARTBEAT_S, idempotency.heartbeat, "idempotency-heartbeat"),
+            name="idempotency-heartbeat",
+        )
     )
 
     async def housekeeping() -> None:
         limiter.forget_idle()
+        await idempotency.clean()
         await app.state.identity.delete_expired()
         await app.state.mesh.forget_nonces()
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,6 @@ from harness.server.batching import flush_periodically
 from harness.server.store import Store
 from harness.server.store.schema import idempotency
 
-log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often a waiting retry looks for the original's response
 BATCH_SIZE = 200  # completions queued before a flush is due early
 HEARTBEAT_S = 10.0  # how often a worker marks the claims it is still running as alive
@@ -235,16 +233,3 @@ class IdempotencyStore:
                 )
             )
         return int(result.rowcount or 0)
-
-    async def run_housekeeping(self) -> None:
-        """Heartbeat every :data:`HEARTBEAT_S` and clean once a minute, until cancelled."""
-        rounds = 0
-        while True:
-            await asyncio.sleep(HEARTBEAT_S)
-            rounds += 1
-            try:
-                await self.heartbeat()
-                if rounds % round(CLAIM_STALE_S / HEARTBEAT_S) == 0:
-                    await self.clean()
-            except Exception:
-                log.exception("idempotency housekeeping failed; will retry")

@@ -12,20 +12,13 @@ import yaml
 
 from harness.cli.main import run
 from harness.cli.output import ExitCode
+from tests.unit.simulation.conftest import BASE
 
+# The simulation tests' small scenario, under a name of its own.
 SCENARIO: dict[str, Any] = {
+    **BASE,
     "name": "sim-verdict",
     "description": "small simulation for the verdict tests",
-    "seed": 11,
-    "organisations": {"count": 400},
-    "topology": {
-        "data_centres": ["dc-a", "dc-b"],
-        "pools": {
-            "pds": {"servers": 6, "service_time_ms": 12},
-            "eps": {"servers": 4, "service_time_ms": 18},
-        },
-    },
-    "simulation": {"start": "2014-09-01T00:00", "duration": "2d"},
 }
 # Two PDS servers cannot carry the peak: every simulated month breaches 99.97 %.
 UNDERSIZED = {"pds": {"servers": 2, "service_time_ms": 12}}
