@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.output import ExitCode, make_console
+from harness.cli.output import ExitCode, make_console, print_results
 
 GATE_EXIT = {
     "pass": ExitCode.PASS,
@@ -92,7 +92,7 @@ def gate(
         if not result.problems:
             console.print(coverage_line(result), markup=False, soft_wrap=True)
         console.print(f"gate: {result.verdict}", markup=False)
-        console.print(f"results: {folder.path}", markup=False)
+        print_results(console, folder.path)
         code = GATE_EXIT[result.verdict]
     if save_baseline is not None:
         if not candidate_run.valid:

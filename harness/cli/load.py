@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from harness.cli.output import ExitCode, make_console
+from harness.cli.output import ExitCode, make_console, print_results
 
 
 def _credentials(path: Path | None) -> dict[str, str]:
@@ -169,7 +169,7 @@ def load(
     report = write_report(results.path)
     shown = "PARTIAL (interrupted)" if stop.received else report.verdict
     console.print(f"verdict: {shown}  report: {results.path / 'report.html'}")
-    console.print(f"results: {results.path}")
+    print_results(console, results.path)
     if stop.received:
         return stop.exit_code
     if not outcome.health.valid or partial:

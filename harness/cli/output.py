@@ -33,6 +33,11 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
 
 
+def print_results(console: Console, folder: object) -> None:
+    """The ``results: PATH`` line, never wrapped, so the path can be copied whole."""
+    console.print(f"results: {folder}", markup=False, soft_wrap=True)
+
+
 def report_error(error: HarnessError, console: Console) -> ExitCode:
     """Print a domain error for a person and return the exit code it maps to."""
     if isinstance(error, ScenarioError):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from harness.cli.output import ExitCode, make_console
+from harness.cli.output import ExitCode, make_console, print_results
 
 WEEK_DAYS = 7
 
@@ -55,5 +55,5 @@ def profile(
         plot.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(figure, plot)
         console.print(f"plot: {plot}")
-    console.print(f"results: {results.path}")
+    print_results(console, results.path)
     return ExitCode.PASS

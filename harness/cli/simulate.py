@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from harness.cli.output import ExitCode, make_console
+from harness.cli.output import ExitCode, make_console, print_results
 
 
 def simulate(
@@ -46,10 +46,11 @@ def simulate(
     """Simulate months of the scenario's platform and predict its availability."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from harness.cli.arguments import results_dir, warn_unused
+    from harness.cli.arguments import check_scripted, results_dir, warn_ignored_faults, warn_unused
     from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
+    from harness.config.placement import simulate_placement
     from harness.errors import ConfigurationError
     from harness.reports.simulation import PREDICTION_ONLY
     from harness.simulation import Executor, run_replications, summarise, write_tables
@@ -73,8 +74,10 @@ def simulate(
     console = make_console()
     if scenario.simulation.slo_gate:
         console.print("note: simulation.slo_gate is no longer read: simulate always judges")
+    check_scripted(scenario)
     results = results_dir(f"simulate-{scenario.name}", output, context)
     warn_unused(scenario, "simulate")
+    warn_ignored_faults(simulate_placement(scenario).ignored)
     with (
         catching_signals() as stop,
         Progress(
@@ -144,7 +147,7 @@ def _finish(console: Any, summary: dict[str, Any], folder: Path) -> None:
     console.print(_print(console, summary), markup=False, soft_wrap=True)
     write_report(folder)
     console.print(f"report: {folder / 'report.html'}")
-    console.print(f"results: {folder}")
+    print_results(console, folder)
 
 
 def _sweep(

@@ -96,4 +96,6 @@ def _clock(seconds: float) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(Budget(), "harness-budget")
+    # Under pytest-xdist the controller sees every worker's reports: count there only.
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Budget(), "harness-budget")

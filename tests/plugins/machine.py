@@ -178,4 +178,8 @@ class BusySkips:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(BusySkips(os.environ.get("HARNESS_BUSY_SKIPS")), "harness-busy")
+    # Under pytest-xdist the controller sees every worker's reports: list them there only.
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(
+            BusySkips(os.environ.get("HARNESS_BUSY_SKIPS")), "harness-busy"
+        )
