@@ -61,9 +61,9 @@ class BadRequest(SpineError):
 
 
 class Unauthorised(SpineError):
-    """Credentials are missing."""
+    """Credentials are missing (coded ``ACCESS_DENIED``, as PDS publishes it)."""
 
-    default_code = "UNAUTHORISED"
+    default_code = "ACCESS_DENIED"
 
 
 class AccessDenied(SpineError):

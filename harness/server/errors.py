@@ -66,7 +66,7 @@ _MESH_STATUS = {
 # Spine codes for plain HTTP errors raised by the framework (unknown route, bad method, …).
 _HTTP_CODES = {
     400: "INVALID_VALUE",
-    401: "UNAUTHORISED",
+    401: "ACCESS_DENIED",
     403: "ACCESS_DENIED",
     404: "RESOURCE_NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
@@ -79,6 +79,35 @@ _HTTP_CODES = {
     500: "INTERNAL_SERVER_ERROR",
     501: "NOT_IMPLEMENTED",
     503: "SERVICE_UNAVAILABLE",
+}
+
+# The published wording of Spine codes (PDS FHIR's error catalogue and sandbox stubs,
+# NHSDigital/personal-demographics-service-api); other codes get their name, spelt out.
+DISPLAY = {
+    "ACCESS_DENIED": "Access Denied - Unauthorised",
+    "ADDITIONAL_PROPERTIES": "Additional properties should not be included",
+    "FORBIDDEN_UPDATE": "Update is forbidden",
+    "INVALID_CREATE": "Patient create data is invalid",
+    "INVALID_RESOURCE_ID": "Resource Id is invalid",
+    "INVALID_SEARCH_DATA": "Search data is invalid",
+    "INVALID_UPDATE": "Update is invalid",
+    "INVALID_VALUE": "Provided value is invalid",
+    "MISSING_VALUE": "Required value is missing",
+    "PRECONDITION_FAILED": "Required condition was not fulfilled",
+    "RESOURCE_NOT_FOUND": "Resource not found",
+    "RESOURCE_VERSION_MISMATCH": "Resource version supplied does not match actual version",
+    "TOO_FEW_VALUES_SUBMITTED": "Too few values submitted",
+    "TOO_MANY_VALUES_SUBMITTED": "Too many values submitted",
+    "UNSUPPORTED_SERVICE": "Unsupported Service",
+    "TOO_MANY_MATCHES": "Too Many Matches",
+}
+# The published FHIR issue type of a Spine code, where it is not its error class's usual one.
+ISSUE_TYPE = {
+    "ADDITIONAL_PROPERTIES": "invariant",
+    "MISSING_VALUE": "required",
+    "INVALID_UPDATE": "structure",
+    "PRECONDITION_FAILED": "structure",
+    "UNSUPPORTED_SERVICE": "processing",
 }
 
 
@@ -102,7 +131,7 @@ def operation_outcome(
                             "system": SPINE_CODE_SYSTEM,
                             "version": "1",
                             "code": code,
-                            "display": code.replace("_", " ").capitalize(),
+                            "display": DISPLAY.get(code, code.replace("_", " ").capitalize()),
                         }
                     ]
                 },
@@ -131,7 +160,9 @@ def spine_error_response(error: SpineError) -> JSONResponse:
         (v for cls, v in _STATUS.items() if isinstance(error, cls)), (500, "exception")
     )
     body = operation_outcome(
-        error.code, error.diagnostics, issue_type=error.issue_type or issue_type
+        error.code,
+        error.diagnostics,
+        issue_type=error.issue_type or ISSUE_TYPE.get(error.code, issue_type),
     )
     return JSONResponse(
         body, status_code=status, headers=_retry_headers(error), media_type=FHIR_JSON

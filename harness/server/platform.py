@@ -393,13 +393,20 @@ class Platform:
         if api.fhir:
             if request_id is None:
                 return spine_error_response(
-                    BadRequest("X-Request-ID header must be supplied", code="MISSING_VALUE")
+                    BadRequest(
+                        "Invalid request with error - X-Request-ID header must be supplied "
+                        "to access this resource",
+                        code="MISSING_VALUE",
+                    )
                 )
             try:
                 uuid.UUID(request_id)
             except ValueError:
                 return spine_error_response(
-                    BadRequest(f"X-Request-ID {request_id!r} is not a UUID", code="INVALID_VALUE")
+                    BadRequest(
+                        f"Invalid value - '{request_id}' in header 'X-Request-ID'",
+                        code="INVALID_VALUE",
+                    )
                 )
         refused = self._unavailable(request, api)
         if refused is not None:

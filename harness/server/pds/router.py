@@ -22,7 +22,7 @@ from harness.server.pds.schemas import (
     PatientBundle,
     RelatedPersonBundle,
 )
-from harness.server.pds.search import parse_query
+from harness.server.pds.search import check_parameters, died_within, parse_query
 from harness.server.pds.service import PdsService
 from harness.server.responses import (
     FhirJSONResponse,
@@ -53,20 +53,22 @@ def _coverage(request: Request) -> CoverageService:
 
 def _searchset(request: Request, entries: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
     base = str(request.base_url).rstrip("/")
-    return {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "total": len(entries),
-        "entry": [
+    }
+    if entries:  # PDS leaves ``entry`` out of an empty searchset, as FHIR allows
+        bundle["entry"] = [
             {
                 "fullUrl": f"{base}{PREFIX}/{resource['resourceType']}/{resource['id']}",
                 "search": {"score": score},
                 "resource": resource,
             }
             for resource, score in entries
-        ],
-    }
+        ]
+    return bundle
 
 
 @router.get(
@@ -99,6 +101,13 @@ async def search_patients(
     given: Annotated[list[str], Query(max_length=35)] = [],  # noqa: B006
     gender: Annotated[str | None, Query()] = None,
     postcode: Annotated[str | None, Query(alias="address-postcode", max_length=10)] = None,
+    postalcode: Annotated[str | None, Query(alias="address-postalcode", max_length=10)] = None,
+    death_date: Annotated[
+        list[str], Query(alias="death-date", description="eq|ge|le + YYYY-MM-DD")
+    ] = [],  # noqa: B006
+    general_practitioner: Annotated[
+        str | None, Query(alias="general-practitioner", max_length=10)
+    ] = None,
     email: Annotated[str | None, Query(max_length=90)] = None,
     phone: Annotated[str | None, Query(max_length=30)] = None,
     fuzzy: Annotated[bool, Query(alias="_fuzzy-match")] = False,
@@ -111,12 +120,16 @@ async def search_patients(
     """Search by demographics: standard, exact or fuzzy matching (see the PDS docs)."""
     pds = _pds(request)
     with audited(request, session, "pds.search", "Patient?search"):
+        check_parameters(
+            [name for name, _ in request.query_params.multi_items()],
+            {"birthdate": birthdate, "death-date": death_date},
+        )
         query = parse_query(
             birthdate=birthdate,
             family=family,
             given=given,
             gender=gender,
-            postcode=postcode,
+            postcode=postcode or postalcode,
             email=email,
             phone=phone,
             fuzzy=fuzzy,
@@ -135,7 +148,20 @@ async def search_patients(
                 severity="information",
             )
         )
-    return fhir_response(_searchset(request, result.matches))
+    matches = result.matches
+    if death_date:  # the living never match a date of death
+        matches = [(r, score) for r, score in matches if died_within(r, death_date)]
+    if general_practitioner:
+        matches = [(r, s) for r, s in matches if _registered_with(r, general_practitioner)]
+    return fhir_response(_searchset(request, matches))
+
+
+def _registered_with(resource: dict[str, Any], ods_code: str) -> bool:
+    wanted = ods_code.upper()
+    return any(
+        str(gp.get("identifier", {}).get("value", "")).upper() == wanted
+        for gp in resource.get("generalPractitioner", [])
+    )
 
 
 @router.post(

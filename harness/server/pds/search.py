@@ -25,7 +25,7 @@ what a search can answer quickly (``MAX_CANDIDATES`` people to consider).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -250,6 +250,77 @@ def _check_name(value: str, what: str, *, wildcards: bool) -> None:
             raise _invalid(f"wildcards are not allowed in {what} with fuzzy or exact matching")
         if len(value.split("*", 1)[0]) < 2:
             raise _invalid(f"{what} {value!r}: a wildcard needs at least two characters before it")
+
+
+# The search parameters the PDS specification defines (personal-demographics.yaml, "Search
+# for a patient"); anything else is refused with ADDITIONAL_PROPERTIES, as PDS does.
+SEARCH_PARAMETERS = frozenset(
+    {
+        "_fuzzy-match",
+        "_exact-match",
+        "_history",
+        "_max-results",
+        "family",
+        "given",
+        "gender",
+        "birthdate",
+        "death-date",
+        "address-postalcode",
+        "address-postcode",
+        "general-practitioner",
+        "email",
+        "phone",
+    }
+)
+_SPEC_DATE = re.compile(r"^(eq|ge|le)?[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # <eq|ge|le>yyyy-mm-dd
+
+
+def check_parameters(names: Sequence[str], dates: dict[str, Sequence[str]]) -> None:
+    """Refuse a search's parameters in PDS's order, with PDS's codes and wording.
+
+    Args:
+        names: every query parameter name sent, repeats included.
+        dates: the values of ``birthdate`` and ``death-date``.
+
+    Raises:
+        BadRequest: ``UNSUPPORTED_SERVICE`` with no parameters, ``ADDITIONAL_PROPERTIES`` for
+            one the specification does not define, ``INVALID_VALUE`` for a malformed date,
+            ``MISSING_VALUE`` without a birth date.
+    """
+    if not names:
+        raise BadRequest("Unsupported Service", code="UNSUPPORTED_SERVICE")
+    unknown = list(dict.fromkeys(n for n in names if n not in SEARCH_PARAMETERS))
+    if unknown:
+        listed = ", ".join(f"'{n}'" for n in unknown)
+        verb = "was" if len(unknown) == 1 else "were"
+        raise BadRequest(
+            "Invalid request with error - Additional properties are not allowed "
+            f"({listed} {verb} unexpected)",
+            code="ADDITIONAL_PROPERTIES",
+        )
+    for field in ("birthdate", "death-date"):
+        for value in dates.get(field, ()):
+            if not _SPEC_DATE.fullmatch(value):
+                raise BadRequest(
+                    f"Invalid value - '{value}' in field '{field}'", code="INVALID_VALUE"
+                )
+    if not dates.get("birthdate"):
+        raise BadRequest(
+            "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'",
+            code="MISSING_VALUE",
+        )
+
+
+def died_within(resource: dict[str, object], values: Sequence[str]) -> bool:
+    """Whether a patient's date of death meets every ``death-date`` bound (none: alive)."""
+    died = str(resource.get("deceasedDateTime") or "")[:10]
+    if not died:
+        return False
+    for value in values:
+        prefix, day = value[:-10] or "eq", value[-10:]
+        if not {"eq": died == day, "ge": died >= day, "le": died <= day}[prefix]:
+            return False
+    return True
 
 
 def parse_query(

@@ -362,7 +362,7 @@ def test_rbac_on_demographics(
 
 def test_pds_needs_a_session(client: TestClient) -> None:
     missing = client.get(f"{PDS}/Patient/{HAPPY}", headers=rid())
-    assert (missing.status_code, outcome_code(missing)) == (401, "UNAUTHORISED")
+    assert (missing.status_code, outcome_code(missing)) == (401, "ACCESS_DENIED")
 
 
 def test_every_access_is_audited(client: TestClient, gp: dict[str, str]) -> None:

@@ -360,7 +360,7 @@ def test_identity_refusals(client: TestClient) -> None:
     cred = credentials(client)
     body = {"user_id": cred["users"][0], "role": cred["roles"][0]}  # type: ignore[index]
     missing = client.post("/authentication/session", json=body, headers=rid())
-    assert (missing.status_code, _code(missing)) == (401, "UNAUTHORISED")
+    assert (missing.status_code, _code(missing)) == (401, "ACCESS_DENIED")
     forged = client.post(
         "/authentication/session", json=body, headers={"apikey": "0" * 32, **rid()}
     )

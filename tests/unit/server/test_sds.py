@@ -132,7 +132,7 @@ def test_lookups_need_credentials(client: TestClient) -> None:
     cred = credentials(client, 0)
     params = query(str(cred["ods_code"]), "sds.device-lookup")
     missing = client.get(f"{SDS}/Device", params=params, headers=rid())
-    assert (missing.status_code, outcome_code(missing)) == (401, "UNAUTHORISED")
+    assert (missing.status_code, outcome_code(missing)) == (401, "ACCESS_DENIED")
     forged = client.get(f"{SDS}/Device", params=params, headers={"apikey": "0" * 32, **rid()})
     assert forged.status_code == 401
 
