@@ -83,10 +83,10 @@ class ServerSettings(BaseSettings):
         description="idempotency completions are written in batches this often "
         "(0: each before its response)",
     )
-    lean_dispatch: bool = Field(
+    fast_path: bool = Field(
         True,
-        description="call routes without FastAPI's generic per-request path "
-        "(harness.server.dispatch); false: every request through FastAPI's router",
+        description="the server's speed-ups that reach into FastAPI, SQLAlchemy and uvicorn "
+        "(harness.server.fastpath); false: plain FastAPI + SQLAlchemy + uvicorn",
     )
     max_header_bytes: int = Field(
         8_192, ge=1_024, description="request headers larger than this are refused (431)"

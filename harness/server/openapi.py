@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
@@ -91,12 +90,11 @@ _MESH_DOWNLOAD_PATHS = ("/inbox/{message_id}", "/inbox/{message_id}/{chunk_numbe
 
 
 # ---------------------------------------------------------------- headers read by dependencies
-# FastAPI resolves and type-checks every declared ``Header()`` parameter on every request: the
-# three session headers cost ~50 us of CPU per request (a FastAPI micro-benchmark). The
-# dependencies that run on nearly every request read their headers from ``request.headers``
-# instead and register them here, and the document still lists them on every operation that
-# depends on them, as FastAPI would have.
-_HEADERS_READ_BY: dict[Callable[..., Any], tuple[dict[str, Any], ...]] = {}
+# The dependencies that run on nearly every request read their headers from ``request.headers``
+# rather than declaring ``Header()`` parameters (the per-request cost: harness.server.fastpath).
+# Each carries the headers it reads on itself (:func:`reads_headers`), and the document lists
+# them on every operation that depends on it, as FastAPI would have.
+READ_HEADERS = "openapi_read_headers"  # the attribute of a dependency holding them
 
 
 def header(name: str, description: str) -> dict[str, Any]:
@@ -114,14 +112,15 @@ def header(name: str, description: str) -> dict[str, Any]:
 def reads_headers(*parameters: dict[str, Any]) -> Callable[[F], F]:
     """Mark a dependency that reads these headers (see :func:`header`) from the request."""
 
-    def register(dependency: F) -> F:
-        _HEADERS_READ_BY[dependency] = parameters
+    def declare(dependency: F) -> F:
+        setattr(dependency, READ_HEADERS, parameters)
         return dependency
 
-    return register
+    return declare
 
 
-def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+def _calls(dependant: Any) -> Iterator[Callable[..., Any]]:
+    """Every dependency below a route's ``APIRoute.dependant``."""
     for sub in dependant.dependencies:
         if sub.call is not None:
             yield sub.call
@@ -133,7 +132,7 @@ def _document_read_headers(app: FastAPI, paths: dict[str, Any]) -> None:
         route = context.original_route
         if not isinstance(route, APIRoute) or context.path_format not in paths:
             continue
-        read = [p for call in _calls(route.dependant) for p in _HEADERS_READ_BY.get(call, ())]
+        read = [p for call in _calls(route.dependant) for p in getattr(call, READ_HEADERS, ())]
         for method in route.methods or ():
             operation = paths[context.path_format].get(method.lower())
             if operation is None:

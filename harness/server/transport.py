@@ -1,4 +1,4 @@
-"""The server's connections: request heads bounded in size and time, one socket write per response.
+"""The server's connections: each request's head bounded in size and time.
 
 **Bounded heads.** httptools buffers a header (and uvicorn the URL) until it is complete, so a
 client sending one endless header made a worker hold hundreds of megabytes before any limit
@@ -10,26 +10,17 @@ applied to httptools), and answers 408 and closes when a head has not fully arri
 :data:`HEADER_TIMEOUT_S` after its first byte (or after the connection opened). What is buffered
 is at most the limit plus one read from the socket.
 
-**One write per response.**
-uvicorn writes a response's status line and headers as soon as the application sends
-``http.response.start``, and the body with a second ``transport.write`` when it sends
-``http.response.body``. uvloop sends each write at once (``TCP_NODELAY``), so every ordinary
-response was two ``send`` system calls and two TCP segments. :class:`CoalescingTransport` keeps
-the writes made during one turn of the event loop and sends them together at the start of the
-next turn (``loop.call_soon``): Starlette sends the start and the body of a response in the same
-turn, so they leave in one ``send``. Bytes keep their order, and nothing waits longer than the
-rest of the turn. Measured on ``/health`` (2 workers, 1,000 req/s, 10 interleaved blocks of 5 s):
-one write per response instead of two, server CPU 0.499 -> 0.477 ms per request (paired ratio
-0.98) and the client's 0.201 -> 0.193 (0.91). No library offers this for uvicorn, so it is written
-here as a transport proxy; uvicorn's protocol code is unchanged.
+This guard is a security bound, not a speed-up: it runs whether or not the fast path is on
+(the fast path's one-write transport, :mod:`harness.server.fastpath.transport`, builds on it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
+# uvicorn has no public hook on a request head as it arrives; the protocol class is the one
+# place to count it (a security bound, so allowed outside the fast path: see pyproject.toml).
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_TIMEOUT_S = 10.0  # a request's head must fully arrive within this of its first byte
@@ -47,49 +38,6 @@ def _refusal(status: int, reason: str, diagnostics: str) -> bytes:
         f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
     )
     return head.encode("ascii") + body
-
-
-class CoalescingTransport:
-    """A transport proxy that sends the writes of one event-loop turn as one write."""
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
-            return
-        if not self._pending:
-            self._loop.call_soon(self.flush)
-        self._pending.append(bytes(data))
-
-    def writelines(self, chunks: Any) -> None:
-        for chunk in chunks:
-            self.write(chunk)
-
-    def flush(self) -> None:
-        """Send what this turn wrote (also called before closing)."""
-        if not self._pending:
-            return
-        data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        self._pending.clear()
-        if not self._transport.is_closing():
-            self._transport.write(data)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def write_eof(self) -> None:
-        self.flush()
-        self._transport.write_eof()
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(len(p) for p in self._pending)
-
-    def __getattr__(self, name: str) -> Any:  # everything else is the real transport's
-        return getattr(self._transport, name)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -150,11 +98,3 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(_refusal(status, reason, diagnostics))
             self.transport.close()
-
-
-class CoalescingHttpToolsProtocol(GuardedHttpToolsProtocol):
-    """The guarded httptools protocol, writing through a :class:`CoalescingTransport`."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        coalescing: Any = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
-        super().connection_made(coalescing)

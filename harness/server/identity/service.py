@@ -23,8 +23,7 @@ from sqlalchemy import bindparam, delete, insert, select
 
 from harness.server.domain import AccessDenied, BadRequest, Forbidden, Unauthorised
 from harness.server.identity.rbac import ROLE_ACTIVITIES
-from harness.server.store import Store
-from harness.server.store.fastread import fast_read
+from harness.server.store import Store, direct_read
 from harness.server.store.schema import sessions
 from harness.spine import Directory, Organisation, OrgType
 
@@ -38,7 +37,7 @@ from harness.spine.credentials import (
 from harness.spine.identifiers import ascii_digits
 
 _INSERT = insert(sessions)  # built once: see harness.server.eps.records
-_BY_TOKEN = fast_read(select(sessions).where(sessions.c.token == bindparam("token")))
+_BY_TOKEN = direct_read(select(sessions).where(sessions.c.token == bindparam("token")))
 SESSION_TTL_S = 12 * 3600  # a smartcard session lasts a working day (assumption)
 CACHE_TTL_S = 30.0  # workers remember sessions this long before re-reading storage
 CACHE_MAX_ENTRIES = 100_000  # sessions a worker remembers at once (≈ 30 MB)

@@ -28,8 +28,7 @@ from harness.server.mesh.auth import (
     parse_token,
 )
 from harness.server.mesh.directory import Mailbox, MeshDirectory
-from harness.server.store import Store
-from harness.server.store.fastread import fast_read
+from harness.server.store import Store, direct_read
 from harness.server.store.schema import mesh_chunks, mesh_messages, mesh_nonces, overlong
 
 MAX_PAGE = 500  # "up to 500 per call"
@@ -46,8 +45,8 @@ _READY = and_(
     mesh_messages.c.recipient == bindparam("mailbox"), mesh_messages.c.status == "accepted"
 )
 _INBOX_IDS = select(mesh_messages.c.id).where(_READY)
-_INBOX_PAGE = fast_read(_INBOX_IDS.order_by(mesh_messages.c.id).limit(bindparam("limit")))
-_INBOX_COUNT = fast_read(select(func.count()).where(_READY))
+_INBOX_PAGE = direct_read(_INBOX_IDS.order_by(mesh_messages.c.id).limit(bindparam("limit")))
+_INBOX_COUNT = direct_read(select(func.count()).where(_READY))
 CHUNK_RANGE = re.compile(r"\s*([0-9]{1,9})\s*:\s*([0-9]{1,9})\s*")
 
 # Optional mex-* send headers kept with the message and returned on download.

@@ -39,9 +39,8 @@ from harness.server.pds import resources
 from harness.server.pds.create import created_nhs_number, is_created_number, new_patient_fields
 from harness.server.pds.schemas import PatchOperation, Patient
 from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
-from harness.server.store import Store
+from harness.server.store import Store, direct_read
 from harness.server.store.engine import StoreConnection
-from harness.server.store.fastread import fast_read
 from harness.server.store.schema import (
     overlong,
     pds_allocations,
@@ -54,7 +53,7 @@ from harness.spine.population import Population, valid_nhs_number
 IF_MATCH = re.compile(r'^W/"([0-9]+)"$')
 # The hottest statement (every retrieve, update and SCR/EPS patient check), built once: built per
 # call it cost ~125 µs more CPU per execution (construction and cache key; measured on SQLite).
-_RECORD = fast_read(
+_RECORD = direct_read(
     select(pds_patients.c.version, pds_patients.c.resource).where(
         pds_patients.c.nhs_number == bindparam("nhs_number")
     )

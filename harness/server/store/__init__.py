@@ -8,14 +8,24 @@ Core statements; the differences (pragmas, pool sizes) are confined to :func:`cr
 
 from __future__ import annotations
 
-from harness.server.store.engine import Store, StoreUnavailable, create_store
+from harness.server.store.engine import (
+    DIRECT_READ_OPTION,
+    DirectReads,
+    Store,
+    StoreUnavailable,
+    create_store,
+    direct_read,
+)
 from harness.server.store.migrate import HEAD_REVISION, current_revision, upgrade
 
 __all__ = [
+    "DIRECT_READ_OPTION",
     "HEAD_REVISION",
+    "DirectReads",
     "Store",
     "StoreUnavailable",
     "create_store",
     "current_revision",
+    "direct_read",
     "upgrade",
 ]

@@ -33,17 +33,16 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVarTuple, cast, overload
+from typing import Any, Protocol, TypeVar, TypeVarTuple, cast, overload
 
 from sqlalchemy import Engine, create_engine, delete, event
-from sqlalchemy.engine import Connection, CursorResult, make_url
+from sqlalchemy.engine import Connection, CursorResult, Result, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from harness.errors import HarnessError
-from harness.server.store.fastread import execute_fast
 from harness.server.store.schema import metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # writers from other workers wait this long for the lock
@@ -56,6 +55,24 @@ class StoreUnavailable(HarnessError):
 
 _Ts = TypeVarTuple("_Ts")
 AnyRow = tuple[Any, ...]
+S = TypeVar("S", bound=Executable)
+
+# The execution option by which a statement opts in to direct reads (the fast path's, see
+# harness.server.fastpath.sqlite); SQLAlchemy itself ignores it.
+DIRECT_READ_OPTION = "harness_direct_read"
+
+
+def direct_read(statement: S) -> S:
+    """``statement`` opted in to the fast path's direct SQLite read (a hot ``SELECT``)."""
+    return statement.execution_options(**{DIRECT_READ_OPTION: True})
+
+
+class DirectReads(Protocol):
+    """Runs an opted-in read itself, or returns ``None`` to leave it to SQLAlchemy."""
+
+    def __call__(
+        self, conn: Connection, statement: Executable, parameters: Any
+    ) -> Result[Any] | None: ...
 
 
 class StoreConnection(Protocol):
@@ -75,10 +92,11 @@ class StoreConnection(Protocol):
 class _OnLoop:
     """A synchronous SQLite connection behind the async ``execute`` that services call."""
 
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_direct")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, direct: DirectReads | None) -> None:
         self._conn = conn
+        self._direct = direct
 
     @overload
     async def execute(
@@ -91,11 +109,12 @@ class _OnLoop:
     ) -> CursorResult[*AnyRow]: ...
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[*AnyRow]:
-        fast = execute_fast(self._conn, statement, parameters)  # marked hot reads (fastread)
-        if fast is not None:
-            # A plain Result, not a CursorResult: only SELECTs take this path, and their callers
-            # use Result's API (first, all, scalars, mappings), never rowcount or lastrowid.
-            return cast(CursorResult[*AnyRow], fast)
+        if self._direct is not None:
+            fast = self._direct(self._conn, statement, parameters)
+            if fast is not None:
+                # A plain Result, not a CursorResult: only SELECTs take this path, and their
+                # callers use Result's API (first, all, scalars, mappings), never rowcount.
+                return cast(CursorResult[*AnyRow], fast)
         return self._conn.execute(statement, parameters)
 
 
@@ -108,6 +127,8 @@ class Store:
             (fault injection); transactions wait until then.
         clock: the time source matching ``stall_until``.
         on_loop: for SQLite, the synchronous engine that services' statements run on.
+        direct_reads: for SQLite, the fast path's runner of opted-in reads (``None``: every
+            statement through SQLAlchemy).
     """
 
     def __init__(
@@ -117,8 +138,10 @@ class Store:
         stall_until: Callable[[], float] = lambda: 0.0,
         clock: Callable[[], float],
         on_loop: Engine | None = None,
+        direct_reads: DirectReads | None = None,
     ) -> None:
         self.engine = engine
+        self._direct = direct_reads
         self._stall_until = stall_until
         self._clock = clock
         self.is_sqlite = engine.dialect.name == "sqlite"
@@ -159,7 +182,7 @@ class Store:
                 self._writer_task = task
                 try:
                     with self._use("writer") as sync_conn, sync_conn.begin():
-                        yield _OnLoop(sync_conn)
+                        yield _OnLoop(sync_conn, self._direct)
                 finally:
                     self._writer_task = None
         except DBAPIError as exc:
@@ -181,7 +204,7 @@ class Store:
                     yield conn
             else:
                 with self._use("reader") as sync_conn:
-                    yield _OnLoop(sync_conn)
+                    yield _OnLoop(sync_conn, self._direct)
         except DBAPIError as exc:
             if (unavailable := _unavailable(exc)) is not None:
                 raise unavailable from exc
@@ -291,8 +314,10 @@ def create_store(
     *,
     clock: Callable[[], float],
     stall_until: Callable[[], float] = lambda: 0.0,
+    direct_reads: DirectReads | None = None,
 ) -> Store:
-    """Create a :class:`Store` for a SQLAlchemy async URL (SQLite folders are created)."""
+    """Create a :class:`Store` for a SQLAlchemy async URL (SQLite folders are created);
+    ``direct_reads`` is used on SQLite only."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -311,4 +336,10 @@ def create_store(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         on_loop = create_engine(parsed.set(drivername="sqlite+pysqlite"), **kwargs)
         event.listen(on_loop, "connect", _sqlite_pragmas)
-    return Store(engine, stall_until=stall_until, clock=clock, on_loop=on_loop)
+    return Store(
+        engine,
+        stall_until=stall_until,
+        clock=clock,
+        on_loop=on_loop,
+        direct_reads=direct_reads if on_loop is not None else None,
+    )

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from harness.server.transport import CoalescingHttpToolsProtocol, CoalescingTransport
+from harness.server.fastpath.transport import CoalescingHttpToolsProtocol, CoalescingTransport
 from tests.conftest import free_port
 
 

@@ -2,13 +2,11 @@
 
 FastAPI stays the source of truth: it owns the routes, builds the OpenAPI document, validates
 parameters and serialises response models. What this module skips is the generic path FastAPI
-0.165 takes around each call, which is written for every feature FastAPI has (included routers
+takes around each call, which is written for every feature FastAPI has (included routers
 searched through effective-route contexts, two ``AsyncExitStack`` per request, a per-route
 exception wrapper, telemetry hooks, dependency solving with overrides, scopes and generator
-dependencies, a placeholder ``Response`` per request). Measured in-process, a bare FastAPI
-endpoint cost 112-123 us of CPU per request against 22 us for a Starlette route; with this
-dispatcher the national mix went from ~1,070 to ~900 us per request in-process (README, *The
-reference Spine server*).
+dependencies, a placeholder ``Response`` per request); why that matters here is in
+:mod:`harness.server.fastpath`.
 
 No library does this narrower dispatch, so it is written here, on FastAPI's own pieces:
 
@@ -23,8 +21,8 @@ Only routes of a shape it knows are dispatched here: a coroutine endpoint whose 
 parameters, no body, cookie, ``Response``, background-task or security parameters, no streaming.
 Everything else goes to FastAPI's router unchanged: other routes, no route matching (404, 405,
 slash redirects), other scope types, and any request while ``app.dependency_overrides`` is set.
-``HARNESS_LEAN_DISPATCH=false`` sends every request through FastAPI; the parity tests send the
-same requests to both and compare the answers.
+``HARNESS_FAST_PATH=0`` sends every request through FastAPI; the parity tests send the same
+requests to both and compare the answers.
 
 Exceptions raised by a route propagate to Starlette's ``ExceptionMiddleware`` just outside, which
 calls the application's exception handlers, as FastAPI's per-route wrapper would have.

@@ -1,4 +1,4 @@
-"""The direct SQLite path for marked reads returns what SQLAlchemy returns, or steps aside."""
+"""The fast path's direct SQLite reads return what SQLAlchemy returns, or step aside."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ import harness.server.eps.records
 import harness.server.identity.service
 import harness.server.mesh.service
 import harness.server.pds.service
-from harness.server.store import fastread
+from harness.server.fastpath.sqlite import DirectReads
+from harness.server.store import DIRECT_READ_OPTION, direct_read
 from harness.server.store.schema import metadata
 
 
@@ -74,20 +75,21 @@ HOT = {
 def test_each_hot_read_returns_what_sqlalchemy_returns(conn: Connection, name: str) -> None:
     statement, parameters = HOT[name]
     expected = conn.execute(statement, parameters)
-    got = fastread.execute_fast(conn, statement, parameters)
+    fast = DirectReads()
+    got = fast(conn, statement, parameters)
     assert got is not None, f"{name} is not on the direct path"
     assert list(got.keys()) == list(expected.keys())
     rows = got.all()
     assert [tuple(r) for r in rows] == [tuple(r) for r in expected.all()]
     assert rows, f"{name}: the fixture should find rows"
-    again = fastread.execute_fast(conn, statement, parameters)
+    again = fast(conn, statement, parameters)
     assert again is not None
     assert [dict(m) for m in again.mappings()] == [r._asdict() for r in rows]
 
 
-def test_the_marked_hot_reads_are_the_ones_expected() -> None:
-    marked = set(fastread._MARKED)
-    assert {id(statement) for statement, _ in HOT.values()} <= marked
+def test_the_hot_reads_opt_in_on_the_statement() -> None:
+    for statement, _ in HOT.values():
+        assert statement.get_execution_options()[DIRECT_READ_OPTION] is True
 
 
 def test_statements_it_cannot_run_go_through_sqlalchemy(conn: Connection) -> None:
@@ -96,22 +98,23 @@ def test_statements_it_cannot_run_go_through_sqlalchemy(conn: Connection) -> Non
                     Column("at", DateTime))  # fmt: skip
     extra.create_all(conn)
     pds = metadata.tables["pds_patients"]
-    expanding = fastread.fast_read(
+    fast = DirectReads()
+    expanding = direct_read(
         select(pds.c.version).where(pds.c.nhs_number.in_(bindparam("numbers", expanding=True)))
     )
-    processed = fastread.fast_read(select(stamped.c.at))  # DateTime: a result processor
-    write = fastread.fast_read(insert(stamped))
+    processed = direct_read(select(stamped.c.at))  # DateTime: a result processor
+    write = direct_read(insert(stamped))
     unmarked = select(pds.c.version).where(pds.c.nhs_number == bindparam("nhs_number"))
-    assert fastread.execute_fast(conn, expanding, {"numbers": ["a"]}) is None
-    assert fastread.execute_fast(conn, processed, {}) is None
-    assert fastread.execute_fast(conn, write, {"id": 1}) is None
-    assert fastread.execute_fast(conn, unmarked, {"nhs_number": "x"}) is None
+    assert fast(conn, expanding, {"numbers": ["a"]}) is None
+    assert fast(conn, processed, {}) is None
+    assert fast(conn, write, {"id": 1}) is None
+    assert fast(conn, unmarked, {"nhs_number": "x"}) is None
     record = harness.server.pds.service._RECORD
-    assert fastread.execute_fast(conn, record, {}) is None  # missing: SQLAlchemy's error
-    assert fastread.execute_fast(conn, record, [{"nhs_number": "x"}]) is None  # executemany
+    assert fast(conn, record, {}) is None  # missing: SQLAlchemy's error
+    assert fast(conn, record, [{"nhs_number": "x"}]) is None  # executemany
 
 
 def test_database_errors_arrive_as_sqlalchemy_errors(conn: Connection) -> None:
     conn.execute(text("DROP TABLE pds_patients"))
     with pytest.raises(OperationalError, match="no such table"):
-        fastread.execute_fast(conn, harness.server.pds.service._RECORD, {"nhs_number": "x"})
+        DirectReads()(conn, harness.server.pds.service._RECORD, {"nhs_number": "x"})

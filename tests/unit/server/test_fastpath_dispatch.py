@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from harness.config import ServerSettings
 from harness.server.app import create_app
-from harness.server.dispatch import LeanDispatch, install_lean_dispatch
+from harness.server.fastpath.dispatch import LeanDispatch, install_lean_dispatch
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import admin, login_as, org_code
 
@@ -216,7 +216,7 @@ def server_pair(tmp_path: Path, mesh_seed: Path) -> Iterator[dict[bool, TestClie
             admin_token=ADMIN_TOKEN,
             test_mode=True,
             mesh_directory=mesh_seed,
-            lean_dispatch=lean,
+            fast_path=lean,
         )
 
     with (
@@ -305,7 +305,9 @@ def test_metrics_label_requests_by_route_template_as_before(
 
 
 def test_the_reference_server_dispatches_its_busy_routes_itself() -> None:
-    app = create_app(ServerSettings(data_dir=Path("/nonexistent"), organisations=200))
+    app = create_app(
+        ServerSettings(data_dir=Path("/nonexistent"), organisations=200, fast_path=True)
+    )
     dispatch: Callable[..., Any] = app.router.middleware_stack
     assert isinstance(dispatch, LeanDispatch)
     lean = {e.route.path for e in dispatch.entries if e.handle}
@@ -318,3 +320,19 @@ def test_the_reference_server_dispatches_its_busy_routes_itself() -> None:
     ):
         assert busy in lean
     assert "/authentication/session" not in lean  # a JSON body model: FastAPI's path
+
+
+def test_with_the_fast_path_off_fastapi_routes_every_request(client: TestClient) -> None:
+    on = create_app(
+        ServerSettings(data_dir=Path("/nonexistent"), organisations=200, fast_path=True)
+    )
+    off = create_app(
+        ServerSettings(data_dir=Path("/nonexistent"), organisations=200, fast_path=False)
+    )
+    assert isinstance(on.router.middleware_stack, LeanDispatch)
+    assert not isinstance(off.router.middleware_stack, LeanDispatch)
+    # The running test app follows HARNESS_FAST_PATH, and so does its store's read path.
+    state: Any = client.app.state  # type: ignore[attr-defined]
+    assert isinstance(client.app.router.middleware_stack, LeanDispatch) is state.settings.fast_path  # type: ignore[attr-defined]
+    direct = state.store._direct is not None
+    assert direct is (state.settings.fast_path and state.store.is_sqlite)
