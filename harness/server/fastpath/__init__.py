@@ -14,12 +14,16 @@ request, narrowly, and falls back to the library's own path for anything it does
 - :mod:`~harness.server.fastpath.transport` sends each response's head and body in one socket
   write instead of uvicorn's two.
 
-Why the rest of the server avoids per-request library work too (dependencies that take only the
-request, headers read from ``request.headers``, ``async def`` dependencies): FastAPI resolves
-and validates every declared dependency and ``Header()`` parameter on every request, tens of
-microseconds each, and runs a plain ``def`` dependency in a worker thread. Those are ordinary,
-public FastAPI usage and stay outside this package. The figures behind all of this are on the
-benchmarks page of the documentation (``docs/benchmarks.md``).
+**The same cost, kept down with public API elsewhere.** The rest of the server follows three
+rules for the same reason, and the comments that apply them point here. Dependencies are
+``async def`` and take only the request: FastAPI resolves and validates every declared
+dependency and ``Header()`` parameter on every request, tens of microseconds each, and runs a
+plain ``def`` dependency in a worker thread. Hot headers are read from ``request.headers`` (and
+documented in the OpenAPI document by :mod:`harness.server.openapi`). SQL statements are built
+once, at import, with bind parameters: built per call, a statement pays SQLAlchemy's construction
+and compiled-cache key on every execution, more than SQLite needs to run it. These are ordinary
+FastAPI and SQLAlchemy usage and stay outside this package. The figures behind all of this are
+on the benchmarks page of the documentation (``docs/benchmarks.md``, *Fast path*).
 
 **One switch.** ``ServerSettings.fast_path`` (``HARNESS_FAST_PATH``, on by default). With it off
 nothing here runs: the server is plain FastAPI + SQLAlchemy + uvicorn (with the request-head

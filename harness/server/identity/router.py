@@ -22,7 +22,7 @@ def identity_of(request: Request) -> IdentityService:
 
 
 # The credential headers are read from the request, not declared as ``Header()`` parameters
-# (FastAPI's per-request cost of those: see harness.server.openapi, which documents them).
+# (why: harness.server.fastpath; harness.server.openapi documents them).
 APIKEY = header("apikey", "The application's API key")
 AUTHORIZATION = header("authorization", "Bearer access token from POST /authentication/session")
 SESSION_HEADERS = (
@@ -52,10 +52,8 @@ async def caller_of(request: Request) -> Caller:
     return caller
 
 
-# Dependencies are ``async def`` even when they do not await: FastAPI runs plain ``def``
-# dependencies in a worker thread, a thread hop per dependency per request. They take only the
-# request: each dependency FastAPI resolves costs ~20 us of CPU per request (a FastAPI
-# micro-benchmark), so services are looked up on ``app.state`` by plain calls instead.
+# Dependencies are ``async def`` even when they do not await, and take only the request, with
+# services looked up on ``app.state`` by plain calls (why: harness.server.fastpath).
 @reads_headers(APIKEY)
 async def _application(request: Request) -> Application:
     caller = await caller_of(request)

@@ -51,8 +51,8 @@ from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
 
 IF_MATCH = re.compile(r'^W/"([0-9]+)"$')
-# The hottest statement (every retrieve, update and SCR/EPS patient check), built once: built per
-# call it cost ~125 µs more CPU per execution (construction and cache key; measured on SQLite).
+# The hottest statement (every retrieve, update and SCR/EPS patient check), built once (why:
+# harness.server.fastpath).
 _RECORD = direct_read(
     select(pds_patients.c.version, pds_patients.c.resource).where(
         pds_patients.c.nhs_number == bindparam("nhs_number")
