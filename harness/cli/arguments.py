@@ -45,7 +45,7 @@ def check_faults_fit(scenario: Scenario, seconds: float | None) -> None:
         return
     wall_s = seconds / scenario.traffic.time_scale
     for index, fault in enumerate(scenario.faults):
-        if fault.at >= wall_s:
+        if fault.at is not None and fault.at >= wall_s:
             raise ConfigurationError(
                 f"--duration gives {wall_s:g} s of load but faults[{index}] ({fault.kind}) starts "
                 f"at {fault.at:g} s: use --duration longer than {fault.at:g}s or leave it out"
@@ -57,7 +57,7 @@ READS = {
     "load": ALWAYS_READ | {"traffic", "load"},
     "simulate": ALWAYS_READ
     | {"traffic", "topology", "failures", "releases", "maintenance", "migration", "simulation"}
-    | {"sweep"},
+    | {"sweep", "faults"},
     "run": ALWAYS_READ
     | {"traffic", "load", "faults", "topology", "calibration", "simulation"}
     | {"failures", "releases", "maintenance", "migration"},
@@ -83,6 +83,36 @@ def warn_unused(scenario: Scenario, command: str) -> None:
             f"{', '.join(unused)} (see the README's table of who reads which)",
             markup=False,
         )
+
+
+def check_scripted(scenario: Scenario) -> None:
+    """Refuse a ``supplier-outage`` that ``simulate`` would apply to a supplier nobody uses."""
+    from harness.config.placement import simulate_placement
+    from harness.config.scenario import SupplierOutage
+
+    named = [p for p in simulate_placement(scenario).placed if isinstance(p.fault, SupplierOutage)]
+    if not named:
+        return
+    from harness.spine import build_directory
+
+    suppliers = {o.supplier for o in build_directory(scenario.organisations.count, scenario.seed)}
+    for placed in named:
+        assert isinstance(placed.fault, SupplierOutage)
+        if placed.fault.supplier not in suppliers:
+            raise ConfigurationError(
+                f"{placed.describe()}: no organisation uses supplier {placed.fault.supplier!r} "
+                f"(suppliers: {', '.join(sorted(suppliers))})"
+            )
+
+
+def warn_ignored_faults(lines: tuple[str, ...]) -> None:
+    """One warning line on stderr for each scripted fault the command does not apply."""
+    if lines:
+        from harness.cli.output import make_console
+
+        console = make_console(stderr=True)
+        for line in lines:
+            console.print(f"warning: {line}", markup=False, soft_wrap=True)
 
 
 def results_dir(name: str, output: Path | None, context: typer.Context | None) -> ResultsDir:

@@ -30,17 +30,19 @@ def run(
 ) -> int:
     """Run a scenario end to end and write one report: measured beside predicted."""
     import harness.load.bootstrap  # noqa: F401  -- first: gevent must patch ssl before use
-    from harness.cli.arguments import check_faults_fit, warn_unused
+    from harness.cli.arguments import check_faults_fit, warn_ignored_faults, warn_unused
     from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
+    from harness.config.placement import wall_faults
     from harness.run.orchestrate import RunRequest, execute
 
-    scenario = load_scenario(scenario_file)
+    scenario, ignored = wall_faults(load_scenario(scenario_file))  # at_time -> wall time
     duration_s = parse_duration(duration)
     check_faults_fit(scenario, duration_s)
     warn_unused(scenario, "run")
+    warn_ignored_faults(ignored)
     console = make_console()
     with catching_signals() as stop:
         record = execute(

@@ -119,7 +119,7 @@ def _cross_check(scenario: Scenario, data: dict[str, Any]) -> list[tuple[Loc, st
                     f"unknown data centre {fault.data_centre!r}; topology has {sorted(sites)}",
                 )
             )
-        if fault.at >= window_s:
+        if fault.at is not None and fault.at >= window_s:
             found.append(
                 (
                     ("faults", i, "at"),

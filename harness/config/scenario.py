@@ -21,9 +21,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from harness.config.availability import (
     DatabaseSpec,
@@ -191,9 +198,32 @@ LoadSpec = Annotated[OpenModelLoad | ConstantArrivalRate, Field(discriminator="e
 
 
 class _FaultBase(StrictModel):
-    at: Seconds
-    """When the fault starts: wall-clock time from the start of the load, seconds or a duration
-    (read by ``harness run``; ``load`` and ``simulate`` do not apply faults). Example: ``60s``."""
+    """When a fault starts: exactly one of ``at`` (wall time) and ``at_time`` (profile time)."""
+
+    at: Seconds | None = None
+    """When the fault starts, as wall-clock time from the start of the load, seconds or a
+    duration; read by ``harness run`` only (``simulate`` ignores it). Example: ``60s``."""
+    at_time: datetime | None = None
+    """When the fault starts, as an instant of profile time (a time without offset is London
+    local time): ``simulate`` places it in its simulated window, ``run`` converts it to wall
+    time when it falls inside the load's window. Example: ``2014-09-08T08:00``."""
+
+    @model_validator(mode="after")
+    def _one_start(self) -> Self:
+        if (self.at is None) == (self.at_time is None):
+            raise ValueError("give exactly one of at (wall time) and at_time (profile time)")
+        return self
+
+    @property
+    def wall_s(self) -> float:
+        """``at`` in seconds; only for faults already placed on the load's wall clock."""
+        if self.at is None:
+            raise ValueError(f"{self.kind_name()} has at_time, not at: convert it first")
+        return self.at
+
+    def kind_name(self) -> str:
+        """The fault's ``kind``."""
+        return str(getattr(self, "kind", type(self).__name__))
 
 
 class KillWorker(_FaultBase):
@@ -336,7 +366,9 @@ class Scenario(StrictModel):
     load: LoadSpec = OpenModelLoad()
     """How load is generated (executor, concurrency, timeout). Read by load and run."""
     faults: list[Fault] = Field(default_factory=list)
-    """Scripted faults at wall-clock times. Read by run only; load and simulate ignore them."""
+    """Scripted faults. Read by run (``at``, and ``at_time`` inside the load's window) and
+    simulate (``at_time`` inside the simulated window, on top of the random failures); load
+    ignores them. Each command names the faults it ignores."""
     slo: SloSpec = SloSpec()
     """The objectives every command judges against. Read by load, run, report and simulate."""
     releases: ReleaseSpec | None = None

@@ -24,7 +24,8 @@ DEFINITIONS = (
     (
         "Simulated month",
         "one replication of the scenario's simulated window (simulation.duration, 30 days by "
-        "default) with random failures drawn from failures:, releases: and maintenance:.",
+        "default) with random failures drawn from failures:, releases: and maintenance:, and "
+        "the scripted faults: whose at_time falls in the window, the same in every month.",
     ),
     (
         "Request-based availability",
@@ -192,6 +193,9 @@ def simulation_view(simulation: dict[str, Any], max_breach: float | None = None)
             view.rows.append(_row(label, simulation[key], shown))
     view.services = [_row(n, v) for n, v in (simulation.get("per_service") or {}).items()]
     view.org_types = [_row(n, v) for n, v in (simulation.get("per_org_type") or {}).items()]
+    scripted = simulation.get("scripted_faults")
+    if scripted:
+        view.lines.append(f"scripted faults in every month: {', '.join(scripted)}")
     if "budget_by_cause" in simulation:
         view.lines.append(_budget_line(simulation))
     alerts = _alerts_line(simulation)

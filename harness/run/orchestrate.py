@@ -105,7 +105,7 @@ class CpuSampler:
             offset = time.time() - run_start_s
             # A second is clean when no fault was active and no process came or went: only then
             # does the CPU delta describe the load (a dead worker takes its CPU time with it).
-            faulty = any(f.at - 1.0 <= offset <= fault_end_s(f) + 5.0 for f in faults)
+            faulty = any(f.wall_s - 1.0 <= offset <= fault_end_s(f) + 5.0 for f in faults)
             self.samples.append(
                 {
                     "t": round(offset, 3),
@@ -256,11 +256,12 @@ def _prediction(
 
 def _months(scenario: Scenario, months: int) -> dict[str, Any]:
     """Months with random failures and their design verdict, reported beside the measured one."""
+    from harness.config.placement import without_faults
     from harness.simulation.runner import run_replications
     from harness.simulation.summary import summarise
     from harness.slo.prediction import judge_prediction
 
-    run = run_replications(scenario, months, scenario.seed)
+    run = run_replications(without_faults(scenario), months, scenario.seed)
     summary = summarise(run)
     summary["judgement"] = judge_prediction(summary, scenario.simulation.max_breach_probability)
     summary["verdict"] = summary["judgement"]["verdict"]

@@ -78,7 +78,7 @@ class ServerDeath:
 
 def fault_end_s(fault: Fault) -> float:
     """Planned end of a fault as an offset from the start of the load."""
-    return fault.at + float(getattr(fault, "duration", 0.0))
+    return fault.wall_s + float(getattr(fault, "duration", 0.0))
 
 
 def check_faults(faults: Sequence[Fault], groups: Sequence[str], suppliers: set[str]) -> None:
@@ -104,7 +104,7 @@ def check_faults(faults: Sequence[Fault], groups: Sequence[str], suppliers: set[
 def cutoffs(faults: Sequence[Fault]) -> tuple[tuple[str, float, float], ...]:
     """Supplier outages as (supplier, from, until) in seconds from the start of the load."""
     outages = [f for f in faults if isinstance(f, SupplierOutage)]
-    return tuple((f.supplier, f.at, fault_end_s(f)) for f in outages)
+    return tuple((f.supplier, f.wall_s, fault_end_s(f)) for f in outages)
 
 
 @dataclass
@@ -124,8 +124,8 @@ class FaultTimeline:
     def start(self, run_start_s: float) -> None:
         """Start applying faults (each in its own thread) and watching the servers."""
         self._start_s = run_start_s
-        for fault in sorted(self.faults, key=lambda f: f.at):
-            record = AppliedFault(kind=fault.kind, at_s=fault.at)
+        for fault in sorted(self.faults, key=lambda f: f.wall_s):
+            record = AppliedFault(kind=fault.kind, at_s=fault.wall_s)
             self.applied.append(record)
             self._spawn(self._apply, fault, record)
         self._spawn(self._watch)
@@ -154,7 +154,7 @@ class FaultTimeline:
         return not self._stop.wait(max(0.0, offset_s - self._now_s()))
 
     def _apply(self, fault: Fault, record: AppliedFault) -> None:
-        if not self._sleep_until(fault.at):
+        if not self._sleep_until(fault.wall_s):
             record.error = "not applied: the run ended first"
             return
         record.applied_s = round(self._now_s(), 3)
@@ -175,7 +175,7 @@ class FaultTimeline:
         elif isinstance(fault, PauseWorker):
             pid = first.signal_worker(fault.worker, signal.SIGSTOP)
             record.detail = f"SIGSTOP worker pid {pid} of {first.name} for {fault.duration:g} s"
-            self._sleep_until(fault.at + fault.duration)
+            self._sleep_until(fault.wall_s + fault.duration)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
         elif isinstance(fault, InjectLatency | InjectErrors | StallStorage | Maintenance):

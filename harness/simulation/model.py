@@ -34,6 +34,7 @@ from harness.simulation.planned import (
     site_drain,
     supplier_outages,
 )
+from harness.simulation.scripted import start_scripted
 from harness.simulation.timeline import Group, Timeline
 
 WARMUP_S = 30 * 86_400.0  # failure processes run a month before the window opens
@@ -270,6 +271,14 @@ def run_infrastructure(layout: Layout, rng: np.random.Generator) -> Infrastructu
     _sites(env, layout, router, rng, bias)
     _databases(env, layout, ch, timeline, rng, bias)
     _planned(env, layout, ch, timeline, router, rng)
+    scripted = {
+        "software": ch.software,
+        "database": ch.database,
+        "downtime": ch.downtime,
+        "supplier": ch.supplier,
+        "hardware_out": ch.hardware_out,
+    }
+    start_scripted(env, layout, timeline, router, scripted, WARMUP_S)
     org_outages = start_organisations(
         env,
         links=layout.failure(Component.ORG_CONNECTIVITY),

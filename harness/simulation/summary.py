@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import binomtest, norm
 
+from harness.config.placement import simulate_placement
 from harness.simulation.flows import CAUSES
 from harness.simulation.layout import ORG_TYPES, SERVICES
 from harness.simulation.records import MonthRecord
@@ -149,6 +150,7 @@ def summarise(run: SimulationRun) -> dict[str, Any]:
         "target": target,
         "window_s": scenario.simulation.duration,
         "excluded_causes": [str(c) for c in scenario.simulation.excluded_causes],
+        "scripted_faults": [p.describe() for p in simulate_placement(scenario).placed],
         "slow_is_bad": scenario.simulation.slow_is_bad,
         "organisations": len(run.orgs.messages),
         "cohorts": len(run.prepared.layout.cohorts),

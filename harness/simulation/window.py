@@ -140,23 +140,23 @@ class _Window:
         for fault in faults:
             if isinstance(fault, KillWorker):
                 worker = self.sites[0][fault.worker % self.inputs.workers]
-                self._kill(worker, fault.at, restart)
+                self._kill(worker, fault.wall_s, restart)
             elif isinstance(fault, PauseWorker):
                 worker = self.sites[0][fault.worker % self.inputs.workers]
                 if fault.duration > self.inputs.healthcheck_s:  # the supervisor replaces it
-                    killed = fault.at + self.inputs.healthcheck_s
-                    worker.pauses.append((fault.at, killed))
+                    killed = fault.wall_s + self.inputs.healthcheck_s
+                    worker.pauses.append((fault.wall_s, killed))
                     self._kill(worker, killed, restart)
                 else:
-                    worker.pauses.append((fault.at, fault.at + fault.duration))
+                    worker.pauses.append((fault.wall_s, fault.wall_s + fault.duration))
             elif isinstance(fault, LoseDataCentre):
                 index = list(self.inputs.sites).index(fault.data_centre)
-                start, end = fault.at, fault.at + fault.duration + restart
+                start, end = fault.wall_s, fault.wall_s + fault.duration + restart
                 self.site_dead[index].append((start, end))
                 for worker in self.sites[index]:
                     self._kill(worker, start, end - start)
             elif isinstance(fault, SupplierOutage):
-                self.cutoffs.append((fault.supplier, fault.at, fault.at + fault.duration))
+                self.cutoffs.append((fault.supplier, fault.wall_s, fault.wall_s + fault.duration))
             else:
                 self.service_faults.append(fault)
 
@@ -175,7 +175,7 @@ class _Window:
         for fault in self.service_faults:
             duration = float(getattr(fault, "duration", 0.0))
             applies = getattr(fault, "service", service) == service
-            if isinstance(fault, kind) and fault.at <= t < fault.at + duration and applies:
+            if isinstance(fault, kind) and fault.wall_s <= t < fault.wall_s + duration and applies:
                 return fault
         return None
 
@@ -339,7 +339,9 @@ class _Window:
         done = finish + max(0.0, self._base(inter) - inter.demand_s)
         stall = self._active(StallStorage, inter.service, now)
         if stall is not None:
-            done = max(done, stall.at + float(getattr(stall, "duration", 0.0)) + self._base(inter))
+            done = max(
+                done, stall.wall_s + float(getattr(stall, "duration", 0.0)) + self._base(inter)
+            )
         latency = self._active(InjectLatency, inter.service, now)
         if isinstance(latency, InjectLatency):
             done += latency.latency_ms / 1000.0

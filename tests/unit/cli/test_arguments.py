@@ -139,14 +139,21 @@ def test_each_command_names_the_sections_it_does_not_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     scenario = load_scenario(SCENARIOS_DIR / "supplier-outage.yaml")
-    assert unused_sections(scenario, "simulate") == ["load", "faults", "calibration"]
+    assert unused_sections(scenario, "simulate") == ["load", "calibration"]
     assert unused_sections(scenario, "load") == ["faults", "calibration"]
     assert unused_sections(scenario, "run") == []
     monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path / "reports"))
     args = ["simulate", str(SCENARIOS_DIR / "ci-smoke.yaml"), "-n", "1", "--no-verdict"]
     assert run([*args, "--output", str(tmp_path / "out")]) == ExitCode.PASS
-    warnings = [line for line in capsys.readouterr().err.splitlines() if "does not use" in line]
+    err = capsys.readouterr().err.splitlines()
+    warnings = [line for line in err if "does not use" in line]
     assert warnings == [
-        "warning: simulate does not use these sections of ci-smoke: load, faults, "
-        "calibration (see the README's table of who reads which)"
+        "warning: simulate does not use these sections of ci-smoke: load, calibration (see the "
+        "README's table of who reads which)"
+    ]
+    # simulate reads faults: it names each one it cannot place (wall-clock ``at``).
+    ignored = [line for line in err if " ignores faults[" in line]
+    assert ignored == [
+        "warning: simulate ignores faults[0] (kill-worker at 60s): at is wall time of a load; "
+        "give at_time (profile time) to place it in the simulated window"
     ]

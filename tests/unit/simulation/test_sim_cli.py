@@ -101,3 +101,54 @@ def test_sweep_value_that_breaks_the_scenario_exits_2(
     assert run([*args, "--sweep", "topology.pools.pds.servers=0"]) == ExitCode.USAGE
     assert "topology.pools.pds.servers" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists(), "a bad sweep is refused before anything runs"
+
+
+def test_simulate_applies_at_time_faults_and_names_the_ones_it_ignores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 2 h loss of dc-b on the window's first morning shows in every month and the report;
+    the ``at`` fault (wall time of a load) and a supplier outage outside the window do not."""
+    faults = [
+        {
+            "kind": "lose-data-centre",
+            "data_centre": "dc-b",
+            "at_time": "2014-09-01T08:00",
+            "duration": "2h",
+        },
+        {"kind": "kill-worker", "at": "30s"},
+        {
+            "kind": "supplier-outage",
+            "supplier": "emis",
+            "at_time": "2014-10-01T08:00",
+            "duration": "1h",
+        },
+    ]
+    out, plain = tmp_path / "out", tmp_path / "plain"
+    args = ["simulate", "-n", "2", "--seed", "4", "--workers", "1", "--no-verdict"]
+    assert run([*args, str(_write(tmp_path, faults=faults)), "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: simulate ignores faults[1] (kill-worker at 30s)" in err
+    assert "warning: simulate ignores faults[2] (supplier-outage at_time 2014-10-01T08:00)" in err
+    (tmp_path / "sim-test.yaml").unlink()
+    assert run([*args, str(_write(tmp_path)), "--output", str(plain)]) == 0
+    document = json.loads((out / "results.json").read_text())
+    simulation = document["simulation"]
+    assert simulation["scripted_faults"] == [
+        "faults[0] (lose-data-centre at_time 2014-09-01T08:00)"
+    ]
+    baseline = json.loads((plain / "results.json").read_text())["simulation"]
+    assert simulation["request_based"]["worst"] < baseline["request_based"]["worst"]
+    assert "scripted faults in every month: faults[0]" in (out / "summary.md").read_text()
+    jsonschema.validate(document, results_json_schema())
+
+
+def test_a_supplier_outage_on_an_unused_supplier_is_refused(tmp_path: Path) -> None:
+    fault = {
+        "kind": "supplier-outage",
+        "supplier": "nobody",
+        "at_time": "2014-09-01T08:00",
+        "duration": "1h",
+    }
+    path = _write(tmp_path, faults=[fault])
+    assert run(["simulate", str(path), "-n", "1", "--output", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
