@@ -23,7 +23,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
     uvicorn's own ``bind_socket()`` leaves ``proto`` at 0; accepted sockets inherit it and asyncio
     then never sets TCP_NODELAY, so with ``--workers N`` every keep-alive response waits ~40 ms
-    for a delayed ACK (measured here: 180 req/s instead of 4,100; uvicorn issue #3149, open).
+    for a delayed ACK (uvicorn issue #3149, open).
     """
     import socket
 
@@ -148,8 +148,8 @@ def serve(
         factory=True,
         workers=workers,
         log_level=log_level,
-        # uvloop and httptools: +30 % throughput on the national mix (390 → 510 req/s on 2
-        # cores, measured); only this process runs them, never the gevent-patched load driver.
+        # uvloop and httptools: about a third more throughput on the national mix; only this
+        # process runs them, never the gevent-patched load driver.
         loop="uvloop",
         http=protocol,
         # The most a request's head (request line and headers) may buffer, enforced at the

@@ -8,10 +8,8 @@ store.begin()`` for a transaction, ``await conn.execute(statement)`` inside — 
   consistency from an explicit transaction (every statement takes its own snapshot), and the
   BEGIN and ROLLBACK around it were two extra round trips per read.
 - **SQLite** statements run *synchronously on the event loop thread*. The async driver
-  (aiosqlite) hands every statement to a helper thread and back, which costs more than the
-  statement itself: a primary-key read took 537 µs of CPU through aiosqlite and 122 µs directly
-  (a write 770 µs against 310 µs; measured here with uvloop), and the hand-offs made the
-  national-mix benchmark's workers spend a fifth of their time in aiosqlite. A local SQLite
+  (aiosqlite) hands every statement to a helper thread and back, which costs several times the
+  statement itself (figures: the benchmarks page of the docs). A local SQLite
   statement is a few hundred microseconds of CPU, which is no worse than any other CPU work a
   request does on the loop. Two rules keep it safe: readers never wait in WAL mode, and a
   worker runs one write transaction at a time (an :class:`asyncio.Lock`), so a transaction
@@ -327,7 +325,7 @@ def create_store(
     else:
         kwargs["pool_size"] = POSTGRES_POOL_SIZE
         # No pre-ping: on asyncpg it is a transaction begun and rolled back on every checkout,
-        # two round trips and ~7 % of a worker's profile samples on the national mix. A
+        # two round trips per request for a failure that is rare. A
         # connection that died with its server fails the one request that finds it (503 with
         # Retry-After, see begin/connect) and SQLAlchemy then discards the whole pool.
     engine = create_async_engine(url, **kwargs)
