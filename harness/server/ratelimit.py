@@ -22,17 +22,16 @@ global). Another worker's bucket counts in the window until its *end* has left t
 bucketing can only refuse slightly early (by less than one bucket), never admit extra. The
 quota's buckets are coarse on purpose: the national mix keeps a few hundred applications'
 quotas live at once, and every worker reads all of them back four times a second (1-s buckets
-made that read cost ~15 % of the server's CPU at 250 req/s, measured).
+made that read a large share of the server's CPU).
 
 **Only busy quotas are shared.** A worker writes an application's quota to the ledger only
 once it has itself admitted :data:`QUOTA_SHARE_FRACTION` of it (2 %: 6 of 300) within the
 window, and stops when that key has been quiet for a whole window. Twenty thousand
 organisations each sending a request a minute would otherwise put every one of their quotas
-into the ledger, and each worker's read of all live rows, four times a second, cost more than
-the requests themselves (measured: 1.5 of 2 cores for the minute after `harness run` logged
-20,000 organisations in; the read took ~150 ms at 20,000 keys). An application far below its
-quota — the typical one — now costs the ledger nothing; the price is that usage below the
-threshold on the *other* workers is not seen, so the quota can be exceeded by at most
+into the ledger, and each worker's read of all live rows, four times a second, would cost more
+than the requests themselves. An application far below its quota — the typical one — now costs
+the ledger nothing; the price is that usage below the threshold on the *other* workers is not
+seen, so the quota can be exceeded by at most
 ``(workers - 1) × (threshold - 1)`` more (4 workers, 300/min: 15, 5 %).
 
 **The approximation, bounded.** Another worker's admission reaches this one when that worker
@@ -41,19 +40,14 @@ can admit more than a limit by at most what the *other* workers admitted in the 
 intervals** (plus a database round trip): for one application at 5 TPS two or three requests;
 for the one-second global limit up to half a second of the others' admissions. To keep the
 typical overshoot well below that bound, a worker adds the others' usage it has not seen yet,
-estimated at their rate over the window, for the time since its read plus half an interval.
-Measured with tests/integration/test_rate_limits.py (global limit 40/s, 100/s offered for
-3 s): one SQLite replica of two workers admitted 50/s on average and at most 51-53 in any one
-second; two PostgreSQL replicas of two workers each 51-52/s and at most 55-60 — where each
-replica enforcing the limit on its own would admit 80.
+estimated at their rate over the window, for the time since its read plus half an interval
+(tests/integration/test_rate_limits.py; the measured overshoot is on the benchmarks page).
 
 **Bursts.** That bound assumes requests arrive at about the admitted rate. A burst that falls
 inside one sync interval reaches every worker before any sees the others' share of it, so each
 admits up to its own view of the limit: the cluster admits at most ``workers × limit`` in that
-second, and never more (each worker's own log never holds more than the limit). Measured on
-the same rig with a client that stalled for 0.5-1 s and then caught up in a burst: 75-80 in one
-second on one SQLite replica of two workers, 90-108 on two PostgreSQL replicas (53-56 paced).
-The ``spine_rate_limit_ledger_*`` metrics show how old each worker's view was (the bound
+second, and never more (each worker's own log never holds more than the limit). The
+``spine_rate_limit_ledger_*`` metrics show how old each worker's view was (the bound
 widens with it) and whether syncs failed.
 
 **Without the ledger.** When sharing is off (``rate_limit_sync_s = 0``), before the first sync
