@@ -1,0 +1,54 @@
+"""The published test patients in this server's PDS store.
+
+:mod:`harness.spine.published` holds the records NHS England's PDS examples use (9000000009
+and the others). They are written into the store as if they had been updated, at the version
+they are published with, so that every read path (retrieve, search, the other services' patient
+checks, the direct SQLite reads) finds them instead of the synthetic patients whose indices
+derive the same numbers. A record already stored (updated since) is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from harness.server.store import Store
+from harness.server.store.schema import pds_patients
+from harness.spine.published import published_numbers, published_patient
+
+
+def _row(nhs_number: str, now: float) -> dict[str, Any]:
+    resource = published_patient(nhs_number)
+    names = resource.get("name") or [{}]
+    return {
+        "nhs_number": nhs_number,
+        "version": int(resource.get("meta", {}).get("versionId", 1)),
+        "resource": json.dumps(resource, separators=(",", ":")),
+        "birth_date": resource.get("birthDate"),
+        "family": names[0].get("family"),
+        "updated_at": now,
+    }
+
+
+async def store_published(store: Store, now: float) -> None:
+    """Store each published patient that is not stored yet (safe to run in every worker)."""
+    numbers = published_numbers()
+    async with store.connect() as conn:
+        stored = set(
+            (
+                await conn.execute(
+                    select(pds_patients.c.nhs_number).where(pds_patients.c.nhs_number.in_(numbers))
+                )
+            ).scalars()
+        )
+    for nhs_number in numbers:
+        if nhs_number in stored:
+            continue
+        try:
+            async with store.begin() as conn:
+                await conn.execute(insert(pds_patients).values(**_row(nhs_number, now)))
+        except IntegrityError:
+            pass  # another worker stored it first

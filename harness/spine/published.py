@@ -1,0 +1,685 @@
+"""The published PDS test patients, served beside the synthetic population.
+
+NHS England's PDS FHIR API examples and sandbox use a handful of well-known test patients:
+9000000009 (Jane Smith, the happy path), 9000000017 (Jayne Smyth, the fuzzy-search match),
+9000000025 (Janet Smythe, a restricted record) and 9000000033 (a minimal record). A published
+example request runs unchanged against the reference server only if these records are the
+published ones, so server and load driver share them here as an overlay: the server serves
+these resources for these numbers, and the synthetic population (whose first indices derive
+the same numbers) is shadowed by them; :func:`is_published` lets the driver keep clear of them.
+
+Source: NHSDigital/personal-demographics-service-api at commit
+f57f5839b956fedb708555227ef2f9aefcc0cc37, ``karate-tests/src/test/java/mocks/stubs/``
+(MIT licence, Crown Copyright; a copy of the files and the licence is in
+tests/conformance/published/). The records are the published ones, unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+STUBS = "karate-tests/src/test/java/mocks/stubs/"  # in the repository above
+SOURCE_FILES = {
+    "9000000009": STUBS + "patientResponses/patient_9000000009.json",
+    "9000000017": STUBS + "searchResponses/search_patient_9000000017.json",
+    "9000000025": STUBS + "patientResponses/patient_9000000025.json",
+    "9000000033": STUBS + "patientResponses/patient_9000000033.json",
+}
+
+_PATIENTS: dict[str, dict[str, Any]] = {
+    "9000000009": {
+        "resourceType": "Patient",
+        "id": "9000000009",
+        "identifier": [
+            {
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "9000000009",
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        ],
+        "meta": {
+            "versionId": "2",
+            "security": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                    "code": "U",
+                    "display": "unrestricted",
+                }
+            ],
+        },
+        "name": [
+            {
+                "id": "123",
+                "use": "usual",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                "given": ["Jane"],
+                "family": "Smith",
+                "prefix": ["Mrs"],
+            }
+        ],
+        "gender": "female",
+        "birthDate": "2010-10-22",
+        "multipleBirthInteger": 1,
+        "deceasedDateTime": "2010-10-22T00:00:00+00:00",
+        "generalPractitioner": [
+            {
+                "id": "254406A3",
+                "type": "Organization",
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "Y12345",
+                    "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                },
+            }
+        ],
+        "managingOrganization": {
+            "type": "Organization",
+            "identifier": {
+                "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                "value": "Y12345",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+            },
+        },
+        "extension": [
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy",
+                "valueReference": {
+                    "identifier": {
+                        "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                        "value": "Y12345",
+                    }
+                },
+            },
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization",
+                "valueReference": {
+                    "identifier": {
+                        "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                        "value": "Y23456",
+                    }
+                },
+            },
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicalApplianceSupplier",
+                "valueReference": {
+                    "identifier": {
+                        "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                        "value": "Y34567",
+                    }
+                },
+            },
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus",
+                "extension": [
+                    {
+                        "url": "deathNotificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus",
+                                    "version": "1.0.0",
+                                    "code": "2",
+                                    "display": "Formal "
+                                    "- "
+                                    "death "
+                                    "notice "
+                                    "received "
+                                    "from "
+                                    "Registrar "
+                                    "of "
+                                    "Deaths",
+                                }
+                            ]
+                        },
+                    },
+                    {"url": "systemEffectiveDate", "valueDateTime": "2010-10-22T00:00:00+00:00"},
+                ],
+            },
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication",
+                "extension": [
+                    {
+                        "url": "language",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage",
+                                    "version": "1.0.0",
+                                    "code": "fr",
+                                    "display": "French",
+                                }
+                            ]
+                        },
+                    },
+                    {"url": "interpreterRequired", "valueBoolean": True},
+                ],
+            },
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ContactPreference",
+                "extension": [
+                    {
+                        "url": "PreferredWrittenCommunicationFormat",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredWrittenCommunicationFormat",
+                                    "code": "12",
+                                    "display": "Braille",
+                                }
+                            ]
+                        },
+                    },
+                    {
+                        "url": "PreferredContactMethod",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredContactMethod",
+                                    "code": "1",
+                                    "display": "Letter",
+                                }
+                            ]
+                        },
+                    },
+                    {"url": "PreferredContactTimes", "valueString": "Not after 7pm"},
+                ],
+            },
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/patient-birthPlace",
+                "valueAddress": {
+                    "city": "Manchester",
+                    "district": "Greater Manchester",
+                    "country": "GBR",
+                },
+            },
+            {
+                "url": "https://fhir.nhs.uk/StructureDefinition/Extension-PDS-RemovalFromRegistration",
+                "extension": [
+                    {
+                        "url": "removalFromRegistrationCode",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.nhs.uk/CodeSystem/PDS-RemovalReasonExitCode",
+                                    "code": "SCT",
+                                    "display": "Transferred to Scotland",
+                                }
+                            ]
+                        },
+                    },
+                    {
+                        "url": "effectiveTime",
+                        "valuePeriod": {
+                            "start": "2020-01-01T00:00:00+00:00",
+                            "end": "2021-12-31T00:00:00+00:00",
+                        },
+                    },
+                ],
+            },
+        ],
+        "telecom": [
+            {
+                "id": "789",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                "system": "phone",
+                "value": "01632960587",
+                "use": "home",
+            },
+            {
+                "id": "790",
+                "period": {"start": "2019-01-01", "end": "2022-12-31"},
+                "system": "email",
+                "value": "jane.smith@example.com",
+                "use": "home",
+            },
+            {
+                "id": "OC789",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                "system": "other",
+                "value": "01632960587",
+                "use": "home",
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OtherContactSystem",
+                        "valueCoding": {
+                            "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-OtherContactSystem",
+                            "code": "textphone",
+                            "display": "Minicom (Textphone)",
+                        },
+                    }
+                ],
+            },
+        ],
+        "contact": [
+            {
+                "id": "C123",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                "relationship": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
+                                "code": "C",
+                                "display": "Emergency Contact",
+                            }
+                        ]
+                    }
+                ],
+                "telecom": [{"system": "phone", "value": "01632960587"}],
+            }
+        ],
+        "address": [
+            {
+                "id": "456",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                "use": "home",
+                "line": [
+                    "1 Trevelyan Square",
+                    "Boar Lane",
+                    "City Centre",
+                    "Leeds",
+                    "West Yorkshire",
+                ],
+                "postalCode": "LS1 6AE",
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                        "extension": [
+                            {
+                                "url": "type",
+                                "valueCoding": {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                    "code": "PAF",
+                                },
+                            },
+                            {"url": "value", "valueString": "12345678"},
+                        ],
+                    },
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                        "extension": [
+                            {
+                                "url": "type",
+                                "valueCoding": {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                    "code": "UPRN",
+                                },
+                            },
+                            {"url": "value", "valueString": "123456789012"},
+                        ],
+                    },
+                ],
+            },
+            {
+                "id": "T456",
+                "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                "use": "temp",
+                "text": "Student Accommodation",
+                "line": [
+                    "1 Trevelyan Square",
+                    "Boar Lane",
+                    "City Centre",
+                    "Leeds",
+                    "West Yorkshire",
+                ],
+                "postalCode": "LS1 6AE",
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                        "extension": [
+                            {
+                                "url": "type",
+                                "valueCoding": {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                    "code": "PAF",
+                                },
+                            },
+                            {"url": "value", "valueString": "12345678"},
+                        ],
+                    },
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                        "extension": [
+                            {
+                                "url": "type",
+                                "valueCoding": {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                    "code": "UPRN",
+                                },
+                            },
+                            {"url": "value", "valueString": "123456789012"},
+                        ],
+                    },
+                ],
+            },
+        ],
+    },
+    "9000000017": {
+        "address": [
+            {
+                "extension": [
+                    {
+                        "extension": [
+                            {
+                                "url": "type",
+                                "valueCoding": {
+                                    "code": "PAF",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                },
+                            },
+                            {"url": "value", "valueString": "12345678"},
+                        ],
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                    },
+                    {
+                        "extension": [
+                            {
+                                "url": "type",
+                                "valueCoding": {
+                                    "code": "UPRN",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                },
+                            },
+                            {"url": "value", "valueString": "123456789012"},
+                        ],
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                    },
+                ],
+                "id": "456",
+                "line": [
+                    "1 Trevelyan Square",
+                    "Boar Lane",
+                    "City Centre",
+                    "Leeds",
+                    "West Yorkshire",
+                ],
+                "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                "postalCode": "LS1 6AE",
+                "use": "home",
+            }
+        ],
+        "birthDate": "2010-10-22",
+        "contact": [
+            {
+                "id": "C123",
+                "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                "relationship": [
+                    {
+                        "coding": [
+                            {
+                                "code": "C",
+                                "display": "Emergency Contact",
+                                "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
+                            }
+                        ]
+                    }
+                ],
+                "telecom": [{"system": "phone", "value": "01632960587"}],
+            }
+        ],
+        "deceasedDateTime": "2010-10-22T00:00:00+00:00",
+        "extension": [
+            {
+                "extension": [
+                    {
+                        "url": "deathNotificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "2",
+                                    "display": "Formal "
+                                    "- "
+                                    "death "
+                                    "notice "
+                                    "received "
+                                    "from "
+                                    "Registrar "
+                                    "of "
+                                    "Deaths",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    },
+                    {"url": "systemEffectiveDate", "valueDateTime": "2010-10-22T00:00:00+00:00"},
+                ],
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus",
+            }
+        ],
+        "gender": "female",
+        "generalPractitioner": [
+            {
+                "id": "254406A3",
+                "identifier": {
+                    "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "Y12345",
+                },
+                "type": "Organization",
+            }
+        ],
+        "id": "9000000017",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "9000000017",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "U",
+                    "display": "unrestricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "2",
+        },
+        "multipleBirthInteger": 1,
+        "name": [
+            {
+                "family": "Smyth",
+                "given": ["Jayne"],
+                "id": "123",
+                "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                "prefix": ["Mrs"],
+                "suffix": ["MBE"],
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+        "telecom": [
+            {
+                "id": "789",
+                "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                "system": "phone",
+                "use": "home",
+                "value": "01632960587",
+            },
+            {
+                "id": "790",
+                "period": {"start": "2019-01-01", "end": "2022-12-31"},
+                "system": "email",
+                "value": "jayne.smyth@example.com",
+                "use": "home",
+            },
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-OtherContactSystem",
+                        "valueCoding": {
+                            "code": "textphone",
+                            "display": "Minicom (Textphone)",
+                            "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-OtherContactSystem",
+                        },
+                    }
+                ],
+                "id": "OC789",
+                "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                "system": "other",
+                "use": "home",
+                "value": "01632960587",
+            },
+        ],
+    },
+    "9000000025": {
+        "birthDate": "2010-10-22",
+        "deceasedDateTime": "2010-10-22T00:00:00+00:00",
+        "extension": [
+            {
+                "extension": [
+                    {
+                        "url": "deathNotificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "2",
+                                    "display": "Formal "
+                                    "- "
+                                    "death "
+                                    "notice "
+                                    "received "
+                                    "from "
+                                    "Registrar "
+                                    "of "
+                                    "Deaths",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    },
+                    {"url": "systemEffectiveDate", "valueDateTime": "2010-10-22T00:00:00+00:00"},
+                ],
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus",
+            }
+        ],
+        "gender": "female",
+        "id": "9000000025",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "9000000025",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "R",
+                    "display": "restricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "2",
+        },
+        "multipleBirthInteger": 1,
+        "name": [
+            {
+                "family": "Smythe",
+                "given": ["Janet"],
+                "id": "123",
+                "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                "prefix": ["Mrs"],
+                "suffix": ["MBE"],
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+    },
+    "9000000033": {
+        "resourceType": "Patient",
+        "id": "9000000033",
+        "identifier": [
+            {
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "9000000033",
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        ],
+        "meta": {
+            "versionId": "2",
+            "security": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                    "code": "U",
+                    "display": "unrestricted",
+                }
+            ],
+        },
+    },
+}
+
+
+def is_published(nhs_number: str) -> bool:
+    """Whether nhs_number is one of the published test patients."""
+    return nhs_number in _PATIENTS
+
+
+def published_numbers() -> tuple[str, ...]:
+    """The NHS numbers of the published test patients."""
+    return tuple(_PATIENTS)
+
+
+def published_patient(nhs_number: str) -> dict[str, Any]:
+    """A copy of the published Patient resource (KeyError for any other number)."""
+    return copy.deepcopy(_PATIENTS[nhs_number])
