@@ -235,7 +235,9 @@ class SimulationSpec(StrictModel):
         default_factory=lambda: [Cause.ORG_CONNECTIVITY, Cause.SUPPLIER]
     )
     """Causes reported (per organisation and type) but excluded from the Spine's SLI: an
-    organisation's own link and a supplier's gateway are not the Spine's to keep up."""
+    organisation's own link and a supplier's gateway are not the Spine's to keep up. Planned
+    ``maintenance`` is always excluded, as ``load`` and ``run`` exclude requests answered
+    "under maintenance" (one rule, ``harness.slo.outcomes``)."""
     reconnect_flush: FlushSpec = FlushSpec()
     """What clients send when they reconnect after a cohort outage (the thundering herd)."""
     slo_gate: bool = False

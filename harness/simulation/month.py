@@ -14,6 +14,7 @@ all add up to the same month.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,7 @@ from harness.simulation.model import Infrastructure, run_infrastructure
 from harness.simulation.organisations import OrgOutages
 from harness.simulation.timeline import MINUTE_S
 from harness.simulation.transitions import minute_transitions
+from harness.slo.outcomes import Outcome
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -84,6 +86,19 @@ class MonthResult:
         return 1.0 - self.bad_minutes / self.minutes
 
 
+# Causes the SLI leaves out by rule, whatever ``simulation.excluded_causes`` says: a planned
+# maintenance window is excluded exactly when a request answered "under maintenance" is, so
+# load, run (measured and predicted, through ``classify``) and simulate follow one rule, kept
+# in ``harness.slo.outcomes``.
+RULED_CAUSES = {Cause.MAINTENANCE: Outcome.MAINTENANCE}
+
+
+def sli_excluded(configured: Iterable[Cause]) -> frozenset[Cause]:
+    """The causes left out of the SLI: the scenario's, and those excluded by rule."""
+    ruled = {cause for cause, outcome in RULED_CAUSES.items() if outcome.is_excluded}
+    return frozenset(configured) | ruled
+
+
 def simulate_month(prepared: Prepared, rng: np.random.Generator) -> MonthResult:
     """Simulate one month of ``prepared`` with the injected generator ``rng``."""
     infra = run_infrastructure(prepared.layout, rng)
@@ -108,7 +123,8 @@ def _draw(
     """Turn expected shares into the month's counts (see the module docstring)."""
     layout = prepared.layout
     sim = layout.scenario.simulation
-    counted = np.array([c not in sim.excluded_causes for c in CAUSES])
+    excluded = sli_excluded(sim.excluded_causes)
+    counted = np.array([c not in excluded for c in CAUSES])
     expected = _category_means(prepared, shares)  # (cohorts, services, outcome, causes)
     mean_c, mean_x, rest, totals = _minute_means(prepared, shares, counted)
     # Bad messages per touched minute and service, drawn; the untouched minutes in one draw.

@@ -22,6 +22,7 @@ from scipy.stats import binomtest, norm
 from harness.config.placement import simulate_placement
 from harness.simulation.flows import CAUSES
 from harness.simulation.layout import ORG_TYPES, SERVICES
+from harness.simulation.month import sli_excluded
 from harness.simulation.records import MonthRecord
 from harness.simulation.runner import SimulationRun
 
@@ -149,7 +150,9 @@ def summarise(run: SimulationRun) -> dict[str, Any]:
         "seed": run.seed,
         "target": target,
         "window_s": scenario.simulation.duration,
-        "excluded_causes": [str(c) for c in scenario.simulation.excluded_causes],
+        "excluded_causes": [
+            str(c) for c in CAUSES if c in sli_excluded(scenario.simulation.excluded_causes)
+        ],
         "scripted_faults": [p.describe() for p in simulate_placement(scenario).placed],
         "slow_is_bad": scenario.simulation.slow_is_bad,
         "organisations": len(run.orgs.messages),
