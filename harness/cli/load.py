@@ -87,6 +87,7 @@ def load(
     from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.arguments import results_dir, warn_unused
     from harness.cli.interrupt import catching_signals
+    from harness.cli.status import StatusLine
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
     from harness.load.session import START_DELAY_S, run_load, write_results
@@ -120,7 +121,7 @@ def load(
         ) as groups:
             yield groups[0].url
 
-    with catching_signals() as stop, server() as url:
+    with catching_signals() as stop, server() as url, StatusLine(console) as status_line:
         identity_secret = secrets.get("identity_secret", options_default("identity_secret"))
         if target is not None:
             from harness.load.target import directory_mismatch
@@ -151,7 +152,7 @@ def load(
             connections=connections,
             warm_up=warm_up,
             master=(expect_workers, master_bind_host, master_bind_port) if master else None,
-            progress=lambda status: console.print(status.line(), markup=False),
+            progress=lambda status: status_line.update(status.line()),
             on_start=lambda final: console.print(
                 "load: schedule starts at "
                 + time.strftime("%H:%M:%S", time.localtime(final.run_start_s))

@@ -34,6 +34,7 @@ def run(
     from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.interrupt import catching_signals
     from harness.cli.report import VERDICT_EXIT
+    from harness.cli.status import StatusLine
     from harness.config import load_scenario
     from harness.config.placement import wall_faults
     from harness.run.orchestrate import RunRequest, execute
@@ -44,7 +45,7 @@ def run(
     warn_unused(scenario, "run")
     warn_ignored_faults(ignored)
     console = make_console()
-    with catching_signals() as stop:
+    with catching_signals() as stop, StatusLine(console) as status_line:
         record = execute(
             RunRequest(
                 scenario=scenario,
@@ -57,6 +58,7 @@ def run(
                 duration_s=duration_s,
             ),
             say=lambda text: console.print(text, markup=False, soft_wrap=True),
+            status=status_line.update,
         )
     _print(console, record.results.path)
     for reason in record.reasons:

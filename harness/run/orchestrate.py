@@ -21,6 +21,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,17 @@ class CpuSampler:
             last_cpu, last_pids = cpu, pids
 
 
-def execute(request: RunRequest, say: Any = print) -> RunRecord:
-    """Run the scenario end to end and write its results directory."""
+def execute(
+    request: RunRequest, say: Any = print, status: Callable[[str], None] | None = None
+) -> RunRecord:
+    """Run the scenario end to end and write its results directory.
+
+    Args:
+        request: what to run.
+        say: prints one line of news (servers up, schedule started, stages).
+        status: shows the load's status every 5 s (default: ``say``); the CLI draws it as
+            one live line in a terminal.
+    """
     scenario = request.scenario
     settings = HarnessSettings()
     calibration, calibration_source = resolve_calibration(scenario, request.scenario_path)
@@ -169,7 +179,7 @@ def execute(request: RunRequest, say: Any = print) -> RunRecord:
                 processes=request.load_processes,
                 on_start=started,
                 should_stop=stop.is_set,
-                progress=lambda status: say(status.line()),
+                progress=lambda progress: (status or say)(progress.line()),
             )
         except KeyboardInterrupt:
             record.status = "interrupted"
