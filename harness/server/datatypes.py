@@ -47,10 +47,13 @@ class Period(Element):
 
 
 class Identifier(Element):
-    """A business identifier: a system and a value."""
+    """A business identifier: a system and a value (and, as FHIR allows, who assigned it)."""
 
+    use: Literal["usual", "official", "temp", "secondary", "old"] | None = None
     system: str | None = None
     value: str | None = None
+    period: Period | None = None
+    assigner: Reference | None = None  # e.g. the EHIC's issuing country (PDS POST Coverage)
     extension: list[Extension] | None = None
 
 
@@ -73,6 +76,8 @@ class Extension(Element):
     value_string: str | None = Field(None, alias="valueString")
     value_code: str | None = Field(None, alias="valueCode")
     value_coding: Coding | None = Field(None, alias="valueCoding")
+    # e.g. PDS's registering-authority type (published POST Patient body)
+    value_codeable_concept: CodeableConcept | None = Field(None, alias="valueCodeableConcept")
     value_identifier: Identifier | None = Field(None, alias="valueIdentifier")
     value_boolean: bool | None = Field(None, alias="valueBoolean")
     value_date_time: str | None = Field(None, alias="valueDateTime")
@@ -150,6 +155,8 @@ class ParametersParameter(Element):
     value_code: str | None = Field(None, alias="valueCode")
     value_identifier: Identifier | None = Field(None, alias="valueIdentifier")
     value_coding: Coding | None = Field(None, alias="valueCoding")
+    # e.g. PDS's registering-authority type (published POST Patient body)
+    value_codeable_concept: CodeableConcept | None = Field(None, alias="valueCodeableConcept")
     resource: dict[str, Any] | None = None
 
 

@@ -669,6 +669,36 @@ _PATIENTS: dict[str, dict[str, Any]] = {
     },
 }
 
+# The EHIC coverage 9000000009 holds in the sandbox (coverageResponses/, same commit).
+COVERAGE_SOURCE = STUBS + "coverageResponses/patient_with_coverage_9000000009.json"
+_COVERAGE: dict[str, list[dict[str, Any]]] = {
+    "9000000009": [
+        {
+            "beneficiary": {"identifier": {"value": "5647382910"}, "type": "Patient"},
+            "identifier": [
+                {
+                    "assigner": {
+                        "display": "France",
+                        "identifier": {"system": "urn:iso:std:iso:3166", "value": "FRA"},
+                    },
+                    "value": "ES456789012345",
+                }
+            ],
+            "payor": [{"identifier": {"value": "ES11223"}}],
+            "period": {"end": "2027-03-03"},
+            "resourceType": "Coverage",
+            "status": "active",
+            "subscriber": {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/nhs-number",
+                    "value": "9000000009",
+                },
+                "type": "Patient",
+            },
+        }
+    ]
+}
+
 
 def is_published(nhs_number: str) -> bool:
     """Whether nhs_number is one of the published test patients."""
@@ -683,3 +713,8 @@ def published_numbers() -> tuple[str, ...]:
 def published_patient(nhs_number: str) -> dict[str, Any]:
     """A copy of the published Patient resource (KeyError for any other number)."""
     return copy.deepcopy(_PATIENTS[nhs_number])
+
+
+def published_coverage(nhs_number: str) -> list[dict[str, Any]]:
+    """Copies of the published Coverage resources the patient holds (often none)."""
+    return copy.deepcopy(_COVERAGE.get(nhs_number, []))

@@ -12,16 +12,17 @@ Coverages are stored whole as created (``pds_coverage``); they are never derived
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from harness.server.datatypes import NHS_NUMBER_SYSTEM
-from harness.server.domain import BadRequest, NotFound
+from harness.server.domain import BadRequest, Conflict, NotFound, PreconditionFailed
 from harness.server.identity.rbac import require_interaction
 from harness.server.pds.create import validation_error
 from harness.server.pds.resources import PATIENT_PATH
@@ -108,6 +109,55 @@ def _check_period(period: dict[str, Any] | None) -> None:
         )
 
 
+def check_coverage_parameters(names: list[str]) -> None:
+    """Refuse a Coverage search with any parameter but ``subscriber:identifier``.
+
+    Raises:
+        BadRequest: ``INVALID_SEARCH_DATA``, worded as PDS words it.
+    """
+    if any(name != "subscriber:identifier" for name in names):
+        raise BadRequest(
+            "Invalid search data provided - 'Coverage search request must follow the format "
+            "/Coverage?subscriber:identifier=NHS_NUMBER'",
+            code="INVALID_SEARCH_DATA",
+        )
+
+
+def _version_of(if_match: str | None) -> int:
+    """The Patient version ``If-Match: W/"n"`` names (412 when missing or malformed)."""
+    match = re.fullmatch(r'W/"([0-9]+)"', if_match.strip()) if if_match else None
+    if match is None:
+        raise PreconditionFailed(
+            "Invalid request with error - If-Match header must be supplied to update this resource",
+            code="PRECONDITION_FAILED",
+        )
+    return int(match.group(1))
+
+
+def _parties(fields: dict[str, Any]) -> tuple[str, str | None]:
+    """The subscriber's NHS number and, when it is one, the beneficiary's.
+
+    The published EHIC bodies name the beneficiary by the card's personal identification
+    number, not an NHS number; without a subscriber the beneficiary must be the patient.
+    """
+    beneficiary_ref = fields.get("beneficiary")
+    if fields.get("subscriber") is None:
+        nhs = patient_number(beneficiary_ref, "beneficiary")
+        return nhs, nhs
+    subscriber = patient_number(fields["subscriber"], "subscriber")
+    identifier = (beneficiary_ref or {}).get("identifier") or {}
+    if identifier.get("system") == NHS_NUMBER_SYSTEM or (beneficiary_ref or {}).get("reference"):
+        return subscriber, patient_number(beneficiary_ref, "beneficiary")
+    return subscriber, None
+
+
+def _is_ehic(resource: dict[str, Any], *, default: bool = False) -> bool:
+    codings = (resource.get("type") or {}).get("coding") or []
+    if not codings:
+        return default
+    return any(coding.get("code") == "EHIC" for coding in codings)
+
+
 class CoverageService:
     """Coverage records of PDS patients, kept in the PDS service's store."""
 
@@ -116,47 +166,77 @@ class CoverageService:
         self.store = store
         self.clock = clock
 
-    async def create(self, role: str, body: Any) -> dict[str, Any]:
-        """Record a Coverage; returns it as stored (``id``, ``meta.versionId`` "1").
+    async def create(self, role: str, body: Any, if_match: str | None) -> dict[str, Any]:
+        """Record a Coverage on the subscriber's record; returns it as stored (``id``,
+        ``meta.versionId`` "1"). An EHIC replaces the EHIC the patient held: PDS keeps one.
+
+        ``If-Match`` names the version of the subscriber's Patient record, as PDS's
+        ``POST /Coverage`` requires.
 
         Raises:
+            PreconditionFailed: ``If-Match`` missing or malformed (412).
             BadRequest: ``MISSING_VALUE``, ``INVALID_VALUE`` or ``ADDITIONAL_PROPERTIES``.
-            NotFound: ``RESOURCE_NOT_FOUND`` — the beneficiary or subscriber is not a patient.
+            NotFound: ``RESOURCE_NOT_FOUND`` — the subscriber (or an NHS-numbered
+                beneficiary) is not a patient.
+            Conflict: ``RESOURCE_VERSION_MISMATCH`` — the record is at another version.
         """
         require_interaction(role, "pds.coverage-create")
+        expected = _version_of(if_match)
         if not isinstance(body, dict):
             raise BadRequest("Invalid value - the body must be a Coverage", code="INVALID_VALUE")
         try:
             fields = NewCoverage.model_validate(body).model_dump(by_alias=True, exclude_none=True)
         except ValidationError as exc:
             raise validation_error(exc) from None
-        beneficiary = patient_number(fields.get("beneficiary"), "beneficiary")
-        subscriber = beneficiary
-        if fields.get("subscriber") is not None:
-            subscriber = patient_number(fields["subscriber"], "subscriber")
+        for n, identifier in enumerate(fields.get("identifier") or []):
+            if not identifier.get("value"):
+                raise BadRequest(f"Missing value - 'identifier/{n}/value'", code="MISSING_VALUE")
+        subscriber, beneficiary = _parties(fields)
         _check_period(fields.get("period"))
-        for nhs_number in {beneficiary, subscriber}:
-            await self.pds.record(nhs_number)  # 404 unless PDS knows the patient
+        record = await self.pds.record(subscriber)  # 404 unless PDS knows the patient
+        if beneficiary is not None and beneficiary != subscriber:
+            await self.pds.record(beneficiary)
+        if record.version != expected:
+            raise Conflict(
+                f"Resource version mismatch - the patient is at version {record.version}",
+                code="RESOURCE_VERSION_MISMATCH",
+            )
         resource: dict[str, Any] = {
             **fields,
             "resourceType": "Coverage",
             "id": str(uuid.uuid4()),
             "meta": {"versionId": "1"},
-            "beneficiary": _patient_reference(beneficiary),
             "subscriber": _patient_reference(subscriber),
         }
+        if beneficiary is not None:
+            resource["beneficiary"] = _patient_reference(beneficiary)
         Coverage.model_validate(resource)
         async with self.store.begin() as conn:
+            if _is_ehic(resource):
+                await self._drop_ehic(conn, subscriber)
             await conn.execute(
                 insert(pds_coverage).values(
                     id=resource["id"],
                     subscriber_nhs=subscriber,
-                    beneficiary_nhs=beneficiary,
+                    beneficiary_nhs=beneficiary or subscriber,
                     resource=json.dumps(resource, separators=(",", ":")),
                     created_at=self.clock(),
                 )
             )
         return resource
+
+    @staticmethod
+    async def _drop_ehic(conn: Any, subscriber: str) -> None:
+        rows = await conn.execute(
+            select(pds_coverage.c.id, pds_coverage.c.resource).where(
+                pds_coverage.c.subscriber_nhs == subscriber
+            )
+        )
+        # POST /Coverage manages the patient's EHIC: a coverage without a type (as the
+        # published records have) is one too.
+        stale = [row.id for row in rows if _is_ehic(json.loads(row.resource), default=True)]
+        if stale:
+            await conn.execute(delete(pds_coverage).where(pds_coverage.c.id.in_(stale)))
 
     async def search(self, role: str, subscriber_identifier: str | None) -> list[dict[str, Any]]:
         """Every Coverage the patient holds, oldest first.

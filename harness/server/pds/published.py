@@ -2,22 +2,24 @@
 
 :mod:`harness.spine.published` holds the records NHS England's PDS examples use (9000000009
 and the others). They are written into the store as if they had been updated, at the version
-they are published with, so that every read path (retrieve, search, the other services' patient
-checks, the direct SQLite reads) finds them instead of the synthetic patients whose indices
-derive the same numbers. A record already stored (updated since) is left as it is.
+they are published with and with the coverage they hold, so that every read path (retrieve,
+search, the other services' patient checks, the direct SQLite reads) finds them instead of the
+synthetic patients whose indices derive the same numbers. A record already stored (updated
+since) is left as it is.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.store import Store
-from harness.server.store.schema import pds_patients
-from harness.spine.published import published_numbers, published_patient
+from harness.server.store.schema import pds_coverage, pds_patients
+from harness.spine.published import published_coverage, published_numbers, published_patient
 
 
 def _row(nhs_number: str, now: float) -> dict[str, Any]:
@@ -50,5 +52,18 @@ async def store_published(store: Store, now: float) -> None:
         try:
             async with store.begin() as conn:
                 await conn.execute(insert(pds_patients).values(**_row(nhs_number, now)))
+                for n, resource in enumerate(published_coverage(nhs_number)):
+                    # A stable id, so every worker stores the same coverage at most once.
+                    resource["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{nhs_number}/{n}"))
+                    resource["meta"] = {"versionId": "1"}
+                    await conn.execute(
+                        insert(pds_coverage).values(
+                            id=resource["id"],
+                            subscriber_nhs=nhs_number,
+                            beneficiary_nhs=nhs_number,
+                            resource=json.dumps(resource, separators=(",", ":")),
+                            created_at=now,
+                        )
+                    )
         except IntegrityError:
             pass  # another worker stored it first

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from harness.server.errors import operation_outcome
 from harness.server.identity.router import SessionDep
-from harness.server.pds.coverage import CoverageService
+from harness.server.pds.coverage import CoverageService, check_coverage_parameters
 from harness.server.pds.published import store_published
 from harness.server.pds.schemas import (
     JSON_PATCH_BODY,
@@ -271,6 +271,7 @@ async def search_coverage(
     await _published_stored(request)
     coverage = _coverage(request)
     with audited(request, session, "pds.coverage-search", f"Coverage?subscriber={subscriber}"):
+        check_coverage_parameters([name for name, _ in request.query_params.multi_items()])
         found = await coverage.search(session.role, subscriber)
     return fhir_response(_searchset(request, [(c, 1.0) for c in found]))
 
@@ -298,15 +299,29 @@ async def get_coverage(
     status_code=201,
     response_class=FhirJSONResponse,
     openapi_extra=request_body(NewCoverage),
-    responses=responses(Coverage, "The recorded Coverage; Location names it", status_code=201),
+    responses=responses(
+        CoverageBundle,
+        "A searchset of the patient's coverage, the new one included; Location names it",
+        status_code=201,
+    ),
 )
-async def create_coverage(request: Request, session: SessionDep) -> JSONResponse:
-    """Record a patient's coverage; the beneficiary (and subscriber) must be PDS patients."""
+async def create_coverage(
+    request: Request,
+    session: SessionDep,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> JSONResponse:
+    """Record a patient's coverage on the subscriber's record (``If-Match: W/"<version>"`` of
+    that record); answers, as PDS does, with a searchset of the patient's coverage."""
     await _published_stored(request)
     coverage = _coverage(request)
     with audited(request, session, "pds.coverage-create", "Coverage") as note:
         body = await json_body(request)
-        created = await coverage.create(session.role, body)
+        created = await coverage.create(session.role, body, if_match)
         note.resource = f"Coverage/{created['id']}"
+        held = await coverage.search(session.role, created["subscriber"]["identifier"]["value"])
     location = f"{str(request.base_url).rstrip('/')}{PREFIX}/Coverage/{created['id']}"
-    return fhir_response(created, status_code=201, headers={"ETag": 'W/"1"', "Location": location})
+    return fhir_response(
+        _searchset(request, [(c, 1.0) for c in held]),
+        status_code=201,
+        headers={"ETag": 'W/"1"', "Location": location},
+    )

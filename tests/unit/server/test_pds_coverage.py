@@ -12,8 +12,8 @@ from harness.server.pds.create import created_nhs_number
 from tests.factories import fhir_valid, login_as, org_code, outcome_code, rid
 
 PDS = "/personal-demographics/FHIR/R4"
-HAPPY = "9000000009"
-OTHER = "9000000017"  # patient 1
+HAPPY = "9000000041"  # synthetic patient 4 (9000000009-33 are the published test patients)
+OTHER = "9000000068"  # patient 5
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
 
@@ -35,8 +35,18 @@ def ehic(nhs: str = HAPPY, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def post(client: TestClient, headers: dict[str, str], body: Any) -> Any:
-    return client.post(f"{PDS}/Coverage", json=body, headers={**headers, **rid()})
+def post(client: TestClient, headers: dict[str, str], body: Any, version: str = "1") -> Any:
+    """POST /Coverage with ``If-Match`` naming the patient's record version (as PDS needs)."""
+    return client.post(
+        f"{PDS}/Coverage", json=body, headers={**headers, **rid(), "If-Match": f'W/"{version}"'}
+    )
+
+
+def recorded(response: Any) -> dict[str, Any]:
+    """The Coverage a 201 names in ``Location`` (the body is the patient's searchset)."""
+    assert response.status_code == 201, response.text
+    assert fhir_valid(response.json())["type"] == "searchset"
+    return {"id": response.headers["Location"].rsplit("/", 1)[-1]}
 
 
 def search(client: TestClient, headers: dict[str, str], value: str | None) -> Any:
@@ -48,26 +58,52 @@ def test_record_then_search_and_read(client: TestClient, gp: dict[str, str]) -> 
     assert fhir_valid(search(client, gp, HAPPY).json())["total"] == 0
     first = post(client, gp, ehic())
     assert first.status_code == 201, first.text
-    body = fhir_valid(first.json())
-    assert body["beneficiary"]["identifier"]["value"] == HAPPY  # type: ignore[index]
-    assert body["subscriber"]["reference"] == f"{PDS}/Patient/{HAPPY}"  # type: ignore[index]
-    assert body["meta"]["versionId"] == "1"  # type: ignore[index]
+    bundle = fhir_valid(first.json())  # PDS answers with the patient's coverage, as searched
+    assert bundle["total"] == 1
+    body = bundle["entry"][0]["resource"]  # type: ignore[index]
+    assert body["beneficiary"]["identifier"]["value"] == HAPPY
+    assert body["subscriber"]["reference"] == f"{PDS}/Patient/{HAPPY}"
+    assert body["meta"]["versionId"] == "1"
     assert first.headers["Location"] == f"http://testserver{PDS}/Coverage/{body['id']}"
     read = client.get(first.headers["Location"], headers={**gp, **rid()})
     assert read.status_code == 200
     assert read.json() == body
-    # A second policy, named by reference; another patient's stays theirs.
+    # A second policy (not an EHIC: no type), named by reference; another patient's stays theirs.
     second = post(client, gp, ehic(beneficiary={"reference": f"Patient/{HAPPY}"}, status="draft"))
-    assert second.status_code == 201, second.text
+    second_id = recorded(second)["id"]
     assert post(client, gp, ehic(OTHER)).status_code == 201
     for value in (HAPPY, f"{NHS_SYSTEM}|{HAPPY}"):
         response = search(client, gp, value)
         assert response.status_code == 200
-        bundle = fhir_valid(response.json())
-        assert bundle["total"] == 2
-        ids = [e["resource"]["id"] for e in bundle["entry"]]  # type: ignore[union-attr]
-        assert ids == [body["id"], second.json()["id"]]
+        found = fhir_valid(response.json())
+        assert found["total"] == 2
+        ids = [e["resource"]["id"] for e in found["entry"]]  # type: ignore[union-attr]
+        assert ids == [body["id"], second_id]
     assert fhir_valid(search(client, gp, OTHER).json())["total"] == 1
+
+
+def test_an_ehic_replaces_the_one_held(client: TestClient, gp: dict[str, str]) -> None:
+    card = {"coding": [{"system": "http://terminology.hl7.eu/CodeSystem/v3-ActCode",
+                        "code": "EHIC"}]}  # fmt: skip
+    recorded(post(client, gp, ehic(type=card)))
+    latest = recorded(post(client, gp, ehic(type=card, period={"end": "2031-01-01"})))
+    held = fhir_valid(search(client, gp, HAPPY).json())
+    assert [e["resource"]["id"] for e in held["entry"]] == [latest["id"]]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("if_match", "status", "code"),
+    [(None, 412, "PRECONDITION_FAILED"), ("2", 412, "PRECONDITION_FAILED"),
+     ('W/"2"', 409, "RESOURCE_VERSION_MISMATCH")],
+)  # fmt: skip
+def test_if_match_names_the_patients_version(
+    client: TestClient, gp: dict[str, str], if_match: str | None, status: int, code: str
+) -> None:
+    headers = {**gp, **rid(), **({"If-Match": if_match} if if_match else {})}
+    response = client.post(f"{PDS}/Coverage", json=ehic(), headers=headers)
+    assert response.status_code == status, response.text
+    assert outcome_code(response) == code
+    assert search(client, gp, HAPPY).json()["total"] == 0
 
 
 def test_a_created_patient_can_hold_coverage(client: TestClient, gp: dict[str, str]) -> None:
