@@ -40,10 +40,10 @@ def run(
     from harness.run.orchestrate import RunRequest, execute
 
     scenario, ignored = wall_faults(load_scenario(scenario_file))  # at_time -> wall time
+    warn_ignored_faults(ignored)
     duration_s = parse_duration(duration)
     check_faults_fit(scenario, duration_s)
     warn_unused(scenario, "run")
-    warn_ignored_faults(ignored)
     console = make_console()
     with catching_signals() as stop, StatusLine(console) as status_line:
         record = execute(

@@ -157,3 +157,46 @@ def test_each_command_names_the_sections_it_does_not_use(
         "warning: simulate ignores faults[0] (kill-worker at 60s): at is wall time of a load; "
         "give at_time (profile time) to place it in the simulated window"
     ]
+
+
+def test_run_places_at_time_faults_on_the_load_clock_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``at_time`` 08:01 in a window from 08:00 is 60 s of wall time: a 30-s run is refused
+    (so the conversion happened before the check), and the fault outside the window is named."""
+    import yaml
+
+    data = yaml.safe_load((SCENARIOS_DIR / "ci-smoke.yaml").read_text(encoding="utf-8"))
+    data["faults"] = [
+        {"kind": "stall-storage", "at_time": "2014-09-01T08:01", "duration": 5},
+        {"kind": "stall-storage", "at_time": "2014-10-01T08:00", "duration": 5},
+    ]
+    data.pop("calibration", None)  # relative to the scenario file; not needed to refuse
+    path = tmp_path / "ci-smoke.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path / "reports"))
+    result = run_harness("run", str(path), "--duration", "30s", timeout=60)
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert "faults[0] (stall-storage) starts at 60 s" in result.stderr
+    assert "warning: run ignores faults[1] (stall-storage at_time 2014-10-01T08:00)" in (
+        result.stderr
+    )
+
+
+def test_the_months_of_run_carry_random_failures_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --months`` simulates the scenario without its scripted faults, and says so."""
+    import harness.simulation.runner as runner
+    from harness.run import orchestrate
+
+    seen: list[object] = []
+
+    def fake(scenario: object, months: int, seed: int) -> object:
+        seen.append(scenario)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(runner, "run_replications", fake)
+    scenario = load_scenario(DC_FAILOVER)
+    assert scenario.faults
+    with pytest.raises(RuntimeError, match="stop here"):
+        orchestrate._months(scenario, 2)
+    assert seen[0].faults == []  # type: ignore[attr-defined]
