@@ -8,7 +8,7 @@ SCENARIO ?= scenarios/baseline-2014.yaml
 MONTHS ?= 100
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test unit lint format typecheck bench catalogue calibration-check soak clean
+.PHONY: help install run test unit lint format typecheck bench catalogue calibration-check recipes soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ catalogue: install  ## every load scenario end to end with harness run, and the 
 
 calibration-check: install  ## calibrate on one run, predict p95 at another rate (±15 %; ~20 min, quiet machine)
 	$(BIN)/pytest -m catalogue -s tests/scenarios/test_calibration_check.py
+
+recipes: install  ## the CI recipes of docs/guides/ci.md, command for command, in a temporary checkout (~5 min)
+	$(BIN)/pytest -m recipes -s tests/recipes
 
 soak: install  ## soak test (marker `soak`): HARNESS_SOAK_DURATION_S, default 600
 	$(BIN)/pytest -m soak -s
