@@ -80,7 +80,8 @@ def warn_unused(scenario: Scenario, command: str) -> None:
 
         make_console(stderr=True).print(
             f"warning: {command} does not use these sections of {scenario.name}: "
-            f"{', '.join(unused)} (see the README's table of who reads which)",
+            f"{', '.join(unused)} (see docs/reference/scenario-files.md: which command reads "
+            "which)",
             markup=False,
         )
 

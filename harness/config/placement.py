@@ -100,7 +100,6 @@ def run_placement(scenario: Scenario) -> Placement:
     placed: list[Placed] = []
     ignored: list[str] = []
     for index, fault in enumerate(scenario.faults):
-        scale = traffic.time_scale
         if fault.at is not None:
             placed.append(Placed(index, fault, fault.at, _duration_s(fault)))
             continue
@@ -113,7 +112,8 @@ def run_placement(scenario: Scenario) -> Placement:
             )
             continue
         # Durations are wall time (the operator's clock) whichever clock placed the start.
-        placed.append(Placed(index, fault, profile_s / scale, _duration_s(fault)))
+        wall_s = profile_s / traffic.time_scale
+        placed.append(Placed(index, fault, wall_s, _duration_s(fault)))
     return Placement(tuple(placed), tuple(ignored))
 
 

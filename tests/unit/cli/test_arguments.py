@@ -148,8 +148,8 @@ def test_each_command_names_the_sections_it_does_not_use(
     err = capsys.readouterr().err.splitlines()
     warnings = [line for line in err if "does not use" in line]
     assert warnings == [
-        "warning: simulate does not use these sections of ci-smoke: load, calibration (see the "
-        "README's table of who reads which)"
+        "warning: simulate does not use these sections of ci-smoke: load, calibration (see "
+        "docs/reference/scenario-files.md: which command reads which)"
     ]
     # simulate reads faults: it names each one it cannot place (wall-clock ``at``).
     ignored = [line for line in err if " ignores faults[" in line]
