@@ -100,6 +100,10 @@ DISPLAY = {
     "TOO_MANY_VALUES_SUBMITTED": "Too many values submitted",
     "UNSUPPORTED_SERVICE": "Unsupported Service",
     "TOO_MANY_MATCHES": "Too Many Matches",
+    # SDS's codes (spine-directory-service-api, sds/request/error_handler.py)
+    "BAD_REQUEST": "Bad request",
+    "NO_RECORD_FOUND": "No record found",
+    "NOT_IMPLEMENTED": "Not implemented",
 }
 # The published FHIR issue type of a Spine code, where it is not its error class's usual one.
 ISSUE_TYPE = {
@@ -108,6 +112,16 @@ ISSUE_TYPE = {
     "INVALID_UPDATE": "structure",
     "PRECONDITION_FAILED": "structure",
     "UNSUPPORTED_SERVICE": "processing",
+    "BAD_REQUEST": "required",
+}
+
+
+SDS_PREFIX = "/spine-directory"
+# SDS's answers to framework-level errors: status -> (code, issue type, diagnostics or None).
+_SDS_HTTP = {
+    400: ("BAD_REQUEST", "required", None),
+    404: ("NO_RECORD_FOUND", "not-found", "HTTP endpoint not found"),
+    405: ("NOT_IMPLEMENTED", "not-supported", "HTTP operation not supported"),
 }
 
 
@@ -212,6 +226,9 @@ def http_error_response(request: Request, status: int, diagnostics: str) -> Resp
         return response
     code = _HTTP_CODES.get(status, "INTERNAL_SERVER_ERROR" if status >= 500 else "INVALID_VALUE")
     issue = "not-found" if status == 404 else "processing" if status >= 500 else "invalid"
+    if request.scope["path"].startswith(SDS_PREFIX) and status in _SDS_HTTP:
+        code, issue, fixed = _SDS_HTTP[status]
+        diagnostics = fixed or diagnostics
     return JSONResponse(
         operation_outcome(code, diagnostics, issue_type=issue),
         status_code=status,

@@ -1,12 +1,12 @@
 """The platform middleware: what every API request goes through before its service.
 
-In order: echo ``X-Correlation-ID``; for FHIR-style APIs require a UUID ``X-Request-ID`` and
-echo it; refuse with 503 during maintenance or an outage of the request's service;
-**authenticate** the caller (API key or session token for the FHIR-style APIs, the NHSMESH
-token's signature for MESH); apply the rate limits to the verified caller; inject error and
-latency faults; read the body within its limits; de-duplicate retried state-changing requests
-under the verified caller; and count the request in the metrics. Health, metrics and admin
-endpoints skip the API rules (admin routes check their own token).
+In order: echo ``X-Correlation-ID``; for FHIR-style APIs (not SDS, which defines none) require a
+UUID ``X-Request-ID`` and echo it; refuse with 503 during maintenance or an outage of the
+request's service; **authenticate** the caller (API key or session token for the FHIR-style
+APIs, the NHSMESH token's signature for MESH); apply the rate limits to the verified caller;
+inject error and latency faults; read the body within its limits; de-duplicate retried
+state-changing requests under the verified caller; and count the request in the metrics.
+Health, metrics and admin endpoints skip the API rules (admin routes check their own token).
 
 Nothing is counted, read or stored for a caller that has not proven who it is: a forged or
 missing credential is refused before the rate limits (so it cannot spend another application's
@@ -52,6 +52,7 @@ from harness.server.mesh.service import MeshService
 from harness.server.metrics import Metrics
 from harness.server.ratelimit import RateLimiter
 
+SDS_PREFIX = "/spine-directory"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SYNC_WAIT_DEFAULT_S = 10.0  # PDS's async-to-sync wrapper waits 10 s unless told otherwise
 SYNC_WAIT_MIN_S, SYNC_WAIT_MAX_S = 0.25, 29.0  # "the proxy resets values <0.25 or >29"
@@ -390,7 +391,8 @@ class Platform:
         if api is None:
             return None
         request_id = request.headers.get("x-request-id")
-        if api.fhir:
+        # SDS's specification defines no X-Request-ID (only X-Correlation-Id and apikey).
+        if api.fhir and not api.prefix.startswith(SDS_PREFIX):
             if request_id is None:
                 return spine_error_response(
                     BadRequest(

@@ -53,5 +53,5 @@ def test_sources_manifest_names_every_copied_file() -> None:
         for entry in manifest
         for name in [*entry["files"], "LICENSE"]
     }
-    copied = {p for p in PUBLISHED.rglob("*") if p.is_file() and p.name != "SOURCES.yaml"}
+    copied = {p for p in PUBLISHED.glob("*+*/*/**/*") if p.is_file()}  # <owner>+<repo>/<commit>/
     assert copied == listed

@@ -18,7 +18,7 @@ from harness.server.app import create_app
 from tests.factories import admin, credentials, login, rid
 
 PDS = "/personal-demographics/FHIR/R4"
-NHS = "9000000009"
+NHS = "9000000041"  # a synthetic patient at version 1 (9000000009 is the published one, at 2)
 
 
 def _forged(asid: str) -> dict[str, str]:

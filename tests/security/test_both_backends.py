@@ -20,7 +20,7 @@ from tests.conftest import fresh_postgres_database
 from tests.factories import V2, login, login_as, mesh_auth, org_code, rid
 
 PDS = "/personal-demographics/FHIR/R4"
-NHS = "9000000009"
+NHS = "9000000041"  # a synthetic patient at version 1 (9000000009 is the published one, at 2)
 MX = "/messageexchange"
 
 

@@ -12,6 +12,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from harness.server.datatypes import Bundle
+from harness.server.domain import BadRequest
 from harness.server.identity.router import APIKEY, AUTHORIZATION, caller_of
 from harness.server.openapi import reads_headers
 from harness.server.responses import FhirJSONResponse, fhir_response, responses
@@ -37,7 +38,11 @@ def _sds(request: Request) -> SdsService:
     return service
 
 
+_PARAMETERS = frozenset({"organization", "identifier", "manufacturing-organization"})
+
+
 async def _lookup(
+    request: Request,
     organization: Annotated[
         str | None, Query(description="https://fhir.nhs.uk/Id/ods-organization-code|<ODS>")
     ] = None,
@@ -48,11 +53,19 @@ async def _lookup(
     manufacturing_organization: Annotated[
         str | None, Query(alias="manufacturing-organization", description="supplier")
     ] = None,
-) -> Lookup:
-    return parse_lookup(organization, identifier or [], manufacturing_organization)
+) -> Lookup | None:
+    unknown = sorted({n for n, _ in request.query_params.multi_items()} - _PARAMETERS)
+    if unknown:
+        raise BadRequest(f"Unsupported query parameters: {', '.join(unknown)}", code="BAD_REQUEST")
+    return parse_lookup(
+        organization,
+        identifier or [],
+        manufacturing_organization,
+        endpoint=request.scope["path"].endswith("/Endpoint"),
+    )
 
 
-LookupDep = Annotated[Lookup, Depends(_lookup)]
+LookupDep = Annotated[Lookup | None, Depends(_lookup)]
 
 
 def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
@@ -71,7 +84,7 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
 )
 async def find_devices(request: Request, _caller: Caller, lookup: LookupDep) -> JSONResponse:
     """The accredited system of an organisation for a service interaction."""
-    return fhir_response(_searchset(_sds(request).devices(lookup)))
+    return fhir_response(_searchset(_sds(request).devices(lookup) if lookup else []))
 
 
 @router.get(
@@ -81,4 +94,5 @@ async def find_devices(request: Request, _caller: Caller, lookup: LookupDep) -> 
 )
 async def find_endpoints(request: Request, _caller: Caller, lookup: LookupDep) -> JSONResponse:
     """The endpoint an organisation's system uses for a service interaction."""
-    return fhir_response(_searchset(_sds(request).endpoints(lookup, str(request.base_url))))
+    found = _sds(request).endpoints(lookup, str(request.base_url)) if lookup else []
+    return fhir_response(_searchset(found))

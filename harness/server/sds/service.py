@@ -46,40 +46,70 @@ def party_key(ods_code: str) -> str:
 class Lookup:
     """A Device or Endpoint query: the organisation, interaction and optional filters."""
 
-    ods_code: str
-    interaction: Interaction
+    ods_code: str | None
+    interaction: Interaction | None
     party_key: str | None = None
     manufacturer: str | None = None
 
 
 def _system_value(value: str, system: str, what: str) -> str:
-    given_system, bar, code = value.rpartition("|")
+    # The system is everything before the first bar: SDS's own tests send
+    # "…/ods-organization-code|YES|123456" and expect an (empty) answer, not a refusal.
+    given_system, bar, code = value.partition("|")
     if not bar or given_system != system or not code:
-        raise BadRequest(f"{what} must be '{system}|<value>', not {value!r}", code="INVALID_VALUE")
+        raise BadRequest(f"{what} must be '{system}|<value>', not {value!r}", code="BAD_REQUEST")
     return code
 
 
 def parse_lookup(
-    organization: str | None, identifiers: list[str], manufacturer: str | None = None
-) -> Lookup:
-    """Validate SDS query parameters (``organization`` and the interaction are required)."""
-    if not organization:
-        raise BadRequest("the organization parameter is required", code="MISSING_VALUE")
-    ods_code = _system_value(organization, ODS_SYSTEM, "organization").upper()
+    organization: str | None,
+    identifiers: list[str],
+    manufacturer: str | None = None,
+    *,
+    endpoint: bool = False,
+) -> Lookup | None:
+    """Validate SDS query parameters; ``None`` for a well-formed query that can match nothing
+    (a service interaction SDS has no system for).
+
+    A Device lookup needs the organisation and the service interaction; an Endpoint lookup
+    any two of organisation, service interaction and party key (the combinations the SDS
+    specification lists).
+
+    Raises:
+        BadRequest: ``BAD_REQUEST`` (SDS's code) for a missing or malformed parameter.
+    """
+    ods_code = _system_value(organization, ODS_SYSTEM, "organization") if organization else None
     interaction_ids = [i for i in identifiers if i.startswith(INTERACTION_SYSTEM + "|")]
     keys = [i for i in identifiers if i.startswith(PARTY_KEY_SYSTEM + "|")]
-    if len(interaction_ids) != 1 or len(interaction_ids) + len(keys) != len(identifiers):
+    if (
+        len(interaction_ids) > 1
+        or len(keys) > 1
+        or len(interaction_ids) + len(keys) != len(identifiers)
+    ):
         raise BadRequest(
-            f"give exactly one identifier={INTERACTION_SYSTEM}|<interaction> "
-            f"(and optionally {PARTY_KEY_SYSTEM}|<key>)",
-            code="MISSING_VALUE" if not interaction_ids else "INVALID_VALUE",
+            f"identifier must be {INTERACTION_SYSTEM}|<interaction> and optionally "
+            f"{PARTY_KEY_SYSTEM}|<key>",
+            code="BAD_REQUEST",
         )
-    service_id = interaction_ids[0].split("|", 1)[1]
-    interaction = _BY_SERVICE_ID.get(service_id)
-    if interaction is None:
-        raise BadRequest(f"unknown service interaction {service_id!r}", code="INVALID_VALUE")
+    given = (ods_code is not None) + bool(interaction_ids) + bool(keys)
+    enough = given >= 2 if endpoint else ods_code is not None and bool(interaction_ids)
+    if not enough:
+        needed = (
+            "two of organization, the service interaction and the party key"
+            if endpoint
+            else "organization and identifier"
+        )
+        raise BadRequest(
+            f"Missing or invalid query parameters: give {needed}",
+            code="BAD_REQUEST",
+        )
+    interaction = None
+    if interaction_ids:
+        interaction = _BY_SERVICE_ID.get(interaction_ids[0].split("|", 1)[1])
+        if interaction is None:
+            return None  # SDS answers an empty Bundle: no system is accredited for it
     return Lookup(
-        ods_code=ods_code,
+        ods_code=ods_code.upper() if ods_code else None,
         interaction=interaction,
         party_key=keys[0].split("|", 1)[1] if keys else None,
         manufacturer=identifier_value(manufacturer) if manufacturer else None,
@@ -93,10 +123,12 @@ class SdsService:
         self.directory = directory
 
     def _system(self, lookup: Lookup) -> Organisation | None:
-        if lookup.ods_code not in self.directory:
+        # Without an organisation, the party key names it (``<ODS>-<7 digits>``).
+        ods_code = lookup.ods_code or (lookup.party_key or "").rsplit("-", 1)[0].upper()
+        if ods_code not in self.directory:
             return None
-        org = self.directory[lookup.ods_code]
-        if org.org_type not in users_of(lookup.interaction.id):
+        org = self.directory[ods_code]
+        if lookup.interaction is not None and org.org_type not in users_of(lookup.interaction.id):
             return None
         if lookup.party_key is not None and lookup.party_key != party_key(org.ods_code):
             return None
@@ -138,32 +170,38 @@ class SdsService:
         if org is None:
             return []
         key = party_key(org.ods_code)
-        interaction = lookup.interaction
+        wanted = (
+            [lookup.interaction]
+            if lookup.interaction is not None
+            else [i for i in CATALOGUE if org.org_type in users_of(i.id)]
+        )
+        return [self._endpoint(key, interaction, base_url) for interaction in wanted]
+
+    @staticmethod
+    def _endpoint(key: str, interaction: Interaction, base_url: str) -> dict[str, Any]:
         path = interaction.path.split("{", 1)[0].rstrip("/")
-        return [
-            {
-                "resourceType": "Endpoint",
-                "id": f"{key}-{interaction.id.replace('.', '-')}",
-                "status": "active",
-                "connectionType": {
-                    "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
-                    "code": "hl7-fhir-rest",
-                },
-                "payloadType": [
-                    {
-                        "coding": [
-                            {
-                                "system": "http://terminology.hl7.org/CodeSystem/endpoint-payload-type",
-                                "code": "any",
-                            }
-                        ]
-                    }
-                ],
-                "identifier": [
-                    {"system": PARTY_KEY_SYSTEM, "value": key},
-                    {"system": INTERACTION_SYSTEM, "value": SERVICE_INTERACTIONS[interaction.id]},
-                ],
-                "managingOrganization": ods_reference(SPINE_ODS),
-                "address": f"{base_url.rstrip('/')}{path}",
-            }
-        ]
+        return {
+            "resourceType": "Endpoint",
+            "id": f"{key}-{interaction.id.replace('.', '-')}",
+            "status": "active",
+            "connectionType": {
+                "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
+                "code": "hl7-fhir-rest",
+            },
+            "payloadType": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/endpoint-payload-type",
+                            "code": "any",
+                        }
+                    ]
+                }
+            ],
+            "identifier": [
+                {"system": PARTY_KEY_SYSTEM, "value": key},
+                {"system": INTERACTION_SYSTEM, "value": SERVICE_INTERACTIONS[interaction.id]},
+            ],
+            "managingOrganization": ods_reference(SPINE_ODS),
+            "address": f"{base_url.rstrip('/')}{path}",
+        }

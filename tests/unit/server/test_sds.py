@@ -102,30 +102,46 @@ def test_lookup_filters(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("organization", "identifiers", "code"),
+    ("organization", "identifiers", "endpoint"),
     [
-        (None, [], "MISSING_VALUE"),
-        (f"{ODS}|A81001", [], "MISSING_VALUE"),
-        ("A81001", [f"{INTERACTION_SYSTEM}|x"], "INVALID_VALUE"),
-        (f"{ODS}|A81001", [f"{INTERACTION_SYSTEM}|nope"], "INVALID_VALUE"),
-        (f"{ODS}|A81001", ["other|x"], "MISSING_VALUE"),
-        (f"{ODS}|A81001", [f"{INTERACTION_SYSTEM}|a", f"{INTERACTION_SYSTEM}|b"], "INVALID_VALUE"),
+        (None, [], False),
+        (f"{ODS}|A81001", [], False),  # a Device lookup needs the interaction
+        (None, [f"{INTERACTION_SYSTEM}|x"], False),  # … and the organisation
+        ("A81001", [f"{INTERACTION_SYSTEM}|x"], False),  # no system
+        ("test|A81001", [f"{INTERACTION_SYSTEM}|x"], False),  # the wrong system
+        (f"{ODS}|A81001", ["other|x"], False),
+        (f"{ODS}|A81001", [f"{INTERACTION_SYSTEM}|a", f"{INTERACTION_SYSTEM}|b"], False),
+        (None, [f"{PARTY_KEY_SYSTEM}|A81001-0000001"], True),  # an Endpoint lookup needs two
+        (f"{ODS}|A81001", [], True),
     ],
 )
-def test_lookup_refusals(organization: str | None, identifiers: list[str], code: str) -> None:
+def test_lookup_refusals(organization: str | None, identifiers: list[str], endpoint: bool) -> None:
     with pytest.raises(BadRequest) as refused:
-        parse_lookup(organization, identifiers)
-    assert refused.value.code == code
+        parse_lookup(organization, identifiers, endpoint=endpoint)
+    assert refused.value.code == "BAD_REQUEST"  # SDS's one code for a bad query
+
+
+def test_an_unknown_interaction_finds_nothing() -> None:
+    # SDS answers an empty Bundle, not an error, for an interaction it has no system for.
+    assert parse_lookup(f"{ODS}|A81001", [f"{INTERACTION_SYSTEM}|nope"]) is None
 
 
 def test_lookup_refusal_over_http(client: TestClient) -> None:
     cred = credentials(client, 0)
     params = {"organization": f"{ODS}|A81001"}
     response = client.get(
-        f"{SDS}/Endpoint", params=params, headers={"apikey": str(cred["api_key"]), **rid()}
+        f"{SDS}/Endpoint", params=params, headers={"apikey": str(cred["api_key"])}
     )
     assert response.status_code == 400
-    assert outcome_code(response) == "MISSING_VALUE"
+    assert outcome_code(response) == "BAD_REQUEST"
+    unknown = client.get(
+        f"{SDS}/Endpoint",
+        params={**params, "identifier": f"{INTERACTION_SYSTEM}|x", "colour": "blue"},
+        headers={"apikey": str(cred["api_key"])},
+    )
+    assert (unknown.status_code, outcome_code(unknown)) == (400, "BAD_REQUEST")
+    path = client.get(f"{SDS}/Nowhere", headers={"apikey": str(cred["api_key"])})
+    assert (path.status_code, outcome_code(path)) == (404, "NO_RECORD_FOUND")
 
 
 def test_lookups_need_credentials(client: TestClient) -> None:
