@@ -119,10 +119,17 @@ async def workflow_search(
     return {"results": [{"mailbox_id": m.id, "mailbox_name": m.name} for m in found]}
 
 
+@router.get("/{mailbox_id}", summary="Handshake: validate the mailbox and its client")
 @router.post("/{mailbox_id}", summary="Handshake: validate the mailbox and its client")
-async def handshake(request: Request, mailbox: MailboxDep) -> dict[str, str]:
-    """Validate the mailbox (clients do this once every 24 hours)."""
-    return {"mailbox_id": mailbox.id} if _v2(request) else {"mailboxId": mailbox.id}
+async def handshake(request: Request, mailbox: MailboxDep) -> Response:
+    """Validate the mailbox (clients do this once every 24 hours), by GET or POST.
+
+    As the published MESH emulator (NHSDigital/mesh-sandbox) answers: v1 clients get
+    ``{"mailboxId": …}``, v2 clients an empty 200.
+    """
+    if _v2(request):
+        return Response(status_code=200)
+    return JSONResponse({"mailboxId": mailbox.id})
 
 
 @router.get("/{mailbox_id}/inbox", summary="List message ids waiting in the inbox")

@@ -187,7 +187,8 @@ class MeshService:
         if not workflow_id:
             raise MeshProblem("rejected", "06", "Mex-WorkflowID header is missing")
         if workflow_id not in self.directory.workflows:
-            raise MeshProblem("rejected", "17", "Workflow ID not registered for mailbox")
+            # No directory entry restricts it: MESH (and its published emulator) delivers it.
+            return recipient
         if not self.directory.may_send(workflow_id, sender.id):
             raise MeshProblem("rejected", "16", "Sender not allowed to send this workflow")
         if not self.directory.may_receive(workflow_id, recipient):
