@@ -52,6 +52,18 @@ docs: install  ## the documentation site into site/ (mkdocs build --strict: warn
 docs-serve: install  ## the documentation site on http://127.0.0.1:8000, rebuilt on every change
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
+# The server without its fast path (HARNESS_FAST_PATH=0: plain FastAPI + SQLAlchemy + uvicorn)
+# on a representative part of the server suite, SQLite: each API's main tests, the platform,
+# the OpenAPI document, the store, the connection guard and the fast path's parity tests. The
+# whole suite runs with it on (unit); the two answer the same (harness/server/fastpath).
+PLAIN_TESTS := $(addprefix tests/unit/server/,test_pds.py test_eps.py test_mesh.py test_sds.py \
+    test_scr.py test_platform.py test_openapi.py test_store.py test_transport.py \
+    test_fastpath_dispatch.py)
+.PHONY: test-plain
+test-plain: install  ## part of the server suite with the fast path off (HARNESS_FAST_PATH=0)
+	HARNESS_FAST_PATH=0 $(BIN)/pytest -m "not benchmark and not soak and not catalogue and not postgres" \
+	    $(PLAIN_TESTS)
+
 bench: install  ## benchmarks (marker `benchmark`), each prints a table
 	$(BIN)/pytest -m benchmark -s
 
