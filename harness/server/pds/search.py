@@ -33,7 +33,9 @@ from harness.server.domain import BadRequest
 from harness.spine import names
 from harness.spine.population import BIRTH_EPOCH
 
-DEFAULT_MAX_RESULTS = 1
+# The specification: "For healthcare worker access, this must be between 1 and 50, and the
+# default is 50" (the PDS API here is user-restricted: every search has a session).
+DEFAULT_MAX_RESULTS = 50
 MAX_RESULTS = 50
 MAX_CANDIDATES = 50_000  # people a search may consider (≈ 20 days of a 92 M population)
 FUZZY_PENALTY = 0.1

@@ -87,10 +87,16 @@ def test_more_matches_than_max_results_is_too_many_matches(
     assert numbers(search(client, gp, birthdate=str(person.birth_date), _max_results=count))
 
 
-def test_default_max_results_is_one(client: TestClient, gp: dict[str, str]) -> None:
+def test_default_max_results_is_fifty_for_a_healthcare_worker(
+    client: TestClient, gp: dict[str, str]
+) -> None:
+    # The specification: "For healthcare worker access ... the default is 50".
     person = people(client).person(77)
-    response = search(client, gp, birthdate=str(person.birth_date))
-    assert outcome_code(response) == "TOO_MANY_MATCHES"
+    everyone = numbers(search(client, gp, birthdate=str(person.birth_date)))
+    assert person.nhs_number in everyone
+    assert 1 < len(everyone) <= 50  # about 27 people a day in a million
+    one = search(client, gp, birthdate=str(person.birth_date), _max_results=1)
+    assert outcome_code(one) == "TOO_MANY_MATCHES"
 
 
 def test_no_match_is_an_empty_bundle(client: TestClient, gp: dict[str, str]) -> None:
