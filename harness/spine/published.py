@@ -2,11 +2,13 @@
 
 NHS England's PDS FHIR API examples and sandbox use a handful of well-known test patients:
 9000000009 (Jane Smith, the happy path), 9000000017 (Jayne Smyth, the fuzzy-search match),
-9000000025 (Janet Smythe, a restricted record) and 9000000033 (a minimal record). A published
-example request runs unchanged against the reference server only if these records are the
-published ones, so server and load driver share them here as an overlay: the server serves
-these resources for these numbers, and the synthetic population (whose first indices derive
-the same numbers) is shadowed by them; :func:`is_published` lets the driver keep clear of them.
+9000000025 (Janet Smythe, a restricted record), 9000000033 (a minimal record) and
+9736363120 (Kathy Knapp, the exact-match example). A published example request runs
+unchanged against the reference server only if these records are the published ones, so
+server and load driver share them here as an overlay: the server serves these resources for
+these numbers, and the synthetic population (whose first indices derive the first four
+numbers) is shadowed by them; :func:`is_published` lets the driver keep clear of them. The
+module is data (the records as published), which is why it is long.
 
 Source: NHSDigital/personal-demographics-service-api at commit
 f57f5839b956fedb708555227ef2f9aefcc0cc37, ``karate-tests/src/test/java/mocks/stubs/``
@@ -25,6 +27,7 @@ SOURCE_FILES = {
     "9000000017": STUBS + "searchResponses/search_patient_9000000017.json",
     "9000000025": STUBS + "patientResponses/patient_9000000025.json",
     "9000000033": STUBS + "patientResponses/patient_9000000033.json",
+    "9736363120": STUBS + "searchResponses/knap_kathy_exact_match.json",  # entry 0
 }
 
 _PATIENTS: dict[str, dict[str, Any]] = {
@@ -667,6 +670,73 @@ _PATIENTS: dict[str, dict[str, Any]] = {
             ],
         },
     },
+    "9736363120": {
+        "address": [
+            {
+                "id": "QiCes",
+                "line": ["44 NEWLAND AVENUE", "SCUNTHORPE"],
+                "period": {"start": "1990-02-05"},
+                "postalCode": "DN15 7HQ",
+                "use": "home",
+            }
+        ],
+        "birthDate": "1943-07-03",
+        "gender": "female",
+        "generalPractitioner": [
+            {
+                "id": "XFbrV",
+                "identifier": {
+                    "period": {"start": "1971-04-06"},
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "A20047",
+                },
+                "type": "Organization",
+            }
+        ],
+        "id": "9736363120",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "9736363120",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "U",
+                    "display": "unrestricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "1",
+        },
+        "name": [
+            {
+                "family": "KNAPP",
+                "given": ["Kathy", "Megan"],
+                "id": "znQNN",
+                "period": {"start": "2005-10-30"},
+                "prefix": ["MISS"],
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+    },
 }
 
 # The EHIC coverage 9000000009 holds in the sandbox (coverageResponses/, same commit).
@@ -699,6 +769,376 @@ _COVERAGE: dict[str, list[dict[str, Any]]] = {
     ]
 }
 
+# The related persons the sandbox answers for (relatedPersonResponses/, same commit),
+# as published (9000000017's names patient 5328023641, as the stub does).
+RELATED_SOURCES = {
+    "9000000009": STUBS + "relatedPersonResponses/related_person_9000000009.json",
+    "9000000017": STUBS + "relatedPersonResponses/related_person_9000000017.json",
+}
+_RELATED: dict[str, list[dict[str, Any]]] = {
+    "9000000009": [
+        {
+            "active": True,
+            "address": [
+                {
+                    "extension": [
+                        {
+                            "extension": [
+                                {
+                                    "url": "type",
+                                    "valueCoding": {
+                                        "code": "PAF",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                    },
+                                },
+                                {"url": "value", "valueString": "12345678"},
+                            ],
+                            "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                        },
+                        {
+                            "extension": [
+                                {
+                                    "url": "type",
+                                    "valueCoding": {
+                                        "code": "UPRN",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                    },
+                                },
+                                {"url": "value", "valueString": "123456789012"},
+                            ],
+                            "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                        },
+                    ],
+                    "line": [
+                        "1 Trevelyan Square",
+                        "Boar Lane",
+                        "City Centre",
+                        "Leeds",
+                        "West Yorkshire",
+                    ],
+                    "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                    "postalCode": "LS1 6AE",
+                    "use": "home",
+                }
+            ],
+            "extension": [
+                {
+                    "url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator",
+                    "valueBoolean": True,
+                },
+                {
+                    "url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank",
+                    "valuePositiveInt": 1,
+                },
+                {
+                    "extension": [
+                        {
+                            "url": "PreferredWrittenCommunicationFormat",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "code": "12",
+                                        "display": "Braille",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredWrittenCommunicationFormat",
+                                    }
+                                ]
+                            },
+                        },
+                        {
+                            "url": "PreferredContactMethod",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "code": "1",
+                                        "display": "Letter",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredContactMethod",
+                                    }
+                                ]
+                            },
+                        },
+                        {"url": "PreferredContactTimes", "valueString": "Not after 7pm"},
+                    ],
+                    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ContactPreference",
+                },
+                {
+                    "extension": [
+                        {
+                            "url": "language",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "code": "fr",
+                                        "display": "French",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage",
+                                        "version": "1.0.0",
+                                    }
+                                ]
+                            },
+                        },
+                        {"url": "interpreterRequired", "valueBoolean": True},
+                    ],
+                    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication",
+                },
+            ],
+            "id": "507B7621",
+            "name": [
+                {
+                    "family": "Smith",
+                    "given": ["Jane"],
+                    "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                    "prefix": ["Mrs"],
+                    "suffix": ["MBE"],
+                    "use": "usual",
+                }
+            ],
+            "patient": {
+                "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"}
+            },
+            "period": {"end": "2021-12-31", "start": "2020-01-01"},
+            "relationship": [
+                {
+                    "coding": [
+                        {
+                            "code": "Guardian",
+                            "display": "Guardian of patient",
+                            "system": "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole",
+                        }
+                    ]
+                }
+            ],
+            "resourceType": "RelatedPerson",
+            "telecom": [
+                {
+                    "period": {"end": "2021-12-31", "start": "2020-01-01"},
+                    "system": "phone",
+                    "use": "home",
+                    "value": "01632960587",
+                }
+            ],
+        },
+        {
+            "active": True,
+            "extension": [
+                {
+                    "url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator",
+                    "valueBoolean": True,
+                },
+                {
+                    "url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank",
+                    "valuePositiveInt": 1,
+                },
+                {
+                    "extension": [
+                        {
+                            "url": "PreferredWrittenCommunicationFormat",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "code": "12",
+                                        "display": "Braille",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredWrittenCommunicationFormat",
+                                    }
+                                ]
+                            },
+                        },
+                        {
+                            "url": "PreferredContactMethod",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "code": "1",
+                                        "display": "Letter",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredContactMethod",
+                                    }
+                                ]
+                            },
+                        },
+                        {"url": "PreferredContactTimes", "valueString": "Not after 7pm"},
+                    ],
+                    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ContactPreference",
+                },
+                {
+                    "extension": [
+                        {
+                            "url": "language",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "code": "fr",
+                                        "display": "French",
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage",
+                                        "version": "1.0.0",
+                                    }
+                                ]
+                            },
+                        },
+                        {"url": "interpreterRequired", "valueBoolean": True},
+                    ],
+                    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication",
+                },
+            ],
+            "id": "B3380E98",
+            "patient": {
+                "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9000000009"}
+            },
+            "period": {"end": "2021-12-31", "start": "2020-01-01"},
+            "relationship": [
+                {
+                    "coding": [
+                        {
+                            "code": "Guardian",
+                            "display": "Guardian of patient",
+                            "system": "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole",
+                        }
+                    ]
+                }
+            ],
+            "resourceType": "RelatedPerson",
+        },
+    ],
+    "9000000017": [
+        {
+            "id": "F4CF8B96",
+            "resourceType": "RelatedPerson",
+            "patient": {
+                "identifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "5328023641"}
+            },
+            "active": True,
+            "period": {"start": "2020-01-01", "end": "2021-12-31"},
+            "name": [
+                {
+                    "use": "usual",
+                    "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                    "given": ["Jane"],
+                    "family": "Smith",
+                    "prefix": ["Mrs"],
+                    "suffix": ["MBE"],
+                }
+            ],
+            "relationship": [
+                {
+                    "coding": [
+                        {
+                            "system": "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole",
+                            "code": "Guardian",
+                            "display": "Guardian of patient",
+                        }
+                    ]
+                }
+            ],
+            "extension": [
+                {
+                    "url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator",
+                    "valueBoolean": True,
+                },
+                {
+                    "url": "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank",
+                    "valuePositiveInt": 1,
+                },
+                {
+                    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ContactPreference",
+                    "extension": [
+                        {
+                            "url": "PreferredWrittenCommunicationFormat",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredWrittenCommunicationFormat",
+                                        "code": "12",
+                                        "display": "Braille",
+                                    }
+                                ]
+                            },
+                        },
+                        {
+                            "url": "PreferredContactMethod",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-PreferredContactMethod",
+                                        "code": "1",
+                                        "display": "Letter",
+                                    }
+                                ]
+                            },
+                        },
+                        {"url": "PreferredContactTimes", "valueString": "Not after 7pm"},
+                    ],
+                },
+                {
+                    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication",
+                    "extension": [
+                        {
+                            "url": "language",
+                            "valueCodeableConcept": {
+                                "coding": [
+                                    {
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage",
+                                        "version": "1.0.0",
+                                        "code": "fr",
+                                        "display": "French",
+                                    }
+                                ]
+                            },
+                        },
+                        {"url": "interpreterRequired", "valueBoolean": True},
+                    ],
+                },
+            ],
+            "telecom": [
+                {
+                    "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                    "system": "phone",
+                    "value": "01632960587",
+                    "use": "home",
+                }
+            ],
+            "address": [
+                {
+                    "period": {"start": "2020-01-01", "end": "2021-12-31"},
+                    "use": "home",
+                    "line": [
+                        "1 Trevelyan Square",
+                        "Boar Lane",
+                        "City Centre",
+                        "Leeds",
+                        "West Yorkshire",
+                    ],
+                    "postalCode": "LS1 6AE",
+                    "extension": [
+                        {
+                            "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                            "extension": [
+                                {
+                                    "url": "type",
+                                    "valueCoding": {
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                        "code": "PAF",
+                                    },
+                                },
+                                {"url": "value", "valueString": "12345678"},
+                            ],
+                        },
+                        {
+                            "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AddressKey",
+                            "extension": [
+                                {
+                                    "url": "type",
+                                    "valueCoding": {
+                                        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-AddressKeyType",
+                                        "code": "UPRN",
+                                    },
+                                },
+                                {"url": "value", "valueString": "123456789012"},
+                            ],
+                        },
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
 
 def is_published(nhs_number: str) -> bool:
     """Whether nhs_number is one of the published test patients."""
@@ -718,3 +1158,8 @@ def published_patient(nhs_number: str) -> dict[str, Any]:
 def published_coverage(nhs_number: str) -> list[dict[str, Any]]:
     """Copies of the published Coverage resources the patient holds (often none)."""
     return copy.deepcopy(_COVERAGE.get(nhs_number, []))
+
+
+def published_related(nhs_number: str) -> list[dict[str, Any]]:
+    """Copies of the published RelatedPerson resources of a published patient."""
+    return copy.deepcopy(_RELATED.get(nhs_number, []))

@@ -49,6 +49,7 @@ from harness.server.store.schema import (
 )
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
+from harness.spine.published import is_published, published_related
 
 IF_MATCH = re.compile(r'^W/"([0-9]+)"$')
 # The hottest statement (every retrieve, update and SCR/EPS patient check), built once (why:
@@ -173,7 +174,7 @@ class PdsService:
         if not valid_nhs_number(nhs_number):
             raise BadRequest(f"Invalid NHS number - {nhs_number!r}", code="INVALID_RESOURCE_ID")
         index = self.population.index(nhs_number)
-        if index is None and not is_created_number(nhs_number):
+        if index is None and not (is_created_number(nhs_number) or is_published(nhs_number)):
             raise NotFound(f"Patient {nhs_number} not found", code="RESOURCE_NOT_FOUND")
         return index
 
@@ -198,6 +199,8 @@ class PdsService:
         """The patient's related persons (mother of a child, next of kin)."""
         require_interaction(role, "pds.retrieve")
         await self.record(nhs_number)  # 404 for nobody
+        if is_published(nhs_number):  # the published test patients' relations, as published
+            return published_related(nhs_number)
         index = self._index(nhs_number)
         if index is None:
             return []  # a created patient has no related persons on record
