@@ -84,7 +84,7 @@ _HTTP_CODES = {
 # The published wording of Spine codes (PDS FHIR's error catalogue and sandbox stubs,
 # NHSDigital/personal-demographics-service-api); other codes get their name, spelt out.
 DISPLAY = {
-    "ACCESS_DENIED": "Access Denied - Unauthorised",
+    "ACCESS_DENIED": "Access denied",  # as 401: "Access Denied - Unauthorised" (below)
     "ADDITIONAL_PROPERTIES": "Additional properties should not be included",
     "FORBIDDEN_UPDATE": "Update is forbidden",
     "INVALID_CREATE": "Patient create data is invalid",
@@ -125,8 +125,16 @@ _SDS_HTTP = {
 }
 
 
+UNAUTHORISED_DISPLAY = "Access Denied - Unauthorised"  # PDS's ACCESS_DENIED with a 401
+
+
 def operation_outcome(
-    code: str, diagnostics: str, *, issue_type: str, severity: str = "error"
+    code: str,
+    diagnostics: str,
+    *,
+    issue_type: str,
+    severity: str = "error",
+    display: str | None = None,
 ) -> dict[str, Any]:
     """A FHIR R4 ``OperationOutcome`` with one issue coded from Spine-ErrorOrWarningCode."""
     return {
@@ -145,7 +153,8 @@ def operation_outcome(
                             "system": SPINE_CODE_SYSTEM,
                             "version": "1",
                             "code": code,
-                            "display": DISPLAY.get(code, code.replace("_", " ").capitalize()),
+                            "display": display
+                            or DISPLAY.get(code, code.replace("_", " ").capitalize()),
                         }
                     ]
                 },
@@ -177,6 +186,7 @@ def spine_error_response(error: SpineError) -> JSONResponse:
         error.code,
         error.diagnostics,
         issue_type=error.issue_type or ISSUE_TYPE.get(error.code, issue_type),
+        display=UNAUTHORISED_DISPLAY if status == 401 and error.code == "ACCESS_DENIED" else None,
     )
     return JSONResponse(
         body, status_code=status, headers=_retry_headers(error), media_type=FHIR_JSON
@@ -230,7 +240,12 @@ def http_error_response(request: Request, status: int, diagnostics: str) -> Resp
         code, issue, fixed = _SDS_HTTP[status]
         diagnostics = fixed or diagnostics
     return JSONResponse(
-        operation_outcome(code, diagnostics, issue_type=issue),
+        operation_outcome(
+            code,
+            diagnostics,
+            issue_type=issue,
+            display=UNAUTHORISED_DISPLAY if status == 401 else None,
+        ),
         status_code=status,
         media_type=FHIR_JSON,
     )

@@ -53,6 +53,8 @@ from harness.server.metrics import Metrics
 from harness.server.ratelimit import RateLimiter
 
 SDS_PREFIX = "/spine-directory"
+EPS_PREFIXES = ("/fhir-prescribing/", "/fhir-dispensing/")
+EPS_FHIR_JSON = f"{FHIR_JSON}; fhirVersion=4.0"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SYNC_WAIT_DEFAULT_S = 10.0  # PDS's async-to-sync wrapper waits 10 s unless told otherwise
 SYNC_WAIT_MIN_S, SYNC_WAIT_MAX_S = 0.25, 29.0  # "the proxy resets values <0.25 or >29"
@@ -480,6 +482,10 @@ class PlatformMiddleware:
             if (value := request.headers.get(name)) is not None
         ]
         status = 500
+        # EPS publishes its media type with the FHIR version ("application/fhir+json;
+        # fhirVersion=4.0", the electronic-prescription-service-api pact tests); the other APIs
+        # publish the bare one.
+        eps = scope["path"].startswith(EPS_PREFIXES)
 
         async def send_echoing(message: Message) -> None:
             nonlocal status
@@ -488,6 +494,8 @@ class PlatformMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in echoed:
                     headers[name] = value
+                if eps and headers.get("content-type") == FHIR_JSON:
+                    headers["content-type"] = EPS_FHIR_JSON
             await send(message)
 
         started = time.perf_counter()

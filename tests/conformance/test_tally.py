@@ -14,12 +14,14 @@ from types import ModuleType
 
 import pytest
 
-from tests.conformance import test_mesh, test_pds, test_sds
+from tests.conformance import test_eps, test_mesh, test_pds, test_sds
 from tests.conformance.conftest import differences
 from tests.conftest import PROJECT_ROOT
 
 PAGE = PROJECT_ROOT / "docs" / "reference" / "conformance.md"
-ROW = re.compile(r"^\| (PDS|SDS|MESH)\b[^|]*\|[^|]*\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", re.M)
+ROW = re.compile(
+    r"^\| (PDS|SDS|MESH|EPS)\b[^|]*\|[^|]*\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", re.M
+)
 
 
 def _parametrized(module: ModuleType) -> int:
@@ -39,6 +41,7 @@ def _judged() -> dict[str, int]:
         "PDS": len(test_pds.CASES),
         "SDS": _parametrized(test_sds),
         "MESH": _parametrized(test_mesh),
+        "EPS": _parametrized(test_eps),
     }
 
 
@@ -46,10 +49,15 @@ def test_the_page_shows_the_suites_tally() -> None:
     listed = {api.upper(): Counter(c["kind"] for c in cases.values())
               for api, cases in differences().items()}  # fmt: skip
     shown = {m[0]: tuple(int(n) for n in m[1:]) for m in ROW.findall(PAGE.read_text())}
+    totals = [0, 0, 0, 0]
     for api, judged in _judged().items():
         kinds = listed.get(api, Counter())
         expected = (judged, judged - sum(kinds.values()), kinds["deliberate"], kinds["open"])
         assert shown.get(api) == expected, (api, shown.get(api), expected)
+        totals = [t + e for t, e in zip(totals, expected, strict=True)]
+    share = round(100 * totals[2] / totals[0])
+    total_row = f"| **Total** | | **{totals[0]}** | **{totals[1]}** | **{totals[2]} ({share} %)** "
+    assert f"{total_row}| **{totals[3]}** |" in PAGE.read_text()
 
 
 @pytest.mark.parametrize("api", ["pds", "sds"])
