@@ -23,7 +23,7 @@ from harness.server.pds.schemas import (
     PatientBundle,
     RelatedPersonBundle,
 )
-from harness.server.pds.search import check_parameters, died_within, parse_query
+from harness.server.pds.search import check_parameters, narrowed, parse_query
 from harness.server.pds.service import PdsService
 from harness.server.responses import (
     FhirJSONResponse,
@@ -162,20 +162,11 @@ async def search_patients(
                 severity="information",
             )
         )
-    matches = result.matches
-    if death_date:  # the living never match a date of death
-        matches = [(r, score) for r, score in matches if died_within(r, death_date)]
-    if general_practitioner:
-        matches = [(r, s) for r, s in matches if _registered_with(r, general_practitioner)]
+    matches = narrowed(
+        result.matches, death_date=death_date, general_practitioner=general_practitioner,
+        fuzzy=fuzzy,
+    )  # fmt: skip
     return fhir_response(_searchset(request, matches))
-
-
-def _registered_with(resource: dict[str, Any], ods_code: str) -> bool:
-    wanted = ods_code.upper()
-    return any(
-        str(gp.get("identifier", {}).get("value", "")).upper() == wanted
-        for gp in resource.get("generalPractitioner", [])
-    )
 
 
 @router.post(

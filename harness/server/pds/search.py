@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from harness.server.domain import BadRequest
 from harness.spine import names
@@ -313,7 +314,7 @@ def check_parameters(names: Sequence[str], dates: dict[str, Sequence[str]]) -> N
         )
 
 
-def died_within(resource: dict[str, object], values: Sequence[str]) -> bool:
+def died_within(resource: dict[str, Any], values: Sequence[str]) -> bool:
     """Whether a patient's date of death meets every ``death-date`` bound (none: alive)."""
     died = str(resource.get("deceasedDateTime") or "")[:10]
     if not died:
@@ -323,6 +324,32 @@ def died_within(resource: dict[str, object], values: Sequence[str]) -> bool:
         if not {"eq": died == day, "ge": died >= day, "le": died <= day}[prefix]:
             return False
     return True
+
+
+def narrowed(
+    matches: list[tuple[dict[str, Any], float]],
+    *,
+    death_date: Sequence[str],
+    general_practitioner: str | None,
+    fuzzy: bool,
+) -> list[tuple[dict[str, Any], float]]:
+    """Matches that also meet ``death-date`` and ``general-practitioner`` (ignored for
+    matching by a fuzzy search, as the specification says)."""
+    if fuzzy:
+        return matches
+    if death_date:  # the living never match a date of death
+        matches = [(r, score) for r, score in matches if died_within(r, death_date)]
+    if general_practitioner:
+        wanted = general_practitioner.upper()
+        matches = [
+            (r, score)
+            for r, score in matches
+            if any(
+                str(gp.get("identifier", {}).get("value", "")).upper() == wanted
+                for gp in r.get("generalPractitioner", [])
+            )
+        ]
+    return matches
 
 
 def parse_query(

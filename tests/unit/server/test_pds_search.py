@@ -370,3 +370,37 @@ def test_surname_lookup_matches_scoring_every_surname() -> None:
             assert query.families() == scanned(query), (family, mode)
     assert parse_query(birthdate=["1980-01-01"], family="SMITH").families()
     assert not parse_query(birthdate=["1980-01-01"], family="SMITH", exact=True).families()
+
+
+def test_general_practitioner_and_death_date_narrow_a_search(
+    client: TestClient, gp: dict[str, str]
+) -> None:
+    person = people(client).person(4321)
+    base = {"family": person.family, "birthdate": f"eq{person.birth_date}"}
+    assert person.nhs_number in numbers(
+        search(client, gp, **base, general_practitioner=person.gp_ods.lower())
+    )
+    assert person.nhs_number not in numbers(
+        search(client, gp, **base, general_practitioner="Y99999")
+    )
+    # Synthetic patients are alive: nobody matches a date of death (fuzzy search ignores it).
+    assert numbers(search(client, gp, **base, death_date="le2024-01-01")) == []
+    fuzzy = search(client, gp, **base, death_date="le2024-01-01", _fuzzy_match="true")
+    assert person.nhs_number in numbers(fuzzy)
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({}, "UNSUPPORTED_SERVICE"),
+        ({"birthdate": "eq1980-01-01", "colour": "blue"}, "ADDITIONAL_PROPERTIES"),
+        ({"birthdate": "gt1980-01-01"}, "INVALID_VALUE"),  # eq, ge and le only
+        ({"birthdate": "eq1980-01-01", "death_date": "yesterday"}, "INVALID_VALUE"),
+    ],
+)
+def test_parameters_are_refused_in_pds_order(
+    client: TestClient, gp: dict[str, str], params: dict[str, str], code: str
+) -> None:
+    response = search(client, gp, **params)
+    assert response.status_code == 400
+    assert outcome_code(response) == code
