@@ -9,6 +9,7 @@ f57f5839b956fedb708555227ef2f9aefcc0cc37,
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -42,6 +43,34 @@ def test_published_case(server: TestClient, gp_session: dict[str, str], case: Ca
     response = send(server, case, gp_session)
     failures = judge(response, case)
     assert not failures, f"{case.source}: {failures}\n{response.text[:800]}"
+
+
+# The sandbox's credential checks (karate-tests/src/test/java/mocks/sandbox/
+# supporting-functions.js, validateAuthHeader and setAccessDeniedError, same commit): 401,
+# ACCESS_DENIED, "Access Denied - Unauthorised", and the diagnostics below. The sandbox lets a
+# request without Authorization through ("authorization is not mandatory on sandbox"); the
+# real service and the server refuse it, with the diagnostics the issue quotes from PDS
+# (naming the apikey too: the server's platform takes either credential).
+AUTH_CASES = [
+    pytest.param(None, "Missing Authorization header (or apikey)", id="no-authorization"),
+    pytest.param("Token abc123", "Missing access token", id="not-a-bearer-token"),
+    pytest.param("Bearer abc123", "Invalid Access Token", id="unknown-bearer-token"),
+]
+
+
+@pytest.mark.parametrize(("authorization", "diagnostics"), AUTH_CASES)
+def test_credentials_are_refused_as_published(
+    server: TestClient, authorization: str | None, diagnostics: str
+) -> None:
+    headers = {"X-Request-ID": str(uuid.uuid4())}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    response = server.get(f"{BASE}/Patient/9000000009", headers=headers)
+    assert response.status_code == 401
+    issue = response.json()["issue"][0]
+    coding = issue["details"]["coding"][0]
+    assert (coding["code"], coding["display"]) == ("ACCESS_DENIED", "Access Denied - Unauthorised")
+    assert issue["diagnostics"] == diagnostics
 
 
 def test_sources_manifest_names_every_copied_file() -> None:

@@ -38,7 +38,7 @@ def _parametrized(module: ModuleType) -> int:
 
 def _judged() -> dict[str, int]:
     return {
-        "PDS": len(test_pds.CASES),
+        "PDS": len(test_pds.CASES) + len(test_pds.AUTH_CASES),
         "SDS": _parametrized(test_sds),
         "MESH": _parametrized(test_mesh),
         "EPS": _parametrized(test_eps),

@@ -66,7 +66,7 @@ async def _application(request: Request) -> Application:
 async def _session(request: Request) -> Session:
     caller = await caller_of(request)
     if caller.session is None:
-        raise Unauthorised("an Authorization header with a Bearer token is required")
+        raise Unauthorised("Missing Authorization header")  # PDS's wording
     # User-restricted access (CIS2): the user acts in one role, named on every request.
     if "nhsd-session-urid" not in request.headers:
         raise BadRequest(

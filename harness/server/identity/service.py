@@ -169,13 +169,13 @@ class IdentityService:
     ) -> Session:
         """The session of a ``Bearer`` token, checked against the NHSD-* headers."""
         if not authorization:
-            raise Unauthorised("an Authorization header with a Bearer token is required")
+            raise Unauthorised("Missing Authorization header")  # PDS's wording
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AccessDenied("the Authorization header must be 'Bearer <token>'")
+            raise AccessDenied("Missing access token")  # not "Bearer <token>" (PDS's wording)
         found = await self._lookup(token.strip())
         if found is None or found.expires_at <= self.clock():
-            raise AccessDenied("the access token is not valid or has expired")
+            raise AccessDenied("Invalid Access Token")  # unknown or expired (PDS's wording)
         if urid is not None and urid != found.urid:
             raise Forbidden("NHSD-Session-URID does not match the session's role profile")
         if end_user_ods is not None and end_user_ods.upper() != found.ods_code:
@@ -202,7 +202,8 @@ class IdentityService:
                 belong to different applications.
         """
         if apikey is None and authorization is None:
-            raise Unauthorised("an apikey header or an Authorization header is required")
+            # PDS's wording; an application-restricted API (SDS) takes an apikey instead.
+            raise Unauthorised("Missing Authorization header (or apikey)")
         app = self.application(apikey) if apikey is not None else None
         session = (
             await self.session(authorization, urid=urid, end_user_ods=end_user_ods)
