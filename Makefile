@@ -39,8 +39,19 @@ format: install  ## apply ruff fixes and formatting
 typecheck: install  ## mypy --strict on harness/
 	$(BIN)/mypy
 
-unit: install  ## the test suite alone (no lint)
-	$(BIN)/pytest
+# The suite in two phases: most tests on TEST_WORKERS pytest-xdist workers, then the timing
+# tests (marker `serial`: they measure the machine and must not share it with other tests)
+# one at a time. Both phases always run; the budget table at the end covers both.
+TEST_WORKERS ?= 2
+TEST_MARKS   := not benchmark and not soak and not catalogue and not recipes
+unit: install  ## the test suite alone (no lint): parallel phase, then the timing tests alone
+	@rm -f .pytest-budget.json
+	@rc=0; \
+	HARNESS_BUDGET_FILE=.pytest-budget.json $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal \
+	    -m "$(TEST_MARKS) and not serial" $(PYTEST_ARGS) || rc=$$?; \
+	HARNESS_BUDGET_FILE=.pytest-budget.json $(BIN)/pytest -m "$(TEST_MARKS) and serial" \
+	    $(PYTEST_ARGS) || rc=$$?; \
+	exit $$rc
 
 test: lint typecheck unit docs  ## lint + typecheck + the full test suite + the docs site (what CI runs)
 
@@ -54,11 +65,11 @@ docs-serve: install  ## the documentation site on http://127.0.0.1:8000, rebuilt
 
 # The server without its fast path (HARNESS_FAST_PATH=0: plain FastAPI + SQLAlchemy + uvicorn)
 # on a representative part of the server suite, SQLite: each API's main tests, the platform,
-# the OpenAPI document, the store, the connection guard and the fast path's parity tests. The
+# the OpenAPI document, the store, the fast path's parity tests and the connection guard. The
 # whole suite runs with it on (unit); the two answer the same (harness/server/fastpath).
 PLAIN_TESTS := $(addprefix tests/unit/server/,test_pds.py test_eps.py test_mesh.py test_sds.py \
-    test_scr.py test_platform.py test_openapi.py test_store.py test_transport.py \
-    test_fastpath_dispatch.py)
+    test_scr.py test_platform.py test_openapi.py test_store.py test_fastpath_dispatch.py) \
+    tests/security/test_connections.py
 .PHONY: test-plain
 test-plain: install  ## part of the server suite with the fast path off (HARNESS_FAST_PATH=0)
 	HARNESS_FAST_PATH=0 $(BIN)/pytest -m "not benchmark and not soak and not catalogue and not postgres" \

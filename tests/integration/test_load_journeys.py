@@ -109,6 +109,7 @@ def _tally(outs: list[Path]) -> dict[str, Counter[str]]:
     return found
 
 
+@pytest.mark.serial  # good means within the latency threshold: it needs the machine alone
 def test_clinical_journeys_are_driven_and_change_the_server(
     server: LiveServer, tmp_path: Path
 ) -> None:

@@ -76,13 +76,18 @@ def scenario_copy(tmp_path: Path, name: str, **changes: Any) -> Path:
     return path
 
 
-def scaled_scenario(tmp_path: Path, name: str, machine: Machine, *, floor: float) -> Path:
+def scaled_scenario(
+    tmp_path: Path, name: str, machine: Machine, *, floor: float, faults: list[dict[str, Any]]
+) -> Path:
     """A copy of a catalogue scenario, its rate scaled to the machine (see Machine.rate).
 
     The rate is the scenario's ``rate_scale`` (a share of the 2014 profile) and ``floor`` a
-    share of it; the copy keeps its calibration file.
+    share of it; the copy keeps its calibration file. ``faults`` replaces the timeline with the
+    same faults earlier, so the run can be shorter than the scenario's.
     """
     data = yaml.safe_load((SCENARIOS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    assert [f["kind"] for f in faults] == [f["kind"] for f in data["faults"]]
+    data["faults"] = faults
     nominal = data["traffic"]["rate_scale"]
     data["traffic"]["rate_scale"] = machine.rate(
         nominal, floor=floor * nominal, unit=" of the 2014 profile"
@@ -104,10 +109,11 @@ def excuse_a_late_generator(
 def test_ci_smoke_end_to_end(tmp_path: Path, machine: Machine) -> None:
     out = tmp_path / "out"
     # A quarter of the scenario's rate still draws every service.
-    scenario = scaled_scenario(tmp_path, "ci-smoke", machine, floor=0.25)
+    kill = {"kind": "kill-worker", "at": "20s", "worker": 0}
+    scenario = scaled_scenario(tmp_path, "ci-smoke", machine, floor=0.25, faults=[kill])
     with machine.watch() as usage:
-        # 90 s of the two minutes: the kill at 60 s and the worker's return (under 15 s) fit.
-        done = harness_run(str(scenario), "--output", str(out), "--duration", "90s")
+        # The kill at 20 s and the worker's return (under 15 s) fit in 45 s.
+        done = harness_run(str(scenario), "--output", str(out), "--duration", "45s")
     excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode in (0, 1, 4), done.stdout + done.stderr
     for name in ("report.html", "summary.md", "junit.xml", "results.json"):
@@ -117,12 +123,12 @@ def test_ci_smoke_end_to_end(tmp_path: Path, machine: Machine) -> None:
     assert data["command"] == "run"
     assert data["run"]["status"] == "complete"
     assert_accounting_closes(out)
-    (kill,) = data["faults"]
-    assert kill["kind"] == "kill-worker"
-    assert kill["error"] is None
-    assert kill["restored_after_s"] is not None
-    assert kill["restored_after_s"] < 15
-    assert abs(kill["applied_s"] - 60.0) < 1.0
+    (applied,) = data["faults"]
+    assert applied["kind"] == "kill-worker"
+    assert applied["error"] is None
+    assert applied["restored_after_s"] is not None
+    assert applied["restored_after_s"] < 15
+    assert abs(applied["applied_s"] - 20.0) < 1.0
     services = {row["service"] for row in data["comparison"]}
     assert {"all", "mesh", "sds", "auth"} <= services
     overall = next(r for r in data["comparison"] if r["service"] == "all")
@@ -139,11 +145,16 @@ def test_node_loss_is_seen_by_both_the_load_and_the_prediction(
     out = tmp_path / "out"
     # At half the scenario's rate (2 % of the 2014 peak, about 22/s) the stall and the kill
     # still make some 35 requests bad on each side (about 70 at the full rate).
-    scenario = scaled_scenario(tmp_path, "node-loss", machine, floor=0.5)
+    faults = [
+        {"kind": "stall-storage", "at": "12s", "duration": "4s"},
+        {"kind": "kill-worker", "at": "14s", "worker": 0},
+        {"kind": "pause-worker", "at": "35s", "worker": 1, "duration": "8s"},
+    ]
+    scenario = scaled_scenario(tmp_path, "node-loss", machine, floor=0.5, faults=faults)
     with machine.watch() as usage:
-        # 100 s of the two minutes: every fault (the last, a pause, ends at 83 s) and its
-        # recovery fit.
-        done = harness_run(str(scenario), "--output", str(out), "--duration", "100s")
+        # The scenario's faults, sooner: each (the last, a pause, ends at 43 s) and its
+        # recovery fit in 55 s.
+        done = harness_run(str(scenario), "--output", str(out), "--duration", "55s")
     excuse_a_late_generator(done, out, machine, usage)
     data = document(out)
     assert data["run"]["status"] == "complete", done.stdout + done.stderr

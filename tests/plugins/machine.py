@@ -15,7 +15,7 @@ assert on that check therefore measure the machine first and scale their rates t
   on average meanwhile; then it is a "machine too busy" skip with both figures.
 
 Every such skip is listed at the end of the run and, when ``HARNESS_BUSY_SKIPS`` names a file,
-written there one per line: ``.ci/run`` fails when more than two tests skipped that way, so a
+appended there one per line: ``.ci/run`` fails when more than two tests skipped that way, so a
 busy machine can excuse a couple of timing tests, never a whole suite.
 """
 
@@ -142,6 +142,13 @@ def probe(seconds: float = PROBE_S) -> Machine:
     return Machine(usage.cores, min(share, 1.0), usage.others_cores)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that measures the machine is a timing test: it runs alone (marker ``serial``)."""
+    for item in items:
+        if "machine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.serial)
+
+
 @pytest.fixture
 def machine() -> Machine:
     """The machine as measured right before the test (see :func:`probe`)."""
@@ -152,10 +159,9 @@ class BusySkips:
     """Lists the machine-busy skips at the end of the run (and in ``HARNESS_BUSY_SKIPS``)."""
 
     def __init__(self, path: str | None) -> None:
+        # Appended to, never emptied here: ``make unit`` runs two phases into one file.
         self.path = Path(path) if path else None
         self.skips: list[str] = []
-        if self.path is not None:
-            self.path.write_text("")
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
