@@ -65,11 +65,12 @@ docs-serve: install  ## the documentation site on http://127.0.0.1:8000, rebuilt
 
 # The server without its fast path (HARNESS_FAST_PATH=0: plain FastAPI + SQLAlchemy + uvicorn)
 # on a representative part of the server suite, SQLite: each API's main tests, the platform,
-# the OpenAPI document, the store, the fast path's parity tests and the connection guard. The
+# the OpenAPI document, the store, the fast path's parity tests and a real harness serve. The
 # whole suite runs with it on (unit); the two answer the same (harness/server/fastpath).
 PLAIN_TESTS := $(addprefix tests/unit/server/,test_pds.py test_eps.py test_mesh.py test_sds.py \
     test_scr.py test_platform.py test_openapi.py test_store.py test_fastpath_dispatch.py) \
-    tests/security/test_connections.py
+    tests/security/test_connections.py::test_a_giant_header_is_refused_at_the_socket_before_it_is_buffered \
+    tests/security/test_connections.py::test_a_mesh_body_is_not_read_before_the_token_is_checked
 .PHONY: test-plain
 test-plain: install  ## part of the server suite with the fast path off (HARNESS_FAST_PATH=0)
 	HARNESS_FAST_PATH=0 $(BIN)/pytest -m "not benchmark and not soak and not catalogue and not postgres" \

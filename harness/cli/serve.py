@@ -91,7 +91,6 @@ def serve(
 
     from harness.config import ServerSettings
     from harness.errors import ConfigurationError
-    from harness.server import fastpath
     from harness.server.limits import MAX_URL_BYTES
     from harness.server.store import create_store, upgrade
     from harness.server.transport import GuardedHttpToolsProtocol
@@ -138,11 +137,6 @@ def serve(
         f"{settings.resolved_database_url().split('://')[0]})",
         soft_wrap=True,
     )
-    # httptools with each request's head bounded (harness.server.transport); on the fast path
-    # also writing each response's head and body in one send.
-    protocol = (
-        fastpath.CoalescingHttpToolsProtocol if settings.fast_path else GuardedHttpToolsProtocol
-    )
     config = uvicorn.Config(
         "harness.server.app:app_from_environment",
         factory=True,
@@ -151,7 +145,8 @@ def serve(
         # uvloop and httptools: about a third more throughput on the national mix; only this
         # process runs them, never the gevent-patched load driver.
         loop="uvloop",
-        http=protocol,
+        # httptools with each request's head bounded (harness.server.transport)
+        http=GuardedHttpToolsProtocol,
         # The most a request's head (request line and headers) may buffer, enforced at the
         # socket by that protocol; the application then applies the exact limits (431, 414).
         h11_max_incomplete_event_size=settings.max_header_bytes + MAX_URL_BYTES,

@@ -10,8 +10,8 @@ applied to httptools), and answers 408 and closes when a head has not fully arri
 :data:`HEADER_TIMEOUT_S` after its first byte (or after the connection opened). What is buffered
 is at most the limit plus one read from the socket.
 
-This guard is a security bound, not a speed-up: it runs whether or not the fast path is on
-(the fast path's one-write transport, :mod:`harness.server.fastpath.transport`, builds on it).
+This guard is a security bound, not a speed-up: it runs whether or not the fast path
+(:mod:`harness.server.fastpath`) is on.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Serve the reference server as ``harness serve --workers 2`` does, with a chosen HTTP protocol.
+"""Serve the reference server as ``harness serve --workers 2`` does, for a CPU measurement.
 
-``python -m tests.benchmarks.fast_path_server PORT PROTOCOL`` with PROTOCOL ``coalescing`` (the
-fast path's one-write transport) or ``guarded`` (uvicorn's httptools protocol with the head
-guard only); every other setting comes from ``HARNESS_*`` variables, ``HARNESS_FAST_PATH``
-included, so the fast path's in-app parts and its transport can be measured apart.
+``python -m tests.benchmarks.fast_path_server PORT``; settings come from ``HARNESS_*``
+variables, ``HARNESS_FAST_PATH`` included. Unlike ``harness serve``, a worker slow to answer
+the supervisor's health ping on a loaded machine is not restarted mid-measurement.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from uvicorn.supervisors import Multiprocess
 
 from harness.cli.serve import _listen
 from harness.config import ServerSettings
-from harness.server.fastpath.transport import CoalescingHttpToolsProtocol
 from harness.server.limits import MAX_URL_BYTES
 from harness.server.store import create_store, upgrade
 from harness.server.transport import GuardedHttpToolsProtocol
@@ -33,7 +31,7 @@ async def _migrate(url: str) -> None:
 
 
 if __name__ == "__main__":
-    port, protocol = int(sys.argv[1]), sys.argv[2]
+    port = int(sys.argv[1])
     settings = ServerSettings()
     asyncio.run(_migrate(settings.resolved_database_url()))
     os.environ["HARNESS_RUN_MIGRATIONS"] = "false"
@@ -44,11 +42,9 @@ if __name__ == "__main__":
         workers=2,
         log_level="warning",
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol if protocol == "coalescing" else GuardedHttpToolsProtocol,
+        http=GuardedHttpToolsProtocol,
         h11_max_incomplete_event_size=settings.max_header_bytes + MAX_URL_BYTES,
-        # A worker slow to answer the supervisor's ping on a loaded machine is not restarted
-        # mid-measurement (its CPU would leave the count).
-        timeout_worker_healthcheck=120,
+        timeout_worker_healthcheck=120,  # a restarted worker's CPU would leave the count
     )
     sock = _listen("127.0.0.1", port)
     Multiprocess(config, sockets=[sock]).run()

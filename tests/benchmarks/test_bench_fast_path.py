@@ -1,10 +1,9 @@
 """The fast path (``harness.server.fastpath``), on against off, and each of its speed-ups apart.
 
-- ``test_bench_fast_path_live``: three ``--workers 2`` servers on SQLite at the same open-model
-  rate — fast path on, on without its one-write transport, and off (plain FastAPI + SQLAlchemy
-  + uvicorn) — each driven with ``/health`` and with the national mix, rounds alternated in
-  order; the workers' CPU per request (idle CPU taken out) and its paired ratio to the fast
-  path's.
+- ``test_bench_fast_path_live``: two ``--workers 2`` servers on SQLite at the same open-model
+  rate — fast path on and off (plain FastAPI + SQLAlchemy + uvicorn) — each driven with
+  ``/health`` and with the national mix, rounds alternated in order; the workers' CPU per
+  request (idle CPU taken out) and its paired ratio to the fast path's.
 - ``test_bench_fast_path_in_process``: the app called through ASGI in this process, the lean
   dispatcher and the direct SQLite reads switched on and off between blocks of requests (thread
   CPU per request, paired ratio of interleaved blocks): what each in-app speed-up saves alone.
@@ -48,15 +47,11 @@ ROUNDS = int(os.environ.get("BENCH_FAST_PATH_ROUNDS", "4"))
 IDLE_S = 4.0
 BLOCK = 300  # requests per in-process block
 BLOCK_ROUNDS = 12
-VARIANTS = {  # name -> (HARNESS_FAST_PATH, HTTP protocol)
-    "fast path on": ("1", "coalescing"),
-    "on, without one-write transport": ("1", "guarded"),
-    "fast path off (plain)": ("0", "guarded"),
-}
+VARIANTS = {"fast path on": "1", "fast path off (plain)": "0"}  # name -> HARNESS_FAST_PATH
 
 
 def _start(tmp_path: Path, name: str, mesh_seed: Path) -> tuple[subprocess.Popen[bytes], str]:
-    fast, protocol = VARIANTS[name]
+    fast = VARIANTS[name]
     port = free_port()
     folder = tmp_path / f"server-{port}"
     folder.mkdir()
@@ -73,7 +68,7 @@ def _start(tmp_path: Path, name: str, mesh_seed: Path) -> tuple[subprocess.Popen
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with (folder / "log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.benchmarks.fast_path_server", str(port), protocol],
+            [sys.executable, "-m", "tests.benchmarks.fast_path_server", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -160,13 +155,13 @@ def test_bench_fast_path_live(tmp_path: Path, mesh_seed: Path) -> None:
     )
     print("idle CPU s/s: " + ", ".join(f"{name} {idle[name]:.3f}" for name in VARIANTS))
     print("transport errors: " + ", ".join(f"{n} {unanswered.get(n, 0)}" for n in VARIANTS))
-    print(f"{'workload':<14} {'variant':<34} {'server ms':>9} {'ratio':>6}")
+    print(f"{'workload':<14} {'variant':<24} {'server ms':>9} {'ratio':>6}")
     for workload in ("/health", "national mix"):
         reference = samples[("fast path on", workload)]
         for name in VARIANTS:
             values = samples[(name, workload)]
             ratio = statistics.median(v / r for v, r in zip(values, reference, strict=True))
-            print(f"{workload:<14} {name:<34} {statistics.median(values):>9.3f} {ratio:>6.2f}")
+            print(f"{workload:<14} {name:<24} {statistics.median(values):>9.3f} {ratio:>6.2f}")
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ request, narrowly, and falls back to the library's own path for anything it does
   solving): FastAPI's own path costs several times what the endpoint does.
 - :mod:`~harness.server.fastpath.sqlite` runs the hot opted-in ``SELECT``\\ s on the SQLite
   cursor: SQLAlchemy's execution context costs several times what SQLite does for them.
-- :mod:`~harness.server.fastpath.transport` sends each response's head and body in one socket
-  write instead of uvicorn's two.
+
+A speed-up stays here only while it pays: each is measured on and off in one run
+(``tests/benchmarks/test_bench_fast_path.py``), and one that saves less than about 3 % of CPU per
+request is dropped (as the one-write transport and the routers' prefix skip were).
 
 **The same cost, kept down with public API elsewhere.** The rest of the server follows three
 rules for the same reason, and the comments that apply them point here. Dependencies are
@@ -26,12 +28,12 @@ FastAPI and SQLAlchemy usage and stay outside this package. The figures behind a
 on the benchmarks page of the documentation (``docs/benchmarks.md``, *Fast path*).
 
 **One switch.** ``ServerSettings.fast_path`` (``HARNESS_FAST_PATH``, on by default). With it off
-nothing here runs: the server is plain FastAPI + SQLAlchemy + uvicorn (with the request-head
-guard of :mod:`harness.server.transport`, a security bound that is always on). The server's
-tests pass both ways (``make test-plain`` runs a subset with it off). Only this package imports
-other libraries' private modules (ruff's banned-API rule, see ``pyproject.toml``), and only
-:mod:`harness.server.app` and :mod:`harness.cli.serve` import this package (an import-linter
-contract); the library versions it was tested with are pinned in ``pyproject.toml``.
+nothing here runs: the server is plain FastAPI + SQLAlchemy + uvicorn (the request-head guard of
+:mod:`harness.server.transport` is a security bound, not part of this, and always on). The
+server's tests pass both ways (``make test-plain`` runs a subset with it off). Only this package
+imports other libraries' private modules (ruff's banned-API rule, see ``pyproject.toml``), only
+:mod:`harness.server.app` imports this package (an import-linter contract), and the library
+versions it was tested with are pinned in ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -40,9 +42,8 @@ from fastapi import FastAPI
 
 from harness.server.fastpath.dispatch import install_lean_dispatch
 from harness.server.fastpath.sqlite import DirectReads
-from harness.server.fastpath.transport import CoalescingHttpToolsProtocol
 
-__all__ = ["CoalescingHttpToolsProtocol", "DirectReads", "install"]
+__all__ = ["DirectReads", "install"]
 
 
 def install(app: FastAPI) -> None:
