@@ -9,9 +9,9 @@ store.begin()`` for a transaction, ``await conn.execute(statement)`` inside — 
   BEGIN and ROLLBACK around it were two extra round trips per read.
 - **SQLite** statements run *synchronously on the event loop thread*. The async driver
   (aiosqlite) hands every statement to a helper thread and back, which costs several times the
-  statement itself (figures: the benchmarks page of the docs). A local SQLite
-  statement is a few hundred microseconds of CPU, which is no worse than any other CPU work a
-  request does on the loop. Two rules keep it safe: readers never wait in WAL mode, and a
+  statement itself (figures: the benchmarks page of the docs). A local SQLite statement is a
+  few hundred microseconds of CPU, which is no worse than any other CPU work a request does on
+  the loop. Two rules keep it safe: readers never wait in WAL mode, and a
   worker runs one write transaction at a time (an :class:`asyncio.Lock`), so a transaction
   that awaits something never leaves another one of the same worker blocked on SQLite's lock
   — which would block the loop and with it the transaction holding the lock. A writer can
