@@ -17,6 +17,7 @@ from harness.slo.confidence import Verdict
 from harness.slo.prediction import judge_prediction
 
 PREDICTION_ONLY = "prediction-only"  # the stored verdict of ``simulate --no-verdict``
+PARTIAL = "partial"  # the stored verdict of an interrupted ``simulate``: never judged
 INVALID = "invalid_run"  # the stored verdict when --validate disagreed
 DEFAULT_MAX_BREACH = 0.05  # SimulationSpec's default, for sections written before the judgement
 COLUMNS = ("SLI", "mean", "P5", "median", "worst", "P(breach)", "95% CI", "P(year)", "verdict")
@@ -147,6 +148,8 @@ def verdict_line(verdict: str, judgement: dict[str, Any]) -> str:
         return f"prediction only (--no-verdict): not judged against max {pct(maximum, 1)}"
     if verdict == INVALID:
         return "design verdict: INVALID — the validation against the exact kernel disagreed"
+    if verdict == PARTIAL:
+        return "design verdict: PARTIAL — interrupted: the finished months are shown, not judged"
     parts = [
         f"{m['measure']} {pct(m['probability'], 1)} "
         f"({pct(m['interval'][0], 1)}-{pct(m['interval'][1], 1)})"
@@ -177,7 +180,7 @@ def simulation_view(simulation: dict[str, Any], max_breach: float | None = None)
     )
     judgement = judge_prediction(simulation, maximum)
     verdict = str(simulation.get("verdict") or "")
-    if verdict not in (PREDICTION_ONLY, INVALID):
+    if verdict not in (PREDICTION_ONLY, INVALID, PARTIAL):
         verdict = judgement["verdict"]
     judged = {m["measure"].split(" ")[0]: m.get("verdict") or "" for m in judgement["measures"]}
     target = simulation.get("target")
@@ -189,7 +192,7 @@ def simulation_view(simulation: dict[str, Any], max_breach: float | None = None)
     )
     for key, label in (("request_based", "request-based"), ("time_based", "time-based")):
         if key in simulation:
-            shown = "" if view.prediction_only else judged.get(label, "")
+            shown = "" if view.prediction_only or verdict == PARTIAL else judged.get(label, "")
             view.rows.append(_row(label, simulation[key], shown))
     view.services = [_row(n, v) for n, v in (simulation.get("per_service") or {}).items()]
     view.org_types = [_row(n, v) for n, v in (simulation.get("per_org_type") or {}).items()]

@@ -61,5 +61,7 @@ def test_a_signal_keeps_the_finished_months(tmp_path: Path, signum: int, code: i
     assert f"interrupted: {simulation['replications']} of 4000 months finished" in output
     assert "PARTIAL" in (out / "report.html").read_text(encoding="utf-8")
     assert "PASS" not in (out / "summary.md").read_text(encoding="utf-8").splitlines()[0]
+    assert "design verdict: PARTIAL" in output  # the terminal never says PASS either
+    assert "design verdict: PASS" not in output
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"left running: {[c.cmdline() for c in alive]}"
