@@ -58,11 +58,9 @@ from harness.load.recorder import Recorder
 from harness.load.schedule import Schedule
 from harness.slo import Outcome, classify
 from harness.spine import OrgType
+from harness.spine.contracts import CLIENT_RETRY, Refusal, refusal_of
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-BACKOFF_START_S = 0.2  # "with a user present, start at 200 ms …"
-BACKOFF_CAP_S = 3.0  # "… and cap at 3 s"
-MAX_RETRIES = 3
+RETRY = CLIENT_RETRY  # the organisations' retry policy, which the simulation replays too
 MESH_CLIENTS = 256  # mesh-client instances kept open (least recently used are closed)
 SEAL_EVERY_S = 5.0  # how often finished windows are encoded compactly
 SEAL_AFTER_S = 10  # seconds after which a window is sealed
@@ -320,17 +318,17 @@ class Generator:
         self, call: HttpCall, org: OrgState, intended: float, slo_s: float, *, derived: bool
     ) -> tuple[Outcome, Reply]:
         """One logical request: the first try and its retries with backoff."""
-        delay = BACKOFF_START_S
+        delay = RETRY.backoff_start_s
         outcome = Outcome.CONNECTION
         status: int | None = None
         headers: dict[str, str] = {}
         body = b""
-        for attempt in range(MAX_RETRIES + 1):
+        for attempt in range(RETRY.max_retries + 1):
             url = self._pick(org)
             with self.connections:
                 sent_at = time.time()
                 status, headers, body, timed_out = self._send(call, url)
-            diagnostics = body.decode("utf-8", "replace").lower() if status in (429, 503) else ""
+            refusal = refusal_of(status, headers)  # the server's reason, by its code
             outcome = self._record(
                 call.interaction,
                 org,
@@ -339,20 +337,20 @@ class Generator:
                 status,
                 slo_s=slo_s,
                 timed_out=timed_out,
-                maintenance=status == 503 and "maintenance" in diagnostics,
-                global_limit=status == 429 and "global rate limit" in diagnostics,
+                maintenance=refusal is Refusal.MAINTENANCE,
+                global_limit=refusal is Refusal.GLOBAL_RATE_LIMIT,
                 retry=attempt > 0,
                 derived=derived,
             )
-            if not (timed_out or status is None or status in RETRY_STATUSES):
+            if not (timed_out or status is None or status in RETRY.statuses):
                 return outcome, Reply(status, headers, body)
-            if attempt == MAX_RETRIES or self.stopping.is_set():
+            if attempt == RETRY.max_retries or self.stopping.is_set():
                 break
             if status is None and not timed_out and self._mark_down(org, url):
                 continue  # connection refused or reset: straight to the secondary endpoint
             wait = _retry_after(headers.get("retry-after")) or delay
-            gevent.sleep(min(wait, BACKOFF_CAP_S))
-            delay = min(delay * 2, BACKOFF_CAP_S)
+            gevent.sleep(min(wait, RETRY.backoff_cap_s))
+            delay = min(delay * 2, RETRY.backoff_cap_s)
         return outcome, Reply(status, headers, body)
 
     def _ensure_session(self, org: OrgState, intended: float) -> bool:

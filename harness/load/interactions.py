@@ -29,6 +29,7 @@ from harness.load.state import (
 )
 from harness.spine import CATALOGUE, Interaction, OrgType
 from harness.spine.catalogue import SERVICE_INTERACTIONS
+from harness.spine.contracts import MESH_BASE, SDS_BASE
 from harness.spine.credentials import user_ids
 
 __all__ = [
@@ -98,7 +99,7 @@ def _ods_read(org: OrgState, rng: np.random.Generator, others: list[str]) -> Htt
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 INTERACTION_SYSTEM = "https://fhir.nhs.uk/Id/nhsServiceInteractionId"
-SDS_PATH = "/spine-directory/FHIR/R4"
+SDS_PATH = SDS_BASE
 # What a client system looks up in SDS before it sends to another organisation: where (and by
 # which accredited system) that organisation receives these interactions.
 SDS_TARGETS = ("eps.release", "eps.create", "scr.view", "mesh.send", "pds.retrieve")
@@ -165,9 +166,7 @@ def supported(served_paths: set[str] | None) -> dict[str, str]:
         path = by_id[interaction_id].path
         if served_paths is None or path in served_paths:
             found[interaction_id] = "http"
-    mesh_served = served_paths is None or any(
-        p.startswith("/messageexchange/") for p in served_paths
-    )
+    mesh_served = served_paths is None or any(p.startswith(MESH_BASE + "/") for p in served_paths)
     if mesh_served:
         found.update(dict.fromkeys(MESH_INTERACTIONS, "mesh"))
     return found

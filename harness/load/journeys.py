@@ -36,12 +36,18 @@ from harness.load import fhir
 from harness.load.fhir import Prescription
 from harness.load.state import HttpCall, OrgState, Reply, request_id
 from harness.spine import OrgType
+from harness.spine.contracts import (
+    EPS_DISPENSING_BASE,
+    EPS_PRESCRIBING_BASE,
+    PDS_BASE,
+    SCR_BASE,
+)
 from harness.spine.population import Person, Population
 
-PDS = "/personal-demographics/FHIR/R4"
-EPS_P = "/fhir-prescribing/FHIR/R4"
-EPS_D = "/fhir-dispensing/FHIR/R4"
-SCR = "/summary-care-record/FHIR/R4"
+PDS = PDS_BASE
+EPS_P = EPS_PRESCRIBING_BASE
+EPS_D = EPS_DISPENSING_BASE
+SCR = SCR_BASE
 FHIR_JSON = "application/fhir+json"
 PANEL_DRAW = 65_536  # people checked at once when looking for an organisation's patients
 PANEL_DRAWS = 8  # at most this many looks before deciding it has no patients

@@ -10,6 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.spine import Service
+from harness.spine.contracts import (
+    AUTH_BASE,
+    EPS_DISPENSING_BASE,
+    EPS_PRESCRIBING_BASE,
+    MESH_BASE,
+    ODS_BASE,
+    PDS_BASE,
+    SCR_BASE,
+    SDS_BASE,
+    api_root,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +33,14 @@ class Api:
 
 
 APIS: tuple[Api, ...] = (
-    Api("/personal-demographics", Service.PDS, fhir=True),
-    Api("/fhir-prescribing", Service.EPS, fhir=True),
-    Api("/fhir-dispensing", Service.EPS, fhir=True),
-    Api("/summary-care-record", Service.SCR, fhir=True),
-    Api("/spine-directory", Service.SDS, fhir=True),
-    Api("/organisation-data", Service.SDS, fhir=True),
-    Api("/authentication", Service.AUTH, fhir=True),
-    Api("/messageexchange", Service.MESH, fhir=False),
+    Api(api_root(PDS_BASE), Service.PDS, fhir=True),
+    Api(api_root(EPS_PRESCRIBING_BASE), Service.EPS, fhir=True),
+    Api(api_root(EPS_DISPENSING_BASE), Service.EPS, fhir=True),
+    Api(api_root(SCR_BASE), Service.SCR, fhir=True),
+    Api(api_root(SDS_BASE), Service.SDS, fhir=True),
+    Api(ODS_BASE, Service.SDS, fhir=True),
+    Api(AUTH_BASE, Service.AUTH, fhir=True),
+    Api(MESH_BASE, Service.MESH, fhir=False),
 )
 
 

@@ -58,6 +58,7 @@ from harness.server.sds.router import router as sds_router
 from harness.server.sds.service import SdsService
 from harness.server.store import create_store, upgrade
 from harness.spine import Directory, OrgType, build_directory
+from harness.spine.contracts import PDS_BASE
 from harness.spine.credentials import secret_fingerprint
 from harness.spine.population import Population
 
@@ -66,7 +67,7 @@ LIFECYCLE_INTERVAL_S = 60.0
 # Expired sessions, spent nonces, idle rate-limit keys, dead workers' claims, old responses.
 HOUSEKEEPING_INTERVAL_S = 60.0
 SHUTDOWN_DRAIN_S = 20.0  # how long shutdown waits for slow writes still running (≤ X-Sync-Wait cap)
-SPIKE_ROUTES = ("POST /personal-demographics/FHIR/R4/Patient",)
+SPIKE_ROUTES = (f"POST {PDS_BASE}/Patient",)
 
 
 async def _every(interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> None:

@@ -21,6 +21,7 @@ Services raise these; ``harness.server.errors`` alone maps them to HTTP statuses
 from __future__ import annotations
 
 from harness.errors import HarnessError
+from harness.spine.contracts import Refusal
 
 
 class SpineError(HarnessError):
@@ -33,6 +34,8 @@ class SpineError(HarnessError):
         retry_at: epoch time the service expects to be back (sent as an HTTP-date).
         issue_type: the FHIR issue type when it is not the class's usual one (e.g.
             ``structure`` for a malformed message, which is still a 400).
+        refusal: why the request was refused, when a load test counts it by that reason (sent
+            in the ``REFUSAL_HEADER``; see :mod:`harness.spine.contracts`).
     """
 
     default_code = "INTERNAL_SERVER_ERROR"
@@ -45,6 +48,7 @@ class SpineError(HarnessError):
         retry_after_s: float | None = None,
         retry_at: float | None = None,
         issue_type: str | None = None,
+        refusal: Refusal | None = None,
     ) -> None:
         super().__init__(diagnostics)
         self.code = code or self.default_code
@@ -52,6 +56,7 @@ class SpineError(HarnessError):
         self.retry_after_s = retry_after_s
         self.retry_at = retry_at
         self.issue_type = issue_type
+        self.refusal = refusal
 
 
 class BadRequest(SpineError):

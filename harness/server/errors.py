@@ -34,12 +34,13 @@ from harness.server.domain import (
     Unauthorised,
 )
 from harness.server.store import StoreUnavailable
+from harness.spine.contracts import MESH_BASE, REFUSAL_HEADER, SDS_BASE, api_root
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 SPINE_CODE_SYSTEM = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
-MESH_PREFIX = "/messageexchange"
+MESH_PREFIX = MESH_BASE
 
 # error class -> (HTTP status, FHIR issue type)
 _STATUS: dict[type[SpineError], tuple[int, str]] = {
@@ -116,7 +117,7 @@ ISSUE_TYPE = {
 }
 
 
-SDS_PREFIX = "/spine-directory"
+SDS_PREFIX = api_root(SDS_BASE)
 # SDS's answers to framework-level errors: status -> (code, issue type, diagnostics or None).
 _SDS_HTTP = {
     400: ("BAD_REQUEST", "required", None),
@@ -164,12 +165,14 @@ def operation_outcome(
     }
 
 
-def _retry_headers(error: SpineError) -> dict[str, str]:
+def _error_headers(error: SpineError) -> dict[str, str]:
+    """``Retry-After`` when retrying makes sense, and the refusal's code when it has one."""
+    headers = {REFUSAL_HEADER: error.refusal.value} if error.refusal is not None else {}
     if error.retry_at is not None:
-        return {"Retry-After": formatdate(error.retry_at, usegmt=True)}
-    if error.retry_after_s is not None:
-        return {"Retry-After": str(max(1, round(error.retry_after_s)))}
-    return {}
+        headers["Retry-After"] = formatdate(error.retry_at, usegmt=True)
+    elif error.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after_s)))
+    return headers
 
 
 def status_of(error: SpineError) -> int:
@@ -189,7 +192,7 @@ def spine_error_response(error: SpineError) -> JSONResponse:
         display=UNAUTHORISED_DISPLAY if status == 401 and error.code == "ACCESS_DENIED" else None,
     )
     return JSONResponse(
-        body, status_code=status, headers=_retry_headers(error), media_type=FHIR_JSON
+        body, status_code=status, headers=_error_headers(error), media_type=FHIR_JSON
     )
 
 

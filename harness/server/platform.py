@@ -51,9 +51,18 @@ from harness.server.limits import BODYLESS, MESH_MAX_BODY_BYTES, RequestRefused,
 from harness.server.mesh.service import MeshService
 from harness.server.metrics import Metrics
 from harness.server.ratelimit import RateLimiter
+from harness.spine.contracts import (
+    EPS_DISPENSING_BASE,
+    EPS_PRESCRIBING_BASE,
+    MESH_BASE,
+    REFUSAL_HEADER,
+    SDS_BASE,
+    Refusal,
+    api_root,
+)
 
-SDS_PREFIX = "/spine-directory"
-EPS_PREFIXES = ("/fhir-prescribing/", "/fhir-dispensing/")
+SDS_PREFIX = api_root(SDS_BASE)
+EPS_PREFIXES = tuple(api_root(b) + "/" for b in (EPS_PRESCRIBING_BASE, EPS_DISPENSING_BASE))
 EPS_FHIR_JSON = f"{FHIR_JSON}; fhirVersion=4.0"
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SYNC_WAIT_DEFAULT_S = 10.0  # PDS's async-to-sync wrapper waits 10 s unless told otherwise
@@ -64,7 +73,7 @@ NOT_REPLAYED = frozenset({401, 408, 413, 429, 500, 502, 503, 504})
 SLOW_WRITE_RETRY_AFTER_S = 5  # PDS answers a slow update with "Retry-After: 5"
 POLL_INTERVAL_S = 5  # Spine's asynchronous pattern: clients poll every 5 s (EPS façade)
 POLL_SEGMENT = "_poll"  # {api prefix}/_poll/{X-Request-ID}: the status URL of a 202
-MESH_PUBLIC_PATHS = frozenset({"/messageexchange/_ping"})  # answered without authentication
+MESH_PUBLIC_PATHS = frozenset({f"{MESH_BASE}/_ping"})  # answered without authentication
 AUTH_FAILURE_WINDOW_S = 60.0
 AUTH_FAILURE_ADDRESSES = 10_000  # source addresses tracked at once; the oldest is forgotten
 
@@ -206,8 +215,9 @@ def _error(request: Request, api: Api, error: SpineError) -> Response:
     )
     fhir_shaped = spine_error_response(error)
     response.status_code = fhir_shaped.status_code
-    if "retry-after" in fhir_shaped.headers:
-        response.headers["Retry-After"] = fhir_shaped.headers["retry-after"]
+    for name in ("Retry-After", REFUSAL_HEADER):
+        if name in fhir_shaped.headers:
+            response.headers[name] = fhir_shaped.headers[name]
     return response
 
 
@@ -257,7 +267,9 @@ class Platform:
                 request,
                 api,
                 ServiceUnavailable(
-                    f"{api.service} is down for planned maintenance", retry_at=maintenance.until
+                    f"{api.service} is down for planned maintenance",
+                    retry_at=maintenance.until,
+                    refusal=Refusal.MAINTENANCE,
                 ),
             )
         outage = self.faults.active(FaultKind.OUTAGE, api.service)

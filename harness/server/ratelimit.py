@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from harness.server.domain import TooManyRequests
+from harness.spine.contracts import Refusal
 
 WINDOW_S = 60.0  # the per-application quota's rolling window
 SPIKE_WINDOW_S = 1.0
@@ -238,7 +239,11 @@ class RateLimiter:
             self.local_share_checks += 1
         wait = self._admit(self.global_window, self.global_per_s, now, unseen_s)
         if wait is not None:
-            raise TooManyRequests(GLOBAL_DIAGNOSTICS, retry_after_s=max(wait, 1.0))
+            raise TooManyRequests(
+                GLOBAL_DIAGNOSTICS,
+                retry_after_s=max(wait, 1.0),
+                refusal=Refusal.GLOBAL_RATE_LIMIT,
+            )
         if app is None or api is None:
             return
         route = f"{method} {path}"

@@ -45,12 +45,10 @@ from harness.config.scenario import (
     SupplierOutage,
 )
 from harness.slo import Outcome, classify
+from harness.spine.contracts import CLIENT_RETRY
 
 FloatArray = npt.NDArray[np.float64]
-RETRY_STATUSES = frozenset({429, 502, 503, 504})  # the load driver's (harness.load.driver)
-BACKOFF_START_S = 0.2
-BACKOFF_CAP_S = 3.0
-MAX_RETRIES = 3
+RETRY = CLIENT_RETRY  # the load driver's organisations retry by the same policy
 
 
 @dataclass(frozen=True)
@@ -253,8 +251,8 @@ class _Window:
         self, ix: int, inter: InteractionModel, intended: float, home: int, operation: str
     ) -> Generator[simpy.Event, None, None]:
         """One request and the client's retries of it."""
-        delay = BACKOFF_START_S
-        for attempt in range(MAX_RETRIES + 1):
+        delay = RETRY.backoff_start_s
+        for attempt in range(RETRY.max_retries + 1):
             now = self.env.now
             site = self._pick(home, now)
             status, done_at, timed_out, maintenance = self._serve(inter, site, now)
@@ -270,15 +268,15 @@ class _Window:
             self._record(ix, outcome, self.env.now - intended)
             if operation and status == 200:
                 self._mesh_done(operation)
-            if operation or not (timed_out or status is None or status in RETRY_STATUSES):
+            if operation or not (timed_out or status is None or status in RETRY.statuses):
                 return  # MESH calls are not retried by the driver (its next poll catches up)
-            if attempt == MAX_RETRIES:
+            if attempt == RETRY.max_retries:
                 return
             if status is None and not timed_out and len(self.inputs.sites) > 1:
                 self.site_marked_until[site] = self.env.now + self.inputs.failover_hold_s
                 continue
-            yield self.env.timeout(min(delay, BACKOFF_CAP_S))
-            delay = min(delay * 2, BACKOFF_CAP_S)
+            yield self.env.timeout(min(delay, RETRY.backoff_cap_s))
+            delay = min(delay * 2, RETRY.backoff_cap_s)
 
     def _take(self, operation: str) -> bool:
         """Take a message to download or acknowledge, if any (the driver pops it first)."""

@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from harness.spine.contracts import (
+    EPS_DISPENSING_BASE,
+    EPS_PRESCRIBING_BASE,
+    MESH_BASE,
+    PDS_BASE,
+    SCR_BASE,
+    SDS_BASE,
+)
 from harness.spine.organisations import OrgType, type_counts
 
 AVAILABILITY_TARGET = 0.9997  # 99.97 % average availability, 2014 (HSCIC)
@@ -87,12 +95,12 @@ class Interaction:
         return self.id.split(".", 1)[1]
 
 
-_PDS = "/personal-demographics/FHIR/R4"
-_EPS_P = "/fhir-prescribing/FHIR/R4"
-_EPS_D = "/fhir-dispensing/FHIR/R4"
-_SCR = "/summary-care-record/FHIR/R4"
-_SDS = "/spine-directory/FHIR/R4"
-_MESH = "/messageexchange/{mailbox_id}"
+_PDS = PDS_BASE
+_EPS_P = EPS_PRESCRIBING_BASE
+_EPS_D = EPS_DISPENSING_BASE
+_SCR = SCR_BASE
+_SDS = SDS_BASE
+_MESH = MESH_BASE + "/{mailbox_id}"
 _P, _G, _PUT = "POST", "GET", "PUT"
 
 CATALOGUE: tuple[Interaction, ...] = (

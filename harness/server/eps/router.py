@@ -28,9 +28,10 @@ from harness.server.responses import (
     responses,
 )
 from harness.server.routing import ApiRouter
+from harness.spine.contracts import EPS_DISPENSING_BASE, EPS_PRESCRIBING_BASE
 
-PRESCRIBING = "/fhir-prescribing/FHIR/R4"
-DISPENSING = "/fhir-dispensing/FHIR/R4"
+PRESCRIBING = EPS_PRESCRIBING_BASE
+DISPENSING = EPS_DISPENSING_BASE
 prescribing = ApiRouter(prefix=PRESCRIBING, tags=["eps"])
 dispensing = ApiRouter(prefix=DISPENSING, tags=["eps"])
 

@@ -11,8 +11,9 @@ from harness.server.identity.schemas import SessionCreate, SessionPublic
 from harness.server.identity.service import Application, Caller, IdentityService, Session
 from harness.server.openapi import header, reads_headers
 from harness.server.routing import ApiRouter
+from harness.spine.contracts import AUTH_BASE
 
-router = ApiRouter(prefix="/authentication", tags=["identity"])
+router = ApiRouter(prefix=AUTH_BASE, tags=["identity"])
 
 
 def identity_of(request: Request) -> IdentityService:

@@ -18,9 +18,10 @@ from harness.server.domain import MeshProblem
 from harness.server.mesh.directory import Mailbox
 from harness.server.mesh.service import MAX_PAGE, Chunk, MeshService
 from harness.server.routing import ApiRouter
+from harness.spine.contracts import MESH_BASE
 from harness.spine.identifiers import ascii_digits
 
-PREFIX = "/messageexchange"
+PREFIX = MESH_BASE
 MAX_REQUEST_BYTES = 100 * 1024 * 1024  # "at most 100 MB per request"
 MAILBOX_PATTERN = r"^[A-Za-z0-9]{3,20}$"
 

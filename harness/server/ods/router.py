@@ -14,8 +14,9 @@ from harness.server.ods.schemas import Organization
 from harness.server.ods.service import MAX_PAGE, OdsService
 from harness.server.responses import FhirJSONResponse, audited, fhir_response, responses
 from harness.server.routing import ApiRouter
+from harness.spine.contracts import ODS_BASE
 
-PREFIX = "/organisation-data/FHIR/R4"
+PREFIX = f"{ODS_BASE}/FHIR/R4"
 router = ApiRouter(prefix=PREFIX, tags=["ods"])
 
 

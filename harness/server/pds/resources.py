@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.server.datatypes import NHS_NUMBER_SYSTEM, ods_reference
 from harness.server.pds.search import Facts
+from harness.spine.contracts import PDS_BASE
 from harness.spine.population import Person
 
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -20,7 +21,7 @@ NOMINATED_PHARMACY_URL = (
 )
 HIDDEN_WHEN_RESTRICTED = ("address", "telecom", "generalPractitioner", "extension")
 RELATIONSHIPS = {"MTH": "mother", "NOK": "next of kin"}
-PATIENT_PATH = "/personal-demographics/FHIR/R4/Patient"
+PATIENT_PATH = f"{PDS_BASE}/Patient"
 
 
 def security_labels(restricted: bool) -> list[dict[str, str]]:

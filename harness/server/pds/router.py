@@ -34,8 +34,9 @@ from harness.server.responses import (
     responses,
 )
 from harness.server.routing import ApiRouter
+from harness.spine.contracts import PDS_BASE
 
-PREFIX = "/personal-demographics/FHIR/R4"
+PREFIX = PDS_BASE
 router = ApiRouter(prefix=PREFIX, tags=["pds"])
 NhsNumber = Annotated[str, Path(min_length=1, max_length=20, description="10-digit NHS number")]
 

@@ -30,10 +30,11 @@ from harness.server.pds.service import PdsService
 from harness.server.scr.access import ALERT_TYPES, MAX_REASON, AccessControl
 from harness.server.store import Store
 from harness.server.store.schema import scr_documents
+from harness.spine.contracts import SCR_BASE
 
 PERMISSION_SYSTEM = "https://fhir.nhs.uk/CodeSystem/SCR-ACS-Permission"  # assumption
 SCR_TYPE = {"system": "http://snomed.info/sct", "code": "196981000000101", "display": "GP Summary"}
-SCR_PATH = "/summary-care-record/FHIR/R4"
+SCR_PATH = SCR_BASE
 
 
 def _invalid(message: str) -> BadRequest:

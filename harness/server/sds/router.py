@@ -18,8 +18,9 @@ from harness.server.openapi import reads_headers
 from harness.server.responses import FhirJSONResponse, fhir_response, responses
 from harness.server.routing import ApiRouter
 from harness.server.sds.service import Lookup, SdsService, parse_lookup
+from harness.spine.contracts import SDS_BASE
 
-PREFIX = "/spine-directory/FHIR/R4"
+PREFIX = SDS_BASE
 router = ApiRouter(prefix=PREFIX, tags=["sds"])
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from harness.config import ServerSettings
 from harness.server.app import create_app
 from harness.server.store.schema import audit, idempotency, sessions
+from harness.spine.contracts import REFUSAL_HEADER, Refusal, refusal_of
 from tests.factories import admin, credentials, login, rid
 
 ODS_PATH = "/organisation-data/FHIR/R4/Organization"
@@ -248,6 +249,8 @@ def test_per_application_rate_limit(server_settings: ServerSettings) -> None:
         limited = client.get(f"{ODS_PATH}/{ods}", headers={**headers, **rid()})
         assert _code(limited) == "TOO_MANY_REQUESTS"
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        # The caller's own quota: a load test counts it against the service, not as capacity.
+        assert refusal_of(429, limited.headers) is None
         # Another application's quota is its own.
         _, other = login(client, 1)
         assert client.get(f"{ODS_PATH}/{ods}", headers={**other, **rid()}).status_code == 200
@@ -279,6 +282,9 @@ def test_global_rate_limit_names_capacity(server_settings: ServerSettings) -> No
     assert [r.status_code for r in responses][:3] == [200, 200, 200]
     assert responses[3].status_code == 429
     assert "Retry-After" in responses[3].headers
+    # Named by its code, which the load driver reads (never the wording of the error).
+    assert responses[3].headers[REFUSAL_HEADER] == "global-rate-limit"
+    assert refusal_of(429, responses[3].headers) is Refusal.GLOBAL_RATE_LIMIT
 
 
 def test_admin_api_needs_its_token(client: TestClient, server_settings: ServerSettings) -> None:
@@ -308,9 +314,14 @@ def test_maintenance_answers_503_with_http_date(client: TestClient) -> None:
     assert _code(refused) == "SERVICE_UNAVAILABLE"
     back_at = parsedate_to_datetime(refused.headers["Retry-After"]).timestamp()
     assert 100 < back_at - time.time() < 130
+    assert refusal_of(503, refused.headers) is Refusal.MAINTENANCE
     # Other services are not in maintenance.
     assert client.get("/messageexchange/_ping").status_code == 200
-    assert client.delete("/admin/faults", headers=admin()).json()["cleared"] == 1
+    # MESH answers in its own error shape, with the same code.
+    client.post("/admin/maintenance", json={"service": "mesh", "duration_s": 60}, headers=admin())
+    mesh = client.get("/messageexchange/_ping")
+    assert (mesh.status_code, refusal_of(503, mesh.headers)) == (503, Refusal.MAINTENANCE)
+    assert client.delete("/admin/faults", headers=admin()).json()["cleared"] == 2
     assert (
         client.get(f"{ODS_PATH}/{cred['ods_code']}", headers={**headers, **rid()}).status_code
         == 200
@@ -322,6 +333,7 @@ def test_outage_errors_and_latency_faults(client: TestClient) -> None:
     outage = client.get("/messageexchange/_ping")
     assert outage.status_code == 503
     assert int(outage.headers["Retry-After"]) >= 1
+    assert refusal_of(503, outage.headers) is None  # an outage is not planned maintenance
     assert client.delete(f"/admin/faults/{fault_id}", headers=admin()).status_code == 200
     _fault(client, kind="errors", service="mesh", duration_s=60, fraction=1.0, status=502)
     assert client.get("/messageexchange/_ping").status_code == 502

@@ -284,9 +284,10 @@ def test_small_directories_build_with_unique_shaped_codes(count: int) -> None:
 
 def test_20000_organisations_build_in_well_under_a_second() -> None:
     build_directory(500, seed=0)  # warm imports and caches outside the timed call
-    start = time.perf_counter()
+    # CPU time, not wall time: other tests share the machine (make unit runs two at once).
+    start = time.process_time()
     built = build_directory(20_000, seed=99)
-    elapsed_s = time.perf_counter() - start
+    elapsed_s = time.process_time() - start
     assert len(built) == 20_000
     # Generous bound: a build takes ~0.1 s; this catches an accidental O(n^2) step.
-    assert elapsed_s < 1.0, f"build_directory(20_000) took {elapsed_s:.2f} s"
+    assert elapsed_s < 1.0, f"build_directory(20_000) took {elapsed_s:.2f} s of CPU"
