@@ -28,7 +28,7 @@ BASE_S = tuple(np.linspace(0.004, 0.020, 21))  # service times of the window mod
 
 def _load() -> tuple[int, int]:
     """(bad, excluded) of ten pds requests answered 503 "under maintenance", as the driver
-    records them: ``maintenance`` is its reading of the 503's diagnostics."""
+    records them: ``maintenance`` is its reading of the 503's refusal code."""
     recorder = Recorder()
     for i in range(10):
         outcome = classify(503, latency_s=0.01, latency_slo_s=0.5, maintenance=True)
