@@ -24,6 +24,7 @@ from harness.load.interactions import supported
 from harness.load.plan import RunOptions, build_plan
 from harness.load.results import GeneratorReport, report_from_json, report_to_json
 from harness.load.runner import OpenModelUser, build_generator, report_of
+from harness.load.target import probe_target
 
 PLAN_MESSAGE = "harness_plan"
 REPORT_MESSAGE = "harness_report"
@@ -106,8 +107,6 @@ def run_worker(master_host: str, master_port: int = DEFAULT_MASTER_PORT) -> int:
         options = RunOptions.from_json(raw)
 
         def play() -> None:
-            from harness.load.session import probe_target
-
             plan = build_plan(scenario, options, supported(probe_target(options.target)))
             generator, recorder = build_generator(
                 plan,

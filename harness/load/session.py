@@ -34,6 +34,7 @@ from harness.load.results import (
     report_from_json,
     write_load_results,
 )
+from harness.load.target import probe_target
 
 PROCESS_CAPACITY_PER_S = 2_500.0  # arrivals one generator process sustains here (make bench)
 START_DELAY_S = 3.0  # time for generator processes to start before the schedule begins
@@ -50,25 +51,6 @@ class LoadOutcome:
     health: Health
     section: dict[str, Any]
     reports: list[GeneratorReport]
-
-
-def probe_target(target: str) -> set[str] | None:
-    """Check the target is a reachable Spine server; return the paths it serves (if published)."""
-    try:
-        ping = requests.get(f"{target}/messageexchange/_ping", timeout=5, verify=False)
-    except requests.RequestException as exc:
-        raise ConfigurationError(f"target {target} is unreachable: {exc}") from None
-    try:
-        spec = requests.get(f"{target}/openapi.json", timeout=5, verify=False)
-        paths = set(spec.json().get("paths", {})) if spec.status_code == 200 else None
-    except (requests.RequestException, ValueError):
-        paths = None
-    if ping.status_code != 200 and not paths:
-        raise ConfigurationError(
-            f"target {target} does not look like a Spine server "
-            f"(GET /messageexchange/_ping answered {ping.status_code}, no OpenAPI document)"
-        )
-    return paths
 
 
 def estimate_peak_per_s(plan: LoadPlan) -> float:

@@ -1,4 +1,5 @@
-"""Before a load run against ``--target``: does the server know the scenario's organisations?
+"""Before a load run against ``--target``: is it a Spine server, and does it know the scenario's
+organisations?
 
 The load driver derives every organisation's credentials from the scenario's directory (its
 size and seed) and an identity secret; a reference server started with another directory or
@@ -11,9 +12,30 @@ from __future__ import annotations
 
 import requests
 
+from harness.errors import ConfigurationError
+from harness.spine.contracts import MESH_BASE
 from harness.spine.credentials import secret_fingerprint
 
 DIRECTORY_PATH = "/harness/directory"
+
+
+def probe_target(target: str) -> set[str] | None:
+    """Check the target is a reachable Spine server; return the paths it serves (if published)."""
+    try:
+        ping = requests.get(f"{target}{MESH_BASE}/_ping", timeout=5, verify=False)
+    except requests.RequestException as exc:
+        raise ConfigurationError(f"target {target} is unreachable: {exc}") from None
+    try:
+        spec = requests.get(f"{target}/openapi.json", timeout=5, verify=False)
+        paths = set(spec.json().get("paths", {})) if spec.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        paths = None
+    if ping.status_code != 200 and not paths:
+        raise ConfigurationError(
+            f"target {target} does not look like a Spine server "
+            f"(GET /messageexchange/_ping answered {ping.status_code}, no OpenAPI document)"
+        )
+    return paths
 
 
 def directory_mismatch(

@@ -20,7 +20,8 @@ from harness.load.interactions import supported
 from harness.load.plan import RunOptions, build_plan
 from harness.load.results import dump_report
 from harness.load.runner import run_generator
-from harness.load.session import CHILD_READY_TIMEOUT_S, probe_target
+from harness.load.session import CHILD_READY_TIMEOUT_S
+from harness.load.target import probe_target
 
 START_WAIT_S = CHILD_READY_TIMEOUT_S + 60  # the parent gives up on slow siblings before this
 

@@ -10,16 +10,12 @@ cause that cost the pool its capacity or sent it the extra traffic.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import numpy.typing as npt
 
 from harness.config.availability import Cause
+from harness.simulation.prepared import Prepared
 from harness.simulation.queueing import MINUTE_S
-
-if TYPE_CHECKING:
-    from harness.simulation.flows import Prepared
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -12,18 +12,15 @@ servers and arrivals, carrying the fluid backlog through the split.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from harness.simulation.layout import SERVICES, Layout
 from harness.simulation.model import Channels, Infrastructure
+from harness.simulation.prepared import Prepared
 from harness.simulation.queueing import MINUTE_S, split_shares, split_walk
 from harness.simulation.timeline import Group, Timeline
-
-if TYPE_CHECKING:
-    from harness.simulation.flows import Prepared
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
