@@ -109,7 +109,6 @@ def _tally(outs: list[Path]) -> dict[str, Counter[str]]:
     return found
 
 
-@pytest.mark.serial  # good means within the latency threshold: it needs the machine alone
 def test_clinical_journeys_are_driven_and_change_the_server(
     server: LiveServer, tmp_path: Path
 ) -> None:
@@ -137,7 +136,10 @@ def test_clinical_journeys_are_driven_and_change_the_server(
     for interaction in CLINICAL:
         counts = tally.get(interaction, Counter())
         assert counts["attempts"] > 0, (interaction, tally)
-        assert counts["good"] >= 0.9 * counts["attempts"], (interaction, counts)
+        # Answered as the journey expects (2xx): this test is about what the journeys do to
+        # the server; whether answers were fast enough is the timing tests' business.
+        answered = sum(n for k, n in counts.items() if k.startswith("status 2"))
+        assert answered >= 0.9 * counts["attempts"], (interaction, counts)
         assert counts["status 401"] == counts["status 403"] == 0, (interaction, counts)
     with sqlite3.connect(tmp_path / "journeys.db") as db:
         statuses = dict(db.execute("SELECT status, COUNT(*) FROM eps_prescriptions GROUP BY 1"))
