@@ -14,13 +14,13 @@ from types import ModuleType
 
 import pytest
 
-from tests.conformance import test_eps, test_mesh, test_pds, test_sds
+from tests.conformance import test_eps, test_mesh, test_pds, test_scr, test_sds
 from tests.conformance.conftest import differences
 from tests.conftest import PROJECT_ROOT
 
 PAGE = PROJECT_ROOT / "docs" / "reference" / "conformance.md"
 ROW = re.compile(
-    r"^\| (PDS|SDS|MESH|EPS)\b[^|]*\|[^|]*\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", re.M
+    r"^\| (PDS|SDS|MESH|EPS|SCR)\b[^|]*\|[^|]*\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", re.M
 )
 
 
@@ -42,6 +42,7 @@ def _judged() -> dict[str, int]:
         "SDS": _parametrized(test_sds),
         "MESH": _parametrized(test_mesh),
         "EPS": _parametrized(test_eps),
+        "SCR": _parametrized(test_scr),
     }
 
 

@@ -12,12 +12,16 @@ The shapes follow the EPS FHIR APIs, simplified to what the state machine needs:
   ``dispenseRequest.validityPeriod.start`` in the future makes a post-dated (9001) issue.
 - **dispense-notification** is a ``message`` Bundle of ``MedicationDispense``: ``type`` is the
   line item status (0001–0004), ``authorizingPrescription[0].identifier`` the line item and its
-  ``Extension-DM-GroupIdentifier`` extension the prescription.
-- **release** is a ``Parameters`` with ``owner`` (the pharmacy's ODS code) and optionally
+  ``Extension-DM-GroupIdentifier`` extension the prescription, or (as published)
+  ``authorizingPrescription[0].reference`` points to a contained MedicationRequest that
+  carries both.
+- **release** is a ``Parameters`` with ``owner`` (the pharmacy's ODS code, as an identifier or,
+  as published, an Organization resource) and optionally
   ``group-identifier`` (one prescription; without it, the nominated batch).
 - **return** and **withdraw** are a ``Task`` with ``status`` ``rejected`` or ``in-progress``
   and the prescription in ``groupIdentifier``; **claim** is a ``Claim`` whose
-  ``prescription.identifier`` names the prescription.
+  ``prescription.identifier`` (or, as published, its ``Extension-DM-GroupIdentifier``) names the
+  prescription.
 
 Short-form prescription ids look like ``A0548B-A99968-451485``: six hex digits, the
 prescriber's ODS code left-padded with zeros to six, five hex digits and an ISO/IEC 7064
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from harness.server.datatypes import NHS_NUMBER_SYSTEM, identifier_value
+from harness.server.datatypes import NHS_NUMBER_SYSTEM, ODS_SYSTEM, identifier_value
 from harness.server.domain import BadRequest
 
 PRESCRIPTION_ID_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-number"
@@ -41,6 +45,10 @@ LINE_ITEM_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"
 MESSAGE_EVENT_SYSTEM = "https://fhir.nhs.uk/CodeSystem/message-event"
 DISPENSE_TYPE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
 GROUP_IDENTIFIER_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-GroupIdentifier"
+NON_DISPENSING_URL = (
+    "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionNonDispensingReason"
+)
+ORDER_INTENTS = ("order", "original-order", "instance-order")  # MedicationRequest.intent
 MAX_ITEMS = 4  # EPS allows up to four line items per prescription
 MAX_ISSUES = 13  # an eRD course of a year of four-weekly issues (assumption)
 _CHECK_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+"
@@ -191,6 +199,13 @@ def read_order(bundle: Any) -> Order:
     requests = [r for r in resources if r.get("resourceType") == "MedicationRequest"]
     if not 1 <= len(requests) <= MAX_ITEMS:
         raise invalid(f"a prescription has 1 to {MAX_ITEMS} MedicationRequests")
+    if any(r.get("intent") not in ORDER_INTENTS for r in requests):
+        # EPS's published wording (examples/errors/4-Process-Response-Send-400_invalid_intent)
+        raise BadRequest(
+            "MedicationRequest.intent must be order, original-order or instance-order.",
+            code="INVALID_VALUE",
+            issue_type="value",
+        )
     ids = {identifier_value(r.get("groupIdentifier")) for r in requests}
     if len(ids) != 1 or None in ids:
         raise invalid("every MedicationRequest needs the same groupIdentifier")
@@ -262,19 +277,59 @@ def read_dispense(bundle: Any) -> DispenseNotification:
     dispenses = [r for r in resources if r.get("resourceType") == "MedicationDispense"]
     if not dispenses:
         raise invalid("a dispense notification needs at least one MedicationDispense")
+    if len({_non_dispensing_reason(d) for d in dispenses}) > 1:
+        # EPS's published wording (examples/errors/3-Process-Response-Dispense-400_Invalid_Value)
+        raise BadRequest(
+            "Expected all MedicationDispenses to have the same value for "
+            "MedicationDispense.extension:prescriptionNonDispensingReason",
+            issue_type="invalid",
+        )
     prescription_ids: set[str] = set()
     items: dict[str, str] = {}
     for dispense in dispenses:
         authorising = (dispense.get("authorizingPrescription") or [{}])[0]
+        contained = _contained(dispense, authorising.get("reference"))
+        if contained is not None:  # the published shape: "#m1", a contained MedicationRequest
+            items[_line_id(contained)] = _dispense_code(dispense)
+            prescription_ids.add(str(identifier_value(contained.get("groupIdentifier"))))
+            continue
         items[_line_id(authorising)] = _dispense_code(dispense)
-        for extension in authorising.get("extension") or []:
-            if extension.get("url") == GROUP_IDENTIFIER_URL:
-                for part in extension.get("extension") or []:
-                    if part.get("url") == "shortForm":
-                        prescription_ids.add(str(identifier_value(part.get("valueIdentifier"))))
+        prescription_ids.update(_short_forms(authorising))
     if len(prescription_ids) != 1:
         raise invalid("every MedicationDispense must name the same prescription (shortForm)")
     return DispenseNotification(prescription_ids.pop(), items)
+
+
+def _non_dispensing_reason(dispense: dict[str, Any]) -> str | None:
+    """The prescription-level non-dispensing reason code a MedicationDispense carries."""
+    for extension in dispense.get("extension") or []:
+        if extension.get("url") == NON_DISPENSING_URL:
+            return str((extension.get("valueCoding") or {}).get("code"))
+    return None
+
+
+def _contained(resource: dict[str, Any], reference: Any) -> dict[str, Any] | None:
+    """The contained MedicationRequest a local reference (``#id``) points to, if any."""
+    if not isinstance(reference, str) or not reference.startswith("#"):
+        return None
+    for contained in resource.get("contained") or []:
+        if (
+            contained.get("resourceType") == "MedicationRequest"
+            and contained.get("id") == reference[1:]
+        ):
+            return dict(contained)
+    raise invalid(f"{reference!r} names no contained MedicationRequest")
+
+
+def _short_forms(element: dict[str, Any]) -> set[str]:
+    """Prescription ids named by an element's ``Extension-DM-GroupIdentifier`` (shortForm)."""
+    return {
+        str(identifier_value(part.get("valueIdentifier")))
+        for extension in element.get("extension") or []
+        if extension.get("url") == GROUP_IDENTIFIER_URL
+        for part in extension.get("extension") or []
+        if part.get("url") == "shortForm"
+    }
 
 
 def _dispense_code(dispense: dict[str, Any]) -> str:
@@ -290,7 +345,7 @@ def read_release(parameters: Any) -> tuple[str, str | None]:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise invalid("the body must be a FHIR Parameters resource")
     values = {
-        p.get("name"): identifier_value(p.get("valueIdentifier"))
+        p.get("name"): identifier_value(p.get("valueIdentifier")) or _organisation_code(p)
         for p in parameters.get("parameter") or []
         if isinstance(p, dict)
     }
@@ -298,6 +353,18 @@ def read_release(parameters: Any) -> tuple[str, str | None]:
     if not owner:
         raise invalid("the 'owner' parameter (the dispenser's ODS code) is required")
     return owner, values.get("group-identifier")
+
+
+def _organisation_code(parameter: dict[str, Any]) -> str | None:
+    """The ODS code of a parameter given as an Organization resource (the published release
+    ``owner``)."""
+    resource = parameter.get("resource")
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Organization":
+        return None
+    for identifier in resource.get("identifier") or []:
+        if identifier.get("system") == ODS_SYSTEM and identifier.get("value"):
+            return str(identifier["value"])
+    return None
 
 
 @client_json
@@ -320,7 +387,11 @@ def read_claim(claim: Any) -> str:
     """The prescription id a Claim is for."""
     if not isinstance(claim, dict) or claim.get("resourceType") != "Claim":
         raise invalid("the body must be a FHIR Claim")
-    prescription_id = identifier_value((claim.get("prescription") or {}).get("identifier"))
+    prescription = claim.get("prescription") or {}
+    # The published claims name the prescription by its Extension-DM-GroupIdentifier.
+    named = {identifier_value(prescription.get("identifier"))} | _short_forms(prescription)
+    named.discard(None)
+    prescription_id = named.pop() if len(named) == 1 else None
     if not prescription_id:
         raise invalid("Claim.prescription.identifier must name the prescription")
     return prescription_id

@@ -126,9 +126,10 @@ async def retrieve(
 
 @router.post(
     "/$setPermission",
+    status_code=201,
     response_class=FhirJSONResponse,
     openapi_extra=request_body(SetPermission),
-    responses=responses(OperationOutcome, "Permission recorded"),
+    responses=responses(OperationOutcome, "Permission recorded", status_code=201),
 )
 async def set_permission(request: Request, session: SessionDep) -> JSONResponse:
     """Record the patient's permission for this organisation to view their SCR."""
@@ -136,7 +137,8 @@ async def set_permission(request: Request, session: SessionDep) -> JSONResponse:
     with audited(request, session, "scr.set-permission", "SCR") as note:
         nhs_number, code = await scr.set_permission(session, await json_body(request))
         note.resource = f"Patient/{nhs_number}/permission"
-    return fhir_response(informational(f"permission to view set to {code}"))
+    # 201, as the SCR specification publishes ("Permission successfully updated").
+    return fhir_response(informational(f"permission to view set to {code}"), status_code=201)
 
 
 @router.post(

@@ -25,7 +25,8 @@ class DocumentBundle(FhirIn):
 
 
 class SetPermission(FhirIn):
-    """``nhsNumber`` (valueIdentifier) and ``permissionCode`` (valueCoding ``Yes`` or ``No``)."""
+    """``nhsNumber`` (valueString or valueIdentifier) and ``permissionCode`` (valueCoding
+    ``Yes``, ``No`` or ``Ask``), as parameters or, as published, parts of ``setPermissions``."""
 
     resource_type: Literal["Parameters"] = Field(alias="resourceType")
     parameter: list[dict[str, Any]]
@@ -33,12 +34,15 @@ class SetPermission(FhirIn):
 
 class AuditEventIn(FhirIn):
     """A privacy alert: ``type.code`` 1 (Create LR (Self Claimed)) or 2 (Emergency access),
-    ``entity[0].what.identifier`` the patient, ``purposeOfEvent`` the reason."""
+    the patient as the agent with an NHS number (as published) or ``entity[0].what.identifier``,
+    and the reason as ``subtype`` (as published) or ``purposeOfEvent``."""
 
     resource_type: Literal["AuditEvent"] = Field(alias="resourceType")
     type: Coding
-    entity: list[dict[str, Any]]
-    purpose_of_event: list[dict[str, Any]] = Field(alias="purposeOfEvent")
+    agent: list[dict[str, Any]] | None = None
+    entity: list[dict[str, Any]] | None = None
+    subtype: list[Coding] | None = None
+    purpose_of_event: list[dict[str, Any]] | None = Field(default=None, alias="purposeOfEvent")
 
 
 class AuditEventOut(AuditEventIn):

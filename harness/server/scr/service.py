@@ -22,7 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.datatypes import NHS_NUMBER_SYSTEM, identifier_value, ods_reference
-from harness.server.domain import BadRequest, Conflict, Forbidden
+from harness.server.domain import BadRequest, Conflict, Forbidden, NotFound
 from harness.server.identity.rbac import require, require_interaction
 from harness.server.identity.service import Session
 from harness.server.pds import resources
@@ -33,6 +33,9 @@ from harness.server.store.schema import scr_documents
 from harness.spine.contracts import SCR_BASE
 
 PERMISSION_SYSTEM = "https://fhir.nhs.uk/CodeSystem/SCR-ACS-Permission"  # assumption
+# The published SCR-ACSPermission codes; only Yes is a standing permission to view (Ask: ask
+# the patient each time, so no view without an emergency declaration).
+PERMISSION_CODES = ("Yes", "No", "Ask")
 SCR_TYPE = {"system": "http://snomed.info/sct", "code": "196981000000101", "display": "GP Summary"}
 SCR_PATH = SCR_BASE
 
@@ -93,9 +96,12 @@ class ScrService:
         """Store a new SCR (or a new version of one)."""
         require_interaction(session.role, "scr.upload")
         composition = _composition(bundle)
-        nhs_number = identifier_value(_object(composition.get("subject")).get("identifier"))
+        nhs_number = _subject_nhs_number(bundle, _object(composition.get("subject")))
         if not nhs_number:
-            raise _invalid("Composition.subject.identifier must carry the NHS number")
+            raise _invalid(
+                "Composition.subject must carry the NHS number (identifier) or reference the "
+                "bundle's Patient, whose identifier carries it"
+            )
         record = (await self.pds.record(nhs_number)).resource
         if session.ods_code != resources.registered_gp(record):
             raise Forbidden(
@@ -158,10 +164,17 @@ class ScrService:
         """``$setPermission``: the patient's answer to "may we view your SCR?"."""
         require_interaction(session.role, "scr.view")
         values = _parameters(parameters)
-        nhs_number = identifier_value(values.get("nhsNumber"))
+        number = values.get("nhsNumber")
+        nhs_number = number if isinstance(number, str) else identifier_value(number)
         code = _object(values.get("permissionCode")).get("code")
-        if not nhs_number or code not in ("Yes", "No"):
-            raise _invalid("$setPermission needs nhsNumber and permissionCode Yes or No")
+        if not nhs_number or code not in PERMISSION_CODES:
+            raise _invalid(
+                f"$setPermission needs nhsNumber and permissionCode {' or '.join(PERMISSION_CODES)}"
+            )
+        try:
+            await self.pds.record(nhs_number)
+        except NotFound:  # the specification's "Patient not found" scenario answers 400
+            raise _invalid(f"Patient {nhs_number} not found") from None
         await self.access.require(session, nhs_number, emergency=None, needs_permission=False)
         await self.access.set_permission(session, nhs_number, code)
         return nhs_number, code
@@ -174,14 +187,13 @@ class ScrService:
         alert_type = str(_object(event.get("type")).get("code"))
         if alert_type not in ALERT_TYPES:
             raise _invalid(f"AuditEvent.type.code must be one of {sorted(ALERT_TYPES)}")
-        entity = _first(event.get("entity"))
-        nhs_number = identifier_value(_object(entity.get("what")).get("identifier"))
-        purpose = _first(event.get("purposeOfEvent"))
-        reason = _first(purpose.get("coding")).get("code") or purpose.get("text")
-        if not isinstance(reason, str):
-            reason = None
+        nhs_number = _alert_patient(event)
+        reason = _alert_reason(event)
         if not nhs_number or not reason:
-            raise _invalid("AuditEvent needs entity[0].what.identifier and a purposeOfEvent")
+            raise _invalid(
+                "AuditEvent needs the patient (an agent's NHS number, or entity[0].what) and a "
+                "reason (subtype or purposeOfEvent)"
+            )
         await self.pds.record(nhs_number)  # the patient must exist
         if alert_type == "1":
             require(session.role, "B8028")
@@ -206,6 +218,63 @@ def _first(value: Any) -> dict[str, Any]:
     return _object(value[0]) if isinstance(value, list) and value else {}
 
 
+def _subject_nhs_number(bundle: dict[str, Any], subject: dict[str, Any]) -> str | None:
+    """The NHS number of the Composition's subject: its identifier or, as published, the
+    identifier of the bundle's Patient it references (``Patient/<id>`` or a ``fullUrl``)."""
+    number = identifier_value(subject.get("identifier"))
+    reference = subject.get("reference")
+    if number or not isinstance(reference, str):
+        return number
+    entries = bundle.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        resource = _object(_object(entry).get("resource"))
+        if resource.get("resourceType") != "Patient":
+            continue
+        full_url = _object(entry).get("fullUrl")
+        if reference in (f"Patient/{resource.get('id')}", full_url):
+            return _nhs_number(resource.get("identifier"))
+    return None
+
+
+def _nhs_number(identifiers: Any) -> str | None:
+    """The NHS number among identifiers (a list, or one identifier)."""
+    listed = identifiers if isinstance(identifiers, list) else [identifiers]
+    for identifier in map(_object, listed):
+        if identifier.get("system") == NHS_NUMBER_SYSTEM and isinstance(
+            identifier.get("value"), str
+        ):
+            return str(identifier["value"])
+    return None
+
+
+def _alert_patient(event: dict[str, Any]) -> str | None:
+    """The patient of a privacy alert: the agent with an NHS number (as published) or, in the
+    harness's earlier shape, ``entity[0].what.identifier``."""
+    agents = event.get("agent")
+    for agent in map(_object, agents if isinstance(agents, list) else []):
+        number = _nhs_number(_object(agent.get("who")).get("identifier"))
+        if number:
+            return number
+    return identifier_value(_object(_first(event.get("entity")).get("what")).get("identifier"))
+
+
+def _alert_reason(event: dict[str, Any]) -> str | None:
+    """Why the alert was raised: ``purposeOfEvent`` or, as published, ``subtype[0]`` (the
+    SCR-AlertReason code and its display), else the free-text ``outcomeDesc``."""
+    purpose = _first(event.get("purposeOfEvent"))
+    subtype = _first(event.get("subtype"))
+    for reason in (
+        _first(purpose.get("coding")).get("code"),
+        purpose.get("text"),
+        subtype.get("display"),
+        subtype.get("code"),
+        event.get("outcomeDesc"),
+    ):
+        if isinstance(reason, str) and reason:
+            return reason
+    return None
+
+
 def _parameters(parameters: Any) -> dict[str, Any]:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise _invalid("the body must be a FHIR Parameters resource")
@@ -215,6 +284,14 @@ def _parameters(parameters: Any) -> dict[str, Any]:
         if isinstance(parameter, dict) and parameter.get("name"):
             value = next((v for k, v in parameter.items() if k.startswith("value")), None)
             values[str(parameter["name"])] = value
+            # The published $setPermission nests its values as parts of one parameter.
+            parts = parameter.get("part")
+            for part in parts if isinstance(parts, list) else []:
+                if isinstance(part, dict) and part.get("name"):
+                    values.setdefault(
+                        str(part["name"]),
+                        next((v for k, v in part.items() if k.startswith("value")), None),
+                    )
     return values
 
 

@@ -457,3 +457,107 @@ def test_openapi_describes_eps(client: TestClient) -> None:
         if method == "post":
             schema = operation["requestBody"]["content"]["application/fhir+json"]["schema"]
             assert schema["properties"]["resourceType"]
+
+
+# The published shapes (NHSDigital/electronic-prescription-service-api, examples/): release
+# owner as an Organization resource, authorizingPrescription referencing a contained
+# MedicationRequest, and a Claim naming its prescription by Extension-DM-GroupIdentifier.
+def _published_release(owner: str, pid: str) -> dict[str, Any]:
+    body = builders.release(owner, pid)
+    organisation = {
+        "resourceType": "Organization",
+        "identifier": [{"system": builders.ODS, "value": owner}],
+        "name": "The Simple Pharmacy",
+    }
+    body["parameter"][0] = {"name": "owner", "resource": organisation}
+    return body
+
+
+def _published_dispense(body: dict[str, Any]) -> dict[str, Any]:
+    for entry in body["entry"]:
+        dispense = entry["resource"]
+        if dispense["resourceType"] != "MedicationDispense":
+            continue
+        authorising = dispense["authorizingPrescription"][0]
+        group = authorising["extension"][0]["extension"][0]["valueIdentifier"]
+        dispense["contained"] = [
+            {
+                "resourceType": "MedicationRequest",
+                "id": "m1",
+                "status": "active",
+                "intent": "order",
+                "subject": dispense["subject"],
+                "medicationCodeableConcept": dispense["medicationCodeableConcept"],
+                "groupIdentifier": group,
+                "identifier": [authorising["identifier"]],
+            }
+        ]
+        dispense["authorizingPrescription"] = [{"reference": "#m1"}]
+    return body
+
+
+def _published_claim(body: dict[str, Any]) -> dict[str, Any]:
+    pid = body["prescription"]["identifier"]
+    body["prescription"] = {
+        "extension": [
+            {
+                "url": builders.GROUP_IDENTIFIER_URL,
+                "extension": [{"url": "shortForm", "valueIdentifier": pid}],
+            }
+        ]
+    }
+    return body
+
+
+def test_prescription_lifecycle_in_the_published_shapes(world: World) -> None:
+    pid, (a, b) = world.create()
+    release = _published_release(world.pharmacy, pid)
+    ok(world.post(f"{DISPENSING}/Task/$release", release, world.pharmacist))
+    notification = _published_dispense(
+        builders.dispense(pid, {a: "0001", b: "0001"}, PATIENT, world.pharmacy)
+    )
+    fhir_valid(notification)
+    ok(world.post(f"{DISPENSING}/$process-message", notification, world.pharmacist))
+    assert world.track(pid) == [("0006", {a: "0001", b: "0001"})]
+    claim = _published_claim(builders.claim(pid, PATIENT, world.pharmacy))
+    ok(world.post(f"{DISPENSING}/Claim", claim, world.pharmacist))
+    assert world.statuses(pid) == ["0008"]
+
+
+def test_published_refusals_of_malformed_messages(world: World) -> None:
+    _, _, order = builders.order(world.gp_ods, PATIENT, nominated=world.pharmacy)
+    for entry in order["entry"]:
+        if entry["resource"]["resourceType"] == "MedicationRequest":
+            entry["resource"]["intent"] = "plan"
+    response = world.post(f"{PRESCRIBING}/$process-message", order, world.gp)
+    assert response.status_code == 400, response.text
+    issue = response.json()["issue"][0]
+    assert (issue["code"], issue["diagnostics"]) == (
+        "value",
+        "MedicationRequest.intent must be order, original-order or instance-order.",
+    )
+    pid, (a, b) = world.create()
+    ok(world.release(pid))
+    notification = builders.dispense(pid, {a: "0002", b: "0002"}, PATIENT, world.pharmacy)
+    dispenses = [e["resource"] for e in notification["entry"]][-2:]
+    for dispense, reason in zip(dispenses, ("0008", "0004"), strict=True):
+        dispense["extension"] = [
+            {
+                "url": "https://fhir.nhs.uk/StructureDefinition/"
+                "Extension-DM-PrescriptionNonDispensingReason",
+                "valueCoding": {"code": reason},
+            }
+        ]
+    response = world.post(f"{DISPENSING}/$process-message", notification, world.pharmacist)
+    refused(response, 400, "INVALID_VALUE")
+    assert response.json()["issue"][0]["code"] == "invalid"
+    assert "prescriptionNonDispensingReason" in response.json()["issue"][0]["diagnostics"]
+
+
+def test_published_reference_to_a_missing_contained_request_is_refused(world: World) -> None:
+    pid, (a, _) = world.create()
+    ok(world.release(pid))
+    notification = _published_dispense(builders.dispense(pid, {a: "0001"}, PATIENT, world.pharmacy))
+    notification["entry"][-1]["resource"]["authorizingPrescription"] = [{"reference": "#m9"}]
+    response = world.post(f"{DISPENSING}/$process-message", notification, world.pharmacist)
+    refused(response, 400, "INVALID_MESSAGE")

@@ -105,7 +105,7 @@ def test_upload_find_permit_and_read(ward: Ward) -> None:
     assert reference["masterIdentifier"]["value"] == document_id
     assert reference["securityLabel"][0]["coding"][0]["code"] == "Unknown"
     refused(ward.read(document_id, ward.gp), 403, "ACCESS_DENIED")  # no permission to view yet
-    assert ward.permit(ward.gp).status_code == 200
+    assert ward.permit(ward.gp).status_code == 201
     [record] = entries(ward.read(document_id, ward.gp))
     assert record["id"] == document_id
     assert record["entry"][1]["resource"]["code"]["text"] == "Penicillin"
@@ -159,7 +159,7 @@ def test_self_claimed_relationship_opens_the_record_and_alerts(
     assert alerts(client) == [("1", trust, "direct-care")]
     assert [r["id"] for r in entries(ward.references(doctor))] == [document_id]
     refused(ward.read(document_id, doctor), 403, "ACCESS_DENIED")  # still needs permission
-    assert ward.permit(doctor).status_code == 200
+    assert ward.permit(doctor).status_code == 201
     assert entries(ward.read(document_id, doctor))
     # The relationship is the user's own: a colleague at the same trust has none.
     colleague = login_as(client, trust, "R8000", user=1)
@@ -239,3 +239,77 @@ def test_alert_and_permission_validation(ward: Ward) -> None:
     unknown_patient = builders.privacy_alert("9111231130", "1", "direct-care")
     refused(ward.post("/AuditEvent", unknown_patient, ward.gp), 404, "RESOURCE_NOT_FOUND")
     refused(ward.permit(ward.gp, "Maybe"), 400, "INVALID_VALUE")
+
+
+# The published shapes (NHSDigital/summary-care-record-api, specification/components/examples):
+# an upload whose Composition.subject references the bundle's Patient, $setPermission as parts
+# of one parameter (nhsNumber a valueString; permissionCode Yes, No or Ask), and an AuditEvent
+# naming the patient by an agent's NHS number and its reason by subtype.
+def test_published_shapes(ward: Ward, client: TestClient) -> None:
+    nhs_number = ward.patient.nhs_number
+    assert ward.patient.gp_ods is not None
+    _, bundle = builders.scr_document(nhs_number, ward.patient.gp_ods)
+    composition = bundle["entry"][0]["resource"]
+    composition["subject"] = {"reference": "Patient/p1"}
+    bundle["entry"].append(
+        {
+            "fullUrl": "urn:uuid:p1",
+            "resource": {
+                "resourceType": "Patient",
+                "id": "p1",
+                "identifier": [
+                    {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs_number}
+                ],
+            },
+        }
+    )
+    document_id = str(created(ward.post("/Bundle", bundle, ward.gp))["id"])
+
+    def permission(code: str) -> dict[str, Any]:
+        parts = [
+            {"name": "nhsNumber", "valueString": nhs_number},
+            {"name": "permissionCode", "valueCoding": {"code": code}},
+        ]
+        return {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "setPermissions", "part": parts}],
+        }
+
+    created(ward.post("/$setPermission", permission("Yes"), ward.gp))
+    assert [r["id"] for r in entries(ward.read(document_id, ward.gp))] == [document_id]
+    created(ward.post("/$setPermission", permission("Ask"), ward.gp))  # ask every time
+    assert entries(ward.references(ward.gp))[0]["securityLabel"][0]["coding"][0]["code"] == "Ask"
+    refused(ward.read(document_id, ward.gp), 403, "ACCESS_DENIED")
+
+    trust = org_code(client, "trust")
+    doctor = login_as(client, trust, "R8000")
+    alert = {
+        "resourceType": "AuditEvent",
+        "type": {"system": "https://fhir.nhs.uk/CodeSystem/SCR-AlertType", "code": "1"},
+        "subtype": [{"code": "1", "display": "Access made in the public interest"}],
+        "recorded": "2020-11-13T00:00:00+00:00",
+        "agent": [
+            {
+                "who": {
+                    "identifier": {
+                        "system": "https://fhir.nhs.uk/Id/nhs-number",
+                        "value": nhs_number,
+                    }
+                },
+                "requestor": False,
+            },
+            {
+                "who": {
+                    "identifier": {
+                        "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                        "value": trust,
+                    }
+                },
+                "requestor": False,
+            },
+        ],
+        "entity": [{"what": {"identifier": {"value": "1C03CF4F-D404-4D76-B192-4F81727059F6"}}}],
+    }
+    created(ward.post("/AuditEvent", alert, doctor))
+    assert ("1", trust, "Access made in the public interest") in alerts(client)
+    assert [r["id"] for r in entries(ward.references(doctor))] == [document_id]
