@@ -16,13 +16,6 @@ import typer
 
 from harness.cli.output import ExitCode, make_console, print_results
 
-GATE_EXIT = {
-    "pass": ExitCode.PASS,
-    "regression": ExitCode.FAIL,
-    "inconclusive": ExitCode.INCONCLUSIVE,
-    "invalid": ExitCode.INVALID_RUN,
-}
-
 
 def gate(
     context: typer.Context,
@@ -93,7 +86,7 @@ def gate(
             console.print(coverage_line(result), markup=False, soft_wrap=True)
         console.print(f"gate: {result.verdict}", markup=False)
         print_results(console, folder.path)
-        code = GATE_EXIT[result.verdict]
+        code = ExitCode.of(result.verdict)
     if save_baseline is not None:
         if not candidate_run.valid:
             problems = "; ".join(candidate_run.problems)

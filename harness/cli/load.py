@@ -164,7 +164,6 @@ def load(
     section = write_results(outcome, results.path, partial=partial)
     results.write_json({"load": section}, command="load", seed=scenario.seed)
     _print_summary(console, section, outcome)
-    from harness.cli.report import VERDICT_EXIT
     from harness.reports.render import write_report
 
     report = write_report(results.path)
@@ -177,7 +176,7 @@ def load(
         for reason in outcome.health.reasons:
             console.print(f"[bold red]invalid run:[/] {reason}")
         return ExitCode.INVALID_RUN
-    return VERDICT_EXIT[str(report.verdict)]
+    return ExitCode.of(report.verdict)
 
 
 def _print_summary(console: object, section: dict[str, object], outcome: object) -> None:

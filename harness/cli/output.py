@@ -13,6 +13,7 @@ from enum import IntEnum
 from rich.console import Console
 
 from harness.errors import HarnessError, InterruptedRunError, InvalidRunError, ScenarioError
+from harness.verdict import RunStatus, Verdict
 
 
 class ExitCode(IntEnum):
@@ -25,6 +26,27 @@ class ExitCode(IntEnum):
     INCONCLUSIVE = 4
     INTERRUPTED = 130  # SIGINT: 128 + 2
     TERMINATED = 143  # SIGTERM: 128 + 15
+
+    @classmethod
+    def of(cls, verdict: Verdict, status: RunStatus = RunStatus.COMPLETE) -> ExitCode:
+        """The code of a run that ended in ``status`` with ``verdict``.
+
+        Interrupted wins, then invalid (the run's status), then the verdict. A signal's own
+        code (130 or 143) is the caller's to return: only it knows which signal arrived.
+        """
+        if status is RunStatus.INTERRUPTED:
+            return cls.INTERRUPTED
+        if status in (RunStatus.SERVER_DIED, RunStatus.INVALID):
+            return cls.INVALID_RUN
+        return _VERDICT_EXIT[verdict]
+
+
+_VERDICT_EXIT = {
+    Verdict.PASS: ExitCode.PASS,
+    Verdict.FAIL: ExitCode.FAIL,  # an SLO breached, or the gate found a regression
+    Verdict.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
+    Verdict.INVALID: ExitCode.INVALID_RUN,
+}
 
 
 def make_console(*, stderr: bool = False) -> Console:

@@ -13,13 +13,7 @@ from pathlib import Path
 import typer
 
 from harness.cli.output import ExitCode, make_console
-
-VERDICT_EXIT = {
-    "pass": ExitCode.PASS,
-    "fail": ExitCode.FAIL,
-    "inconclusive": ExitCode.INCONCLUSIVE,
-    "invalid": ExitCode.INVALID_RUN,
-}
+from harness.verdict import Verdict
 
 
 def report(
@@ -34,11 +28,11 @@ def report(
     for warning in data.warnings:
         err.print(f"warning: {warning}", markup=False, soft_wrap=True)
     for check in data.checks:
-        if check.verdict != "pass":
+        if check.verdict is not Verdict.PASS:
             console.print(
                 f"  {check.verdict:<12} {check.name}: {check.message}", markup=False, soft_wrap=True
             )
     shown = "prediction only (--no-verdict)" if data.prediction_only else data.verdict
     console.print(f"verdict: {shown}", markup=False, soft_wrap=True)
     console.print(f"report: {results_dir / 'report.html'}", markup=False, soft_wrap=True)
-    return VERDICT_EXIT[str(data.verdict)]
+    return ExitCode.of(data.verdict)

@@ -8,12 +8,6 @@ import typer
 
 from harness.cli.output import ExitCode, make_console
 
-STATUS_EXIT = {
-    "interrupted": ExitCode.INTERRUPTED,
-    "server-died": ExitCode.INVALID_RUN,
-    "invalid": ExitCode.INVALID_RUN,
-}
-
 
 def run(
     scenario_file: Path = typer.Argument(..., help="Scenario file (YAML)."),
@@ -33,7 +27,6 @@ def run(
     from harness.cli.arguments import check_faults_fit, warn_ignored_faults, warn_unused
     from harness.cli.arguments import duration_s as parse_duration
     from harness.cli.interrupt import catching_signals
-    from harness.cli.report import VERDICT_EXIT
     from harness.cli.status import StatusLine
     from harness.config import load_scenario
     from harness.config.placement import wall_faults
@@ -66,9 +59,7 @@ def run(
     console.print(f"verdict: {record.verdict}  report: {record.results.path / 'report.html'}")
     if stop.received:  # interrupted before invalid and before the verdict
         return stop.exit_code
-    if record.status in STATUS_EXIT:
-        return STATUS_EXIT[record.status]
-    return VERDICT_EXIT[record.verdict]
+    return ExitCode.of(record.verdict, record.status)
 
 
 def _print(console: object, folder: Path) -> None:

@@ -48,13 +48,12 @@ def simulate(
 
     from harness.cli.arguments import check_scripted, results_dir, warn_ignored_faults, warn_unused
     from harness.cli.interrupt import catching_signals
-    from harness.cli.report import VERDICT_EXIT
     from harness.config import load_scenario
     from harness.config.placement import simulate_placement
     from harness.errors import ConfigurationError
-    from harness.reports.simulation import PREDICTION_ONLY
     from harness.simulation import Executor, run_replications, summarise, write_tables
     from harness.slo.prediction import judge_prediction
+    from harness.verdict import NotJudged, Verdict
 
     scenario = load_scenario(scenario_path)
     if executor not in {e.value for e in Executor}:
@@ -104,13 +103,13 @@ def simulate(
     summary["judgement"] = judge_prediction(summary, scenario.simulation.max_breach_probability)
     if run.interrupted:  # the finished months, marked partial; no validation or sweep
         summary["partial"] = True
-        summary["verdict"] = "partial"
+        summary["verdict"] = NotJudged.PARTIAL
         write_tables(run, results.path / "simulation")
         results.write_json(sections, command="simulate", seed=root_seed)
         _finish(console, summary, results.path)
         console.print(f"interrupted: {len(run.records)} of {replications} months finished")
         return stop.exit_code
-    verdict = ExitCode.PASS if no_verdict else VERDICT_EXIT[summary["judgement"]["verdict"]]
+    design = Verdict(summary["judgement"]["verdict"])
     if validate:
         from harness.simulation import validate_windows
         from harness.simulation.closed_forms import scenario_checks
@@ -120,17 +119,17 @@ def simulate(
         # Reported beside the kernel's verdict; the exit code rests on the kernel's alone.
         summary["closed_forms"] = scenario_checks(run.prepared.layout, root_seed)
         if not check["agrees"]:
-            verdict = ExitCode.INVALID_RUN
+            design = Verdict.INVALID  # even under --no-verdict: the numbers cannot be trusted
     if grid:
         summary["sweep"] = _sweep(
             scenario, grid, replications, root_seed, chosen, count, scheduler, summary, results
         )
     write_tables(run, results.path / "simulation")
-    judged = not no_verdict or verdict is ExitCode.INVALID_RUN
-    summary["verdict"] = verdict.name.lower() if judged else PREDICTION_ONLY
+    judged = not no_verdict or design is Verdict.INVALID
+    summary["verdict"] = design if judged else NotJudged.PREDICTION_ONLY
     results.write_json(sections, command="simulate", seed=root_seed)
     _finish(console, summary, results.path)
-    return verdict
+    return ExitCode.of(design) if judged else ExitCode.PASS
 
 
 def _progress(console: Any, bar: Any, task: Any, done: int, total: int) -> None:

@@ -13,13 +13,14 @@ from pathlib import Path
 from harness.gate.compare import GateThresholds, compare, machine_warning
 from harness.gate.outputs import GateResult, write_outputs
 from harness.gate.summary import RunSummary, read_summary, resolve_baseline, save_baseline
+from harness.verdict import Verdict
 
 
 def judge_runs(
     baseline: RunSummary, candidate: RunSummary, thresholds: GateThresholds
 ) -> GateResult:
-    """Compare two read runs: ``invalid`` when either is, else ``regression``, ``inconclusive``
-    (a check that matters could not be judged) or ``pass``."""
+    """Compare two read runs: ``invalid`` when either is, else ``fail`` (a regression),
+    ``inconclusive`` (a check that matters could not be judged) or ``pass``."""
     warnings = []
     machine = machine_warning(baseline, candidate)
     if machine:
@@ -30,14 +31,14 @@ def judge_runs(
     problems = [f"baseline: {p}" for p in baseline.problems]
     problems += [f"candidate: {p}" for p in candidate.problems]
     if problems:
-        return GateResult("invalid", [], baseline, candidate, thresholds, problems, warnings)
+        return GateResult(Verdict.INVALID, [], baseline, candidate, thresholds, problems, warnings)
     comparisons = compare(baseline, candidate, thresholds)
     if any(c.regression for c in comparisons):
-        verdict = "regression"
+        verdict = Verdict.FAIL
     elif any(c.required and not c.judged for c in comparisons):
-        verdict = "inconclusive"  # "no regression" needs every check that matters judged
+        verdict = Verdict.INCONCLUSIVE  # "no regression" needs every check that matters judged
     else:
-        verdict = "pass"
+        verdict = Verdict.PASS
     return GateResult(verdict, comparisons, baseline, candidate, thresholds, [], warnings)
 
 

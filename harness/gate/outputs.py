@@ -18,9 +18,16 @@ from typing import Any
 from harness.gate.compare import Comparison, GateThresholds
 from harness.gate.summary import RunSummary
 from harness.slo.checks import Check, write_junit
-from harness.slo.confidence import Verdict
+from harness.verdict import Verdict
 
 GATE_SCHEMA_VERSION = "1.0"
+ICON = {Verdict.PASS: "✅", Verdict.FAIL: "❌", Verdict.INCONCLUSIVE: "⚠️", Verdict.INVALID: "⛔"}
+HEADLINE = {
+    Verdict.PASS: "no regression",
+    Verdict.FAIL: "REGRESSION",
+    Verdict.INCONCLUSIVE: "INCONCLUSIVE — a check that matters could not be judged",
+    Verdict.INVALID: "INVALID — a run cannot be compared",
+}
 
 
 @dataclass
@@ -28,14 +35,14 @@ class GateResult:
     """The outcome of one gate run.
 
     Attributes:
-        verdict: ``pass`` (no regression), ``regression``, ``inconclusive`` (a check that
-            matters could not be judged) or ``invalid``.
+        verdict: ``pass`` (no regression), ``fail`` (a regression), ``inconclusive`` (a
+            check that matters could not be judged) or ``invalid``.
         comparisons: every comparison (empty when a run is invalid).
         problems: why a run is invalid.
         warnings: things every output repeats.
     """
 
-    verdict: str
+    verdict: Verdict
     comparisons: list[Comparison]
     baseline: RunSummary
     candidate: RunSummary
@@ -175,13 +182,8 @@ def gate_document(result: GateResult) -> dict[str, Any]:
 
 def markdown(result: GateResult) -> str:
     """``summary.md`` for a pull-request comment."""
-    icon = {"pass": "✅", "regression": "❌", "inconclusive": "⚠️", "invalid": "⛔"}[result.verdict]
-    headline = {
-        "pass": "no regression",
-        "regression": "REGRESSION",
-        "inconclusive": "INCONCLUSIVE — a check that matters could not be judged",
-        "invalid": "INVALID — a run cannot be compared",
-    }[result.verdict]
+    icon = ICON[result.verdict]
+    headline = HEADLINE[result.verdict]
     lines = [
         f"### {icon} harness gate: {headline}",
         "",

@@ -19,29 +19,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.reports.simulation import (
-    INVALID,
-    PREDICTION_ONLY,
-    SimulationView,
-    simulation_checks,
-    simulation_view,
-)
+from harness.reports.simulation import SimulationView, simulation_checks, simulation_view
 from harness.slo.availability import read_journeys, read_organisations
 from harness.slo.checks import Check
-from harness.slo.confidence import Verdict
 from harness.slo.evaluation import Evaluation, Maintenance, evaluate
 from harness.slo.latency import over_time
 from harness.slo.objectives import Objectives, objectives_from_scenario
 from harness.slo.run import MeasuredRun, ResultsError, open_run
 from harness.slo.table import OUTCOME_COLUMNS, WindowTable, load_table
+from harness.verdict import NotJudged, Verdict
 
 MAX_POINTS = 300  # time-series figures are binned to at most this many points
-SIMULATION_VERDICTS = {
-    "pass": Verdict.PASS,
-    "fail": Verdict.FAIL,
-    "inconclusive": Verdict.INCONCLUSIVE,
-    INVALID: Verdict.INVALID,
-    PREDICTION_ONLY: Verdict.PASS,  # reported, not judged: nothing to fail on
+UNJUDGED_VERDICT = {
+    NotJudged.PREDICTION_ONLY: Verdict.PASS,  # reported, not judged: nothing to fail on
+    NotJudged.PARTIAL: Verdict.INVALID,  # interrupted: never a pass
 }
 
 
@@ -231,7 +222,11 @@ def build_report(results_dir: Path) -> ReportData:
         data.simulation = view
         if run.load is None:
             data.checks = simulation_checks(view, target)
-            data.verdict = SIMULATION_VERDICTS.get(view.verdict, Verdict.INVALID)
+            data.verdict = (
+                UNJUDGED_VERDICT[view.verdict]
+                if isinstance(view.verdict, NotJudged)
+                else view.verdict
+            )
         data.months = _optional_csv(run.path / "simulation" / "months.csv", pd.read_csv)
         if data.slo is not None:
             data.predicted = _predicted(simulation, data.slo)

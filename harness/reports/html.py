@@ -20,8 +20,8 @@ from jinja2 import Environment, StrictUndefined
 from harness.reports.data import ReportData, json_safe
 from harness.reports.simulation import COLUMNS as SIM_COLUMNS
 from harness.reports.simulation import DEFINITIONS as SIM_DEFINITIONS
-from harness.slo.confidence import Verdict
 from harness.slo.outcomes import Outcome
+from harness.verdict import Verdict
 
 VERDICT_TEXT = {
     Verdict.PASS: "PASS — meets the target at the stated confidence",
@@ -72,7 +72,7 @@ def ms(value: float | None) -> str:
 def banner(data: ReportData) -> tuple[str, str]:
     """The verdict's CSS class and text: a simulation's own words when only months ran."""
     if data.run.partial:
-        return "invalid", PARTIAL_TEXT
+        return str(Verdict.INVALID), PARTIAL_TEXT
     if data.prediction_only:
         return "prediction", PREDICTION_ONLY_TEXT
     if data.run.load is None and data.simulation is not None:

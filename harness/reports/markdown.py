@@ -11,7 +11,7 @@ from typing import Any
 from harness.reports.data import ReportData
 from harness.reports.html import banner, num, pct
 from harness.reports.simulation import COLUMNS, SimulationView
-from harness.slo.confidence import Verdict
+from harness.verdict import Verdict
 
 ICON = {
     Verdict.PASS: "✅",

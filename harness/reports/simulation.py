@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.slo.checks import Check
-from harness.slo.confidence import Verdict
 from harness.slo.prediction import judge_prediction
+from harness.verdict import NotJudged, Verdict, stored_verdict
 
-PREDICTION_ONLY = "prediction-only"  # the stored verdict of ``simulate --no-verdict``
-PARTIAL = "partial"  # the stored verdict of an interrupted ``simulate``: never judged
-INVALID = "invalid_run"  # the stored verdict when --validate disagreed
 DEFAULT_MAX_BREACH = 0.05  # SimulationSpec's default, for sections written before the judgement
 COLUMNS = ("SLI", "mean", "P5", "median", "worst", "P(breach)", "95% CI", "P(year)", "verdict")
 DEFINITIONS = (
@@ -76,7 +73,8 @@ class SimulationView:
 
     Attributes:
         title: heading with months and target.
-        verdict: pass, fail, inconclusive, invalid or ``prediction-only``.
+        verdict: the design verdict (``invalid`` when ``--validate`` disagreed), or why
+            there is none (``partial``, ``prediction-only``).
         judgement: the design judgement (verdict, maximum, per measure, months needed).
         rows: the two measures, one dict per row keyed by :data:`COLUMNS`.
         services: per service, same columns.
@@ -85,7 +83,7 @@ class SimulationView:
     """
 
     title: str
-    verdict: str
+    verdict: Verdict | NotJudged
     judgement: dict[str, Any]
     rows: list[dict[str, str]] = field(default_factory=list)
     services: list[dict[str, str]] = field(default_factory=list)
@@ -95,7 +93,7 @@ class SimulationView:
     @property
     def prediction_only(self) -> bool:
         """``simulate --no-verdict``: reported, not judged."""
-        return self.verdict == PREDICTION_ONLY
+        return self.verdict is NotJudged.PREDICTION_ONLY
 
 
 def _row(label: str, item: dict[str, Any], verdict: str = "") -> dict[str, str]:
@@ -141,14 +139,14 @@ def _alerts_line(simulation: dict[str, Any]) -> str | None:
     )
 
 
-def verdict_line(verdict: str, judgement: dict[str, Any]) -> str:
+def verdict_line(verdict: Verdict | NotJudged, judgement: dict[str, Any]) -> str:
     """One line: the design verdict and what it rests on."""
     maximum = judgement.get("max_breach_probability")
-    if verdict == PREDICTION_ONLY:
+    if verdict is NotJudged.PREDICTION_ONLY:
         return f"prediction only (--no-verdict): not judged against max {pct(maximum, 1)}"
-    if verdict == INVALID:
+    if verdict is Verdict.INVALID:
         return "design verdict: INVALID — the validation against the exact kernel disagreed"
-    if verdict == PARTIAL:
+    if verdict is NotJudged.PARTIAL:
         return "design verdict: PARTIAL — interrupted: the finished months are shown, not judged"
     parts = [
         f"{m['measure']} {pct(m['probability'], 1)} "
@@ -160,7 +158,7 @@ def verdict_line(verdict: str, judgement: dict[str, Any]) -> str:
         f"design verdict: {verdict.upper()} — P(month below target) {', '.join(parts)} "
         f"against max {pct(maximum, 1)}"
     )
-    if verdict == Verdict.INCONCLUSIVE:
+    if verdict is Verdict.INCONCLUSIVE:
         needed = judgement.get("months_needed")
         text += (
             f"; about {needed:,} months would decide it"
@@ -179,9 +177,11 @@ def simulation_view(simulation: dict[str, Any], max_breach: float | None = None)
         else (DEFAULT_MAX_BREACH if max_breach is None else max_breach)
     )
     judgement = judge_prediction(simulation, maximum)
-    verdict = str(simulation.get("verdict") or "")
-    if verdict not in (PREDICTION_ONLY, INVALID, PARTIAL):
-        verdict = judgement["verdict"]
+    # Only what the judgement cannot know is taken from the file: why nothing was judged, or
+    # that --validate found the fast kernel wrong; otherwise the months are judged afresh.
+    verdict = stored_verdict(simulation.get("verdict"))
+    if verdict not in (NotJudged.PREDICTION_ONLY, NotJudged.PARTIAL, Verdict.INVALID):
+        verdict = Verdict(judgement["verdict"])
     judged = {m["measure"].split(" ")[0]: m.get("verdict") or "" for m in judgement["measures"]}
     target = simulation.get("target")
     view = SimulationView(
@@ -192,7 +192,8 @@ def simulation_view(simulation: dict[str, Any], max_breach: float | None = None)
     )
     for key, label in (("request_based", "request-based"), ("time_based", "time-based")):
         if key in simulation:
-            shown = "" if view.prediction_only or verdict == PARTIAL else judged.get(label, "")
+            unjudged = isinstance(verdict, NotJudged)
+            shown = "" if unjudged else judged.get(label, "")
             view.rows.append(_row(label, simulation[key], shown))
     view.services = [_row(n, v) for n, v in (simulation.get("per_service") or {}).items()]
     view.org_types = [_row(n, v) for n, v in (simulation.get("per_org_type") or {}).items()]
@@ -223,7 +224,7 @@ def simulation_checks(view: SimulationView, target: float) -> tuple[Check, ...]:
             detail = f"judged against simulation.max_breach_probability {pct(maximum, 1)}"
             if measure.get("months_needed"):
                 detail += f"; about {measure['months_needed']:,} months would decide it"
-        if view.verdict == INVALID:
+        if view.verdict is Verdict.INVALID:
             verdict = Verdict.INVALID
         checks.append(
             Check(

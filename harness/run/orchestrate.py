@@ -37,6 +37,7 @@ from harness.run.prediction import predict, window_inputs
 from harness.run.servers import ServerGroup, check_database, server_groups, sqlite_url
 from harness.run.timeline import FaultTimeline, check_faults, cutoffs, fault_end_s
 from harness.spine import build_directory
+from harness.verdict import RunStatus, Verdict
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ class RunRecord:
     """What happened, for the CLI to print and map to an exit code."""
 
     results: ResultsDir
-    status: str = "complete"  # complete | interrupted | server-died | invalid
+    status: RunStatus = RunStatus.COMPLETE
     reasons: list[str] = field(default_factory=list)
-    verdict: str = "inconclusive"
+    verdict: Verdict = Verdict.INCONCLUSIVE
 
 
 def resolve_calibration(scenario: Scenario, scenario_path: Path) -> tuple[Calibration, str]:
@@ -182,7 +183,7 @@ def execute(
                 progress=lambda progress: (status or say)(progress.line()),
             )
         except KeyboardInterrupt:
-            record.status = "interrupted"
+            record.status = RunStatus.INTERRUPTED
         finally:
             timeline.stop()
             sampler.stop()
@@ -194,28 +195,29 @@ def execute(
         }
     _write_cpu(results.path / "server" / "cpu.jsonl", sampler.samples)
     if timeline.deaths:
-        record.status = "server-died"
+        record.status = RunStatus.SERVER_DIED
         record.reasons = [
             f"server group {d.group} died at {d.noticed_s:.1f} s outside the fault timeline"
             for d in timeline.deaths
         ]
     elif outcome is not None and any(r.stopped_early for r in outcome.reports):
-        record.status = "interrupted"
-    partial = record.status != "complete"
+        record.status = RunStatus.INTERRUPTED
+    partial = record.status is not RunStatus.COMPLETE
     if outcome is not None:
         sections["load"] = write_results(outcome, results.path, partial=partial)
         outcome.section = sections["load"]
-        if not outcome.health.valid and record.status == "complete":
-            record.status = "invalid"
+        if not outcome.health.valid and record.status is RunStatus.COMPLETE:
+            record.status = RunStatus.INVALID
             record.reasons = list(outcome.health.reasons)
-    if outcome is not None and record.status != "interrupted":  # stop means stop: no prediction
+    stopped = record.status is RunStatus.INTERRUPTED  # stop means stop: no prediction, no months
+    if outcome is not None and not stopped:
         say("prediction: simulating the same window with the same fault timeline")
         sections.update(
             _prediction(
                 outcome, calibration, calibration_source, sites, request, sampler, results.path
             )
         )
-    if request.months > 0 and record.status != "interrupted":  # Ctrl-C means stop, not more
+    if request.months > 0 and not stopped:
         say(f"breach probability: simulating {request.months} months with random failures")
         sections["simulation"] = _months(scenario, request.months)
     sections["run"] = {"status": record.status, "reasons": record.reasons, "partial": partial}
@@ -223,7 +225,7 @@ def execute(
     if outcome is not None:
         from harness.reports.render import write_report
 
-        record.verdict = str(write_report(results.path).verdict)
+        record.verdict = write_report(results.path).verdict
     return record
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.slo.confidence import Verdict
+from harness.verdict import Verdict
 
 
 @dataclass(frozen=True)

@@ -19,26 +19,10 @@ hold at any sample size, including zero failures, where normal approximations br
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from scipy.stats import beta
 
-
-class Verdict(StrEnum):
-    """The outcome of one check, and of a whole run."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    INVALID = "invalid"  # the measurement itself cannot be trusted (partial run, slow generator)
-
-
-def worst(verdicts: list[Verdict]) -> Verdict:
-    """The verdict of several checks: invalid beats fail beats inconclusive beats pass."""
-    for candidate in (Verdict.INVALID, Verdict.FAIL, Verdict.INCONCLUSIVE):
-        if candidate in verdicts:
-            return candidate
-    return Verdict.PASS
+from harness.verdict import Verdict
 
 
 def upper_bound(bad: int, valid: int, confidence: float) -> float:

@@ -34,10 +34,11 @@ from harness.slo.availability import (
 )
 from harness.slo.budget import Series, alerts, burn_rates, error_budget, per_second
 from harness.slo.checks import Check
-from harness.slo.confidence import Judgement, Verdict, worst
+from harness.slo.confidence import Judgement
 from harness.slo.latency import interaction_percentiles, latency_judgements
 from harness.slo.objectives import Objectives
 from harness.slo.table import WindowTable
+from harness.verdict import Verdict, worst
 
 Maintenance = tuple[float, float, str | None]  # start, end (epoch s), service or None for all
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from scipy.stats import norm
 
-from harness.slo.confidence import Verdict, worst
+from harness.verdict import Verdict, worst
 
 CONFIDENCE = 0.95  # two-sided, as the simulation's Wilson intervals
 MAX_MONTHS = 10_000_000  # give up searching for a deciding month count beyond this

@@ -16,6 +16,7 @@ from harness.gate import judge_runs
 from harness.gate.compare import GateThresholds, compare
 from harness.gate.statistics import holm, proportion_test, shift_test
 from harness.gate.summary import RunSummary, merge_org_types
+from harness.verdict import Verdict
 from tests.synthetic import Shape, cells, table_of
 
 BASE = Shape(org_types=("gp-practice",))
@@ -83,7 +84,7 @@ def test_an_availability_drop_is_a_regression() -> None:
     a = _summary(rng, BASE)
     b = _summary(rng, dataclasses.replace(BASE, error_rate=0.005))
     result = judge_runs(a, b, THRESHOLDS)
-    assert result.verdict == "regression"
+    assert result.verdict is Verdict.FAIL  # a regression
     availability = next(c for c in result.comparisons if c.scope == "availability")
     assert availability.regression
     assert availability.candidate is not None

@@ -118,7 +118,7 @@ def test_a_slower_candidate_is_a_regression(tmp_path: Path, runs: dict[str, Path
     )
     assert code == ExitCode.FAIL
     document = json.loads((out / "gate.json").read_text())
-    assert document["verdict"] == "regression"
+    assert document["verdict"] == "fail"  # a regression
     flagged = [c for c in document["comparisons"] if c["regression"]]
     assert any(c["scope"] == "all interactions" and c["statistic"] == "p50" for c in flagged)
     failures = ET.parse(out / "junit.xml").getroot().findall("testsuite/testcase/failure")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.reports.render import write_report
-from harness.slo.confidence import Verdict
+from harness.verdict import Verdict
 from tests.synthetic import Shape, simulation_section, write_run
 
 TWO_SERVICES = {"pds.retrieve": 0.5, "eps.create": 0.5}

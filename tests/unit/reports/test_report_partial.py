@@ -9,7 +9,7 @@ import numpy as np
 from harness.cli.main import run
 from harness.cli.output import ExitCode
 from harness.reports.render import write_report
-from harness.slo.confidence import Verdict
+from harness.verdict import Verdict
 from tests.synthetic import Shape, write_run
 
 TWO_SERVICES = {"pds.retrieve": 0.5, "eps.create": 0.5}

@@ -7,14 +7,8 @@ import math
 import pytest
 from scipy.stats import binom
 
-from harness.slo.confidence import (
-    Verdict,
-    judge,
-    lower_bound,
-    requests_to_pass,
-    upper_bound,
-    worst,
-)
+from harness.slo.confidence import judge, lower_bound, requests_to_pass, upper_bound
+from harness.verdict import Verdict, worst
 
 TARGET = 0.9997
 LIMIT = 1 - TARGET

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from scipy.stats import binomtest
 
-from harness.slo.confidence import Verdict
 from harness.slo.prediction import judge_prediction, months_to_decide, wilson_interval
+from harness.verdict import Verdict
 
 
 def _breach(interval: tuple[float, float], k: int = 1, n: int = 20) -> dict[str, Any]:
