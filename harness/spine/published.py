@@ -14,12 +14,27 @@ Source: NHSDigital/personal-demographics-service-api at commit
 f57f5839b956fedb708555227ef2f9aefcc0cc37, ``karate-tests/src/test/java/mocks/stubs/``
 (MIT licence, Crown Copyright; a copy of the files and the licence is in
 tests/conformance/published/). The records are the published ones, unchanged.
+
+The organisations the published EPS and SCR examples name (their prescribers, pharmacies and
+9000000009's practice) are held here too, as :func:`published_organisations`, so that the
+directory can serve them beside the synthetic ones and a published example runs unchanged
+with a session of the organisation it names.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from harness.spine.identifiers import mesh_mailbox_id
+from harness.spine.organisations import (
+    DATA_CENTRES,
+    SUPPLIER_SHARE,
+    WAVE_BY_TYPE,
+    Organisation,
+    OrgType,
+    Region,
+)
 
 STUBS = "karate-tests/src/test/java/mocks/stubs/"  # in the repository above
 SOURCE_FILES = {
@@ -1163,3 +1178,53 @@ def published_coverage(nhs_number: str) -> list[dict[str, Any]]:
 def published_related(nhs_number: str) -> list[dict[str, Any]]:
     """Copies of the published RelatedPerson resources of a published patient."""
     return copy.deepcopy(_RELATED.get(nhs_number, []))
+
+
+EPS_REPO = "NHSDigital/electronic-prescription-service-api@77e80e11f58013e89c6b4f1c3d767373faa8c29d"
+_PRIMARY = "examples/primary-care/acute/nominated-pharmacy/medical-prescriber/"
+_HOMECARE = "examples/secondary-care/homecare/acute/nominated-pharmacy/clinical-practitioner/"
+# ODS code -> (type, where it is published). The type is the role the example gives it.
+_ORGANISATIONS: dict[str, tuple[OrgType, str]] = {
+    # the prescriber (PractitionerRole.organization) of the primary-care examples
+    "A83008": (OrgType.GP_PRACTICE, f"{EPS_REPO} {_PRIMARY}1-Process-Request-Send-200_OK.json"),
+    # the release owner ("The Simple Pharmacy") of the examples' releases
+    "VNE51": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_PRIMARY}1-Task-Request-Release-200_OK.json",
+    ),
+    # the homecare examples' nominated dispenser (dispenseRequest.performer, message sender)
+    "VNCEL": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_HOMECARE}1-Process-Request-Dispense-200_OK.json",
+    ),
+    # the homecare examples' prescribing unit (partOf trust RBA; prescription A0548B-A99968-…)
+    "A99968": (OrgType.TRUST, f"{EPS_REPO} {_HOMECARE}1-Process-Request-Send-200_OK.json"),
+    # 9000000009's registered practice (generalPractitioner), the SCR upload example's patient
+    "Y12345": (OrgType.GP_PRACTICE, SOURCE_FILES["9000000009"]),
+}
+
+
+def published_organisations() -> tuple[Organisation, ...]:
+    """The organisations the published examples name, as directory entries.
+
+    What the examples do not say is fixed, not drawn (assumptions): region north (the
+    examples' addresses are in Leeds), the type's most common supplier, the first data centre,
+    the type's migration wave and the usual MESH mailbox.
+    """
+    return tuple(
+        Organisation(
+            ods_code=code,
+            org_type=org_type,
+            region=Region.NORTH,
+            supplier=next(iter(SUPPLIER_SHARE[org_type])),
+            data_centre=DATA_CENTRES[0],
+            migration_wave=WAVE_BY_TYPE[org_type],
+            mesh_mailbox=mesh_mailbox_id(code),
+        )
+        for code, (org_type, _source) in _ORGANISATIONS.items()
+    )
+
+
+def published_organisation_source(ods_code: str) -> str:
+    """Where the organisation is published (repository@commit and file)."""
+    return _ORGANISATIONS[ods_code][1]

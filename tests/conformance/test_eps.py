@@ -160,3 +160,15 @@ def test_published_example(
 
 def test_every_listed_difference_is_a_case() -> None:
     assert set(LISTED) <= {c.id for c in CASES}
+
+
+def test_published_organisations_are_the_examples() -> None:
+    """The overlay's EPS organisations are named, with their role, in the cited examples."""
+    from harness.spine.published import published_organisation_source, published_organisations
+
+    organisations = {o.ods_code: o for o in published_organisations()}
+    assert {"A83008", "VNE51", "VNCEL", "A99968", "Y12345"} <= set(organisations)
+    for code in ("VNE51", "VNCEL"):
+        source = published_organisation_source(code).split(" ", 1)[1]
+        assert code in (SOURCE / source).read_text()
+        assert organisations[code].org_type == "community-pharmacy"
