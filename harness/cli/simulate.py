@@ -102,34 +102,59 @@ def simulate(
     sections: dict[str, Any] = {"scenario": scenario.model_dump(mode="json"), "simulation": summary}
     summary["judgement"] = judge_prediction(summary, scenario.simulation.max_breach_probability)
     if run.interrupted:  # the finished months, marked partial; no validation or sweep
-        summary["partial"] = True
-        summary["verdict"] = NotJudged.PARTIAL
-        write_tables(run, results.path / "simulation")
-        results.write_json(sections, command="simulate", seed=root_seed)
-        _finish(console, summary, results.path)
+        _write_partial(console, run, sections, results, root_seed)
         console.print(f"interrupted: {len(run.records)} of {replications} months finished")
         return stop.exit_code
     design = Verdict(summary["judgement"]["verdict"])
-    if validate:
-        from harness.simulation import validate_windows
-        from harness.simulation.closed_forms import scenario_checks
+    # Validation and the sweep can take longer than the months: a signal during them still
+    # writes the months (and the sweep's finished variants), marked partial.
+    with catching_signals() as later:
+        try:
+            if validate:
+                from harness.simulation import validate_windows
+                from harness.simulation.closed_forms import scenario_checks
 
-        check = validate_windows(run.prepared, root_seed)
-        summary["validation"] = check
-        # Reported beside the kernel's verdict; the exit code rests on the kernel's alone.
-        summary["closed_forms"] = scenario_checks(run.prepared.layout, root_seed)
-        if not check["agrees"]:
-            design = Verdict.INVALID  # even under --no-verdict: the numbers cannot be trusted
-    if grid:
-        summary["sweep"] = _sweep(
-            scenario, grid, replications, root_seed, chosen, count, scheduler, summary, results
-        )
+                check = validate_windows(run.prepared, root_seed)
+                summary["validation"] = check
+                # Reported beside the kernel's verdict; the exit code rests on the kernel's
+                # alone.
+                summary["closed_forms"] = scenario_checks(run.prepared.layout, root_seed)
+                if not check["agrees"]:
+                    # Even under --no-verdict: the numbers cannot be trusted.
+                    design = Verdict.INVALID
+            if grid:
+                summary["sweep"] = _sweep(
+                    scenario, grid, replications, root_seed, chosen, count, scheduler, summary,
+                    results,
+                )  # fmt: skip
+        except KeyboardInterrupt as stopped:
+            finished = getattr(stopped, "rows", None)  # SweepInterrupted: the variants done
+            if finished is not None:
+                summary["sweep"] = {"rows": finished, "partial": True}
+            _write_partial(console, run, sections, results, root_seed)
+            console.print("interrupted after the months: validation or sweep not finished")
+            return later.exit_code
     write_tables(run, results.path / "simulation")
     judged = not no_verdict or design is Verdict.INVALID
     summary["verdict"] = design if judged else NotJudged.PREDICTION_ONLY
     results.write_json(sections, command="simulate", seed=root_seed)
     _finish(console, summary, results.path)
     return ExitCode.of(design) if judged else ExitCode.PASS
+
+
+def _write_partial(
+    console: Any, run: Any, sections: dict[str, Any], results: Any, seed: int
+) -> None:
+    """Write what an interrupted run finished, marked partial (never judged a pass)."""
+    from harness.simulation import write_tables
+    from harness.verdict import NotJudged
+
+    summary = sections["simulation"]
+    summary["partial"] = True
+    summary["verdict"] = NotJudged.PARTIAL
+    write_tables(run, results.path / "simulation")
+    results.write_json(sections, command="simulate", seed=seed)
+    _finish(console, summary, results.path)
 
 
 def _progress(console: Any, bar: Any, task: Any, done: int, total: int) -> None:

@@ -53,6 +53,14 @@ def variants(
     return found
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """A stop signal during a sweep; ``rows`` holds the variants that finished."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
 def run_sweep(
     scenario: Scenario,
     grid: Mapping[str, Sequence[Any]],
@@ -64,26 +72,38 @@ def run_sweep(
     scheduler: str | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every variant; return one row per (key, value) with its breach probability."""
+    """Run every variant; return one row per (key, value) with its breach probability.
+
+    Raises:
+        SweepInterrupted: a stop signal came; it holds the rows of the variants that finished
+            (an interrupted variant's first months are no answer for it, so it has none).
+    """
     todo = variants(scenario, grid)
-    rows = []
-    for n, (key, value, variant) in enumerate(todo):
-        run = run_replications(
-            variant, replications, seed, executor=executor, workers=workers, scheduler=scheduler
-        )
-        summary = summarise(run)
-        breach = summary["request_based"]["breach"]
-        rows.append(
-            {
-                "key": key,
-                "value": value,
-                "breach_probability": breach["probability"],
-                "interval": breach["interval"],
-                "year_probability": breach["year_probability"],
-                "availability_mean": summary["request_based"]["mean"],
-                "availability_p5": summary["request_based"]["p5"],
-            }
-        )
-        if progress is not None:
-            progress(n + 1, len(todo))
+    rows: list[dict[str, Any]] = []
+    try:
+        for n, (key, value, variant) in enumerate(todo):
+            run = run_replications(
+                variant, replications, seed, executor=executor, workers=workers,
+                scheduler=scheduler,
+            )  # fmt: skip
+            if run.interrupted:
+                raise KeyboardInterrupt
+            rows.append(_row(key, value, summarise(run)))
+            if progress is not None:
+                progress(n + 1, len(todo))
+    except KeyboardInterrupt:
+        raise SweepInterrupted(rows) from None
     return rows
+
+
+def _row(key: str, value: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    breach = summary["request_based"]["breach"]
+    return {
+        "key": key,
+        "value": value,
+        "breach_probability": breach["probability"],
+        "interval": breach["interval"],
+        "year_probability": breach["year_probability"],
+        "availability_mean": summary["request_based"]["mean"],
+        "availability_p5": summary["request_based"]["p5"],
+    }
