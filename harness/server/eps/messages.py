@@ -291,7 +291,10 @@ def read_dispense(bundle: Any) -> DispenseNotification:
         contained = _contained(dispense, authorising.get("reference"))
         if contained is not None:  # the published shape: "#m1", a contained MedicationRequest
             items[_line_id(contained)] = _dispense_code(dispense)
-            prescription_ids.add(str(identifier_value(contained.get("groupIdentifier"))))
+            group = identifier_value(contained.get("groupIdentifier"))
+            if group is None:
+                raise invalid("the contained MedicationRequest has no groupIdentifier")
+            prescription_ids.add(group)
             continue
         items[_line_id(authorising)] = _dispense_code(dispense)
         prescription_ids.update(_short_forms(authorising))
@@ -324,11 +327,12 @@ def _contained(resource: dict[str, Any], reference: Any) -> dict[str, Any] | Non
 def _short_forms(element: dict[str, Any]) -> set[str]:
     """Prescription ids named by an element's ``Extension-DM-GroupIdentifier`` (shortForm)."""
     return {
-        str(identifier_value(part.get("valueIdentifier")))
+        value
         for extension in element.get("extension") or []
         if extension.get("url") == GROUP_IDENTIFIER_URL
         for part in extension.get("extension") or []
         if part.get("url") == "shortForm"
+        and (value := identifier_value(part.get("valueIdentifier"))) is not None
     }
 
 
