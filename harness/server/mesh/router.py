@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from harness.server.domain import MeshProblem
 from harness.server.mesh.directory import Mailbox
 from harness.server.mesh.service import MAX_PAGE, Chunk, MeshService
+from harness.server.mesh.status import MessageStatus
 from harness.server.routing import ApiRouter
 from harness.spine.contracts import MESH_BASE
 from harness.spine.identifiers import ascii_digits
@@ -326,7 +327,7 @@ async def track_message(
             "recipient_ods_code": recipient.ods_code if recipient else None,
             "recipient_org_code": recipient.ods_code if recipient else None,
             "recipient_org_name": recipient.name if recipient else None,
-            "status_success": msg["status"] in ("accepted", "acknowledged"),
+            "status_success": MessageStatus(msg["status"]).delivered,
             "status": msg["status"],
             "status_event": "TRANSFER",
             "status_timestamp": _iso(msg["acknowledged_at"] or msg["delivered_at"]),

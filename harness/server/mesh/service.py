@@ -28,6 +28,7 @@ from harness.server.mesh.auth import (
     parse_token,
 )
 from harness.server.mesh.directory import Mailbox, MeshDirectory
+from harness.server.mesh.status import MessageStatus
 from harness.server.store import Store, direct_read
 from harness.server.store.schema import mesh_chunks, mesh_messages, mesh_nonces, overlong
 
@@ -42,7 +43,8 @@ _NONCE = insert(mesh_nonces)
 _INSERT_MESSAGE = insert(mesh_messages)
 _INSERT_CHUNK = insert(mesh_chunks)
 _READY = and_(
-    mesh_messages.c.recipient == bindparam("mailbox"), mesh_messages.c.status == "accepted"
+    mesh_messages.c.recipient == bindparam("mailbox"),
+    mesh_messages.c.status == MessageStatus.ACCEPTED.value,
 )
 _INBOX_IDS = select(mesh_messages.c.id).where(_READY)
 _INBOX_PAGE = direct_read(_INBOX_IDS.order_by(mesh_messages.c.id).limit(bindparam("limit")))
@@ -230,7 +232,9 @@ class MeshService:
                     "recipient": recipient,
                     "workflow_id": headers["mex-workflowid"],
                     "message_type": "DATA",
-                    "status": "accepted" if complete else "uploading",
+                    "status": (
+                        MessageStatus.ACCEPTED if complete else MessageStatus.UPLOADING
+                    ).value,
                     "chunks_total": total,
                     "chunks_received": 1,
                     "size": len(body),
@@ -279,7 +283,7 @@ class MeshService:
                     "Mex-Chunk-Range does not match the message",
                     message_id=message_id,
                 )
-            if row["status"] != "uploading":
+            if row["status"] != MessageStatus.UPLOADING:
                 # Every chunk is in: a retry of one changes nothing.
                 return
             await conn.execute(
@@ -305,7 +309,7 @@ class MeshService:
             ).one()
             values: dict[str, Any] = {"chunks_received": count, "size": int(size or 0)}
             if count == row["chunks_total"]:
-                values.update(status="accepted", delivered_at=self.clock())
+                values.update(status=MessageStatus.ACCEPTED.value, delivered_at=self.clock())
             await conn.execute(
                 update(mesh_messages).where(mesh_messages.c.id == message_id).values(**values)
             )
@@ -349,11 +353,12 @@ class MeshService:
                 .mappings()
                 .first()
             )
-            if row is None or row["recipient"] != mailbox.id or row["status"] == "uploading":
+            status = MessageStatus(row["status"]) if row is not None else None
+            if row is None or row["recipient"] != mailbox.id or status is MessageStatus.UPLOADING:
                 raise MeshProblem("not-found", "404", "message not found", message_id=message_id)
-            if row["status"] == "acknowledged":
+            if status is MessageStatus.ACKNOWLEDGED:
                 raise MeshProblem("gone", "410", "Message already accepted", message_id=message_id)
-            if row["status"] != "accepted":
+            if status is not MessageStatus.ACCEPTED:
                 raise MeshProblem(
                     "gone", "410", f"message is {row['status']}", message_id=message_id
                 )
@@ -383,14 +388,19 @@ class MeshService:
                     )
                 )
             ).first()
-            if row is None or row.recipient != mailbox.id or row.status == "uploading":
+            if row is None or row.recipient != mailbox.id or row.status == MessageStatus.UPLOADING:
                 raise MeshProblem("not-found", "404", "message not found", message_id=message_id)
-            if row.status == "undeliverable":
+            if row.status == MessageStatus.UNDELIVERABLE:
                 raise MeshProblem("gone", "410", "message expired", message_id=message_id)
             await conn.execute(
                 update(mesh_messages)
-                .where(and_(mesh_messages.c.id == message_id, mesh_messages.c.status == "accepted"))
-                .values(status="acknowledged", acknowledged_at=self.clock())
+                .where(
+                    and_(
+                        mesh_messages.c.id == message_id,
+                        mesh_messages.c.status == MessageStatus.ACCEPTED.value,
+                    )
+                )
+                .values(status=MessageStatus.ACKNOWLEDGED.value, acknowledged_at=self.clock())
             )
 
     # ---------------------------------------------------------------- tracking and lookups
@@ -446,12 +456,12 @@ class MeshService:
                     update(mesh_messages)
                     .where(
                         and_(
-                            mesh_messages.c.status == "accepted",
+                            mesh_messages.c.status == MessageStatus.ACCEPTED.value,
                             mesh_messages.c.message_type == "DATA",
                             mesh_messages.c.delivered_at < now - INBOX_EXPIRY_S,
                         )
                     )
-                    .values(status="undeliverable", expired_at=now)
+                    .values(status=MessageStatus.UNDELIVERABLE.value, expired_at=now)
                     .returning(
                         mesh_messages.c.id, mesh_messages.c.sender, mesh_messages.c.workflow_id
                     )
@@ -485,7 +495,7 @@ class MeshService:
                 "recipient": sender,
                 "workflow_id": workflow_id,
                 "message_type": "REPORT",
-                "status": "accepted",
+                "status": MessageStatus.ACCEPTED.value,
                 "chunks_total": 1,
                 "chunks_received": 1,
                 "size": 0,

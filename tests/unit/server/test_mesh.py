@@ -189,6 +189,7 @@ def test_send_list_download_acknowledge_and_track(client: TestClient) -> None:
         headers={**mesh_auth("X26ABC1"), **V2},
     ).json()
     assert track["status"] == "accepted"
+    assert track["status_success"] is True
     assert track["local_id"] == "L-1"
     ack = client.put(
         f"{MX}/X26ABC2/inbox/{message_id}/status/acknowledged",
@@ -204,6 +205,7 @@ def test_send_list_download_acknowledge_and_track(client: TestClient) -> None:
         headers={**mesh_auth("X26ABC1"), **V2},
     ).json()
     assert track["status"] == "acknowledged"
+    assert track["status_success"] is True
 
 
 def test_chunked_upload_is_delivered_only_when_complete(client: TestClient) -> None:
@@ -344,6 +346,7 @@ def test_lifecycle_expiry_reports_and_deletes(client: TestClient) -> None:
         headers={**mesh_auth("X26ABC1", at=client.app.state.clock.now()), **V2},  # type: ignore[attr-defined]
     ).json()
     assert track["status"] == "undeliverable"
+    assert track["status_success"] is False
     client.post("/admin/clock", json={"advance_s": 26 * 86_400})
     assert client.post("/admin/mesh/lifecycle").json()["deleted"] == 1
 
