@@ -11,6 +11,7 @@ web UI on the master) see every worker's requests as usual.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import gevent
@@ -35,7 +36,7 @@ WORKER_WAIT_S = 120.0  # how long the master waits for its workers to connect
 def run_master(
     scenario: Scenario,
     options: RunOptions,
-    served: dict[str, str],
+    served: Mapping[str, str],
     *,
     expect_workers: int,
     bind_host: str = "127.0.0.1",

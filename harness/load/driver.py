@@ -45,6 +45,7 @@ from mesh_client import MeshClient, MeshError
 
 from harness.load.interactions import (
     MESH_WORKFLOW,
+    Drive,
     HttpBuilder,
     HttpCall,
     OrgState,
@@ -111,7 +112,7 @@ class Generator:
         self.recorder = recorder
         # One client session per endpoint: the primary target and the other data centres.
         self.sessions = {config.base_url: session, **(alternates or {})}
-        self._stand_ins = {s.interaction.id for s in streams if s.kind == "stand-in"}
+        self._stand_ins = {s.interaction.id for s in streams if s.kind is Drive.STAND_IN}
         self._routes: dict[str, list[str]] = {}
         self._down_until: dict[str, float] = {}
         self.rng = rng
@@ -234,7 +235,7 @@ class Generator:
     def _perform(self, info: StreamInfo, org: OrgState, intended: float) -> None:
         if self.config.cutoffs and self._cut_off(org):
             self._record_cut_off(info, org, intended)
-        elif info.kind == "mesh":
+        elif info.kind is Drive.MESH:
             self._perform_mesh(info, org, intended)
         else:
             self._perform_http(info, org, intended)
@@ -253,7 +254,7 @@ class Generator:
             retry=False,
             derived=False,
         )
-        if info.kind != "mesh" and info.interaction.state_changing:
+        if info.kind is not Drive.MESH and info.interaction.state_changing:
             call = self._build(info.interaction.id, org)
             if call is not None:
                 org.backlog.append(replace(call, interaction=info.interaction.id))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urlencode
 
 import numpy as np
@@ -60,6 +61,14 @@ DEFAULT_ROLE: dict[OrgType, str] = dict.fromkeys(OrgType, "R8000") | {
 MESH_WORKFLOW = "TEST_WORKFLOW"  # open to every directory mailbox on the reference server
 
 
+class Drive(StrEnum):
+    """How the driver exercises an interaction on a target (see :func:`supported`)."""
+
+    HTTP = "http"  # the interaction's own request
+    STAND_IN = "stand-in"  # a request the target serves, in place of one it does not
+    MESH = "mesh"  # through the MESH mailbox client
+
+
 @dataclass(frozen=True)
 class StreamInfo:
     """What an arrival of a stream does."""
@@ -67,7 +76,7 @@ class StreamInfo:
     interaction: Interaction
     org_type: OrgType
     type_index: int  # position of org_type in OrgType, i.e. in ``orgs``
-    kind: str  # "http" | "mesh" | "" (not exercised)
+    kind: Drive | None  # None: not exercised
 
 
 def login_call(org: OrgState) -> HttpCall:
@@ -145,7 +154,7 @@ STAND_INS: dict[str, tuple[HttpBuilder, bool, str]] = {
 MESH_INTERACTIONS = frozenset({"mesh.poll", "mesh.send", "mesh.download", "mesh.acknowledge"})
 
 
-def supported(served_paths: set[str] | None) -> dict[str, str]:
+def supported(served_paths: set[str] | None) -> dict[str, Drive]:
     """Interactions this driver can exercise on a target, with how (``http``, ``stand-in``
     or ``mesh``).
 
@@ -153,22 +162,22 @@ def supported(served_paths: set[str] | None) -> dict[str, str]:
         served_paths: path templates from the target's OpenAPI document, or ``None`` when the
             target publishes none (then every driver is assumed served).
     """
-    found: dict[str, str] = {}
+    found: dict[str, Drive] = {}
     by_id: dict[str, Interaction] = {i.id: i for i in CATALOGUE}
     for interaction_id in HTTP_DRIVERS:
         path = by_id[interaction_id].path
         if served_paths is None or path in served_paths:
-            found[interaction_id] = "http"
+            found[interaction_id] = Drive.HTTP
     for interaction_id, (_builder, _session, path) in STAND_INS.items():
         if interaction_id not in found and (served_paths is None or path in served_paths):
-            found[interaction_id] = "stand-in"
+            found[interaction_id] = Drive.STAND_IN
     for interaction_id in JOURNEYS:
         path = by_id[interaction_id].path
         if served_paths is None or path in served_paths:
-            found[interaction_id] = "http"
+            found[interaction_id] = Drive.HTTP
     mesh_served = served_paths is None or any(p.startswith(MESH_BASE + "/") for p in served_paths)
     if mesh_served:
-        found.update(dict.fromkeys(MESH_INTERACTIONS, "mesh"))
+        found.update(dict.fromkeys(MESH_INTERACTIONS, Drive.MESH))
     return found
 
 

@@ -8,6 +8,7 @@ index draw disjoint shares of one Poisson process.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy.typing as npt
 
 from harness.config import Scenario
 from harness.config.scenario import ConstantArrivalRate
-from harness.load.interactions import OrgState, StreamInfo, new_org_state
+from harness.load.interactions import Drive, OrgState, StreamInfo, new_org_state
 from harness.load.journeys import Patients
 from harness.load.schedule import Schedule, constant_rates
 from harness.spine import Directory, OrgType, TrafficProfile, build_directory, parse_scale
@@ -158,15 +159,15 @@ class LoadPlan:
         from harness.load.interactions import needs_session
 
         return any(
-            s.kind in ("http", "stand-in")
-            and needs_session(s.interaction.id, stand_in=s.kind == "stand-in")
+            s.kind in (Drive.HTTP, Drive.STAND_IN)
+            and needs_session(s.interaction.id, stand_in=s.kind is Drive.STAND_IN)
             for s in self.streams
         )
 
     def schedule(self, *, worker: int, workers: int) -> Schedule:
         """The schedule of generator ``worker`` of ``workers``."""
         traffic = self.scenario.traffic
-        mask = np.array([s.kind != "" for s in self.streams])
+        mask = np.array([s.kind is not None for s in self.streams])
         rate = self.options.rate_per_s
         load = self.scenario.load
         if rate is None and isinstance(load, ConstantArrivalRate):
@@ -195,7 +196,7 @@ class LoadPlan:
         )
 
 
-def build_plan(scenario: Scenario, options: RunOptions, served: dict[str, str]) -> LoadPlan:
+def build_plan(scenario: Scenario, options: RunOptions, served: Mapping[str, str]) -> LoadPlan:
     """Derive the plan; ``served`` maps interaction ids the target serves to how they are driven."""
     traffic = scenario.traffic
     profile = TrafficProfile(
@@ -209,12 +210,13 @@ def build_plan(scenario: Scenario, options: RunOptions, served: dict[str, str]) 
     types = list(OrgType)
     for stream in profile.streams:
         interaction = stream.interaction
-        kind = served.get(interaction.id, "")
+        # Drive(...): a distributed worker receives ``served`` as plain strings.
+        kind = Drive(served[interaction.id]) if interaction.id in served else None
         if wanted is not None and interaction.id not in wanted:
-            kind = ""
+            kind = None
         if counts[stream.org_type] == 0:
-            kind = ""
-        if not kind:
+            kind = None
+        if kind is None:
             not_exercised[interaction.id] = not_exercised.get(interaction.id, 0.0) + stream.share
         streams.append(StreamInfo(interaction, stream.org_type, types.index(stream.org_type), kind))
     return LoadPlan(scenario, options, directory, profile, streams, not_exercised)

@@ -48,13 +48,13 @@ def window_inputs(
     """Model inputs for the plan's window; also the interactions that used assumed costs."""
     scenario = plan.scenario
     per_stream = plan.expected_per_wall_second()
-    exercised = sorted({s.interaction.id for s in plan.streams if s.kind})
+    exercised = sorted({s.interaction.id for s in plan.streams if s.kind is not None})
     column = {name: i for i, name in enumerate(exercised)}
     rates = np.zeros((per_stream.shape[0], len(exercised)))
     by_type = np.zeros((len(exercised), len(OrgType)))
     types = list(OrgType)
     for index, stream in enumerate(plan.streams):
-        if not stream.kind:
+        if stream.kind is None:
             continue
         ix = column[stream.interaction.id]
         rates[:, ix] += per_stream[:, index]

@@ -22,7 +22,7 @@ from locust.env import Environment
 import harness.load.bootstrap  # noqa: F401  -- gevent patches first
 from harness.load import interactions
 from harness.load.driver import Generator, GeneratorConfig
-from harness.load.interactions import HttpCall, StreamInfo, new_org_state
+from harness.load.interactions import Drive, HttpCall, StreamInfo, new_org_state
 from harness.load.recorder import Recorder
 from harness.load.schedule import Schedule, constant_rates
 from harness.spine import Interaction, OrgType, Service
@@ -50,7 +50,7 @@ def ours(url: str, rate: float, seconds: float) -> dict[str, float]:
             start_s=0.0,
             duration_s=seconds,
         ),
-        streams=[StreamInfo(PING, OrgType.GP_PRACTICE, 0, "http")],
+        streams=[StreamInfo(PING, OrgType.GP_PRACTICE, 0, Drive.HTTP)],
         orgs=[[new_org_state("A81001", OrgType.GP_PRACTICE, "A81001OT001", secret="s")]],
         recorder=recorder,
         session=FastHttpSession(
