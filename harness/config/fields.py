@@ -44,31 +44,31 @@ class StrictModel(BaseModel):
 class Exponential(StrictModel):
     """Memoryless times: constant hazard."""
 
-    distribution: Literal["exponential"]
+    distribution: Literal["exponential"] = Field(examples=["exponential"])
     """The law's name: ``exponential``."""
-    mean: Seconds = Field(gt=0)
-    """Mean time, seconds or a duration such as ``300d`` or ``4h``."""
+    mean: Seconds = Field(gt=0, examples=["26280h"])
+    """Mean time, seconds or a duration such as ``26280h`` (three years) or ``4h``."""
 
 
 class Weibull(StrictModel):
     """Times with a rising (shape > 1) or falling (shape < 1) hazard."""
 
-    distribution: Literal["weibull"]
+    distribution: Literal["weibull"] = Field(examples=["weibull"])
     """The law's name: ``weibull``."""
-    shape: float = Field(gt=0)
-    """Shape k (no unit): above 1 wear-out, below 1 infant mortality. Example: ``1.5``."""
-    scale: Seconds = Field(gt=0)
-    """Scale, seconds or a duration (the time by which 63 % have happened). Example: ``200d``."""
+    shape: float = Field(gt=0, examples=[1.2])
+    """Shape k (no unit): above 1 wear-out, below 1 infant mortality. Example: ``1.2``."""
+    scale: Seconds = Field(gt=0, examples=["2300h"])
+    """Scale, seconds or a duration (the time by which 63 % have happened). Example: ``2300h``."""
 
 
 class Lognormal(StrictModel):
     """Repair times with a long tail (median plus a multiplicative spread)."""
 
-    distribution: Literal["lognormal"]
+    distribution: Literal["lognormal"] = Field(examples=["lognormal"])
     """The law's name: ``lognormal``."""
-    median: Seconds = Field(gt=0)
-    """Median time, seconds or a duration. Example: ``45m``."""
-    sigma: float = Field(gt=0)
+    median: Seconds = Field(gt=0, examples=["4h"])
+    """Median time, seconds or a duration. Example: ``4h``."""
+    sigma: float = Field(gt=0, examples=[0.8])
     """Spread: standard deviation of the log of the time (no unit). Example: ``0.8``."""
 
 
