@@ -126,8 +126,11 @@ def test_endpoint_lookup(alice: MeshClient) -> None:
 def test_error_cases(live_server: LiveServer, alice: MeshClient) -> None:
     with pytest.raises(MeshError, match="Unregistered to address"):
         alice.send_message("NOBODY99", b"x", workflow_id="TEST_WORKFLOW")
+    # RESTRICTED goes from X26ABC1 to X26ABC2 only; a workflow no entry restricts is delivered,
+    # as MESH and its published emulator do (tests/conformance/test_mesh.py).
     with pytest.raises(MeshError, match="Workflow ID not registered"):
-        alice.send_message("X26ABC2", b"x", workflow_id="NOT_A_WORKFLOW")
+        alice.send_message("X26ABC3", b"x", workflow_id="RESTRICTED")
+    assert alice.send_message("X26ABC2", b"x", workflow_id="NOT_A_WORKFLOW")
     with (
         client_for(live_server, "X26ABC1", password="wrong") as intruder,
         pytest.raises(requests.HTTPError) as refused,

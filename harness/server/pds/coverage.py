@@ -181,7 +181,6 @@ class CoverageService:
             Conflict: ``RESOURCE_VERSION_MISMATCH`` — the record is at another version.
         """
         require_interaction(role, "pds.coverage-create")
-        expected = _version_of(if_match)
         if not isinstance(body, dict):
             raise BadRequest("Invalid value - the body must be a Coverage", code="INVALID_VALUE")
         try:
@@ -193,6 +192,8 @@ class CoverageService:
                 raise BadRequest(f"Missing value - 'identifier/{n}/value'", code="MISSING_VALUE")
         subscriber, beneficiary = _parties(fields)
         _check_period(fields.get("period"))
+        # A body that is not a Coverage is refused as such (400) before its precondition.
+        expected = _version_of(if_match)
         record = await self.pds.record(subscriber)  # 404 unless PDS knows the patient
         if beneficiary is not None and beneficiary != subscriber:
             await self.pds.record(beneficiary)

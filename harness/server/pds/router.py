@@ -295,6 +295,10 @@ async def get_coverage(
         CoverageBundle,
         "A searchset of the patient's coverage, the new one included; Location names it",
         status_code=201,
+        extra={
+            409: "RESOURCE_VERSION_MISMATCH: If-Match names an older version of the record",
+            412: "PRECONDITION_FAILED: If-Match missing or malformed",
+        },
     ),
 )
 async def create_coverage(
