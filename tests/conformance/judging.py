@@ -7,6 +7,7 @@ meets the expectations but is not valid FHIR still fails.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -52,8 +53,9 @@ def judge(response: Any, case: Case) -> list[str]:
     return failures
 
 
-def params_of(cases: list[Case], listed: dict[str, Any]) -> list[Any]:
-    """pytest params, one per case; listed differences must fail (strict xfail)."""
+def params_of(cases: Sequence[Any], listed: dict[str, Any]) -> list[Any]:
+    """pytest params, one per case (anything with an ``id``); listed differences must fail
+    (strict xfail)."""
     params = []
     for case in cases:
         marks = []

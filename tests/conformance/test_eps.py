@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conformance.conftest import PUBLISHED, differences
+from tests.conformance.judging import params_of
 from tests.factories import fhir_valid, login_as, org_code
 
 EPS_MEDIA_TYPE = "application/fhir+json; fhirVersion=4.0"
@@ -125,19 +126,7 @@ def judge_issues(body: dict[str, Any], published: dict[str, Any]) -> list[str]:
     return failures
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            id=c.id,
-            marks=[pytest.mark.xfail(reason=str(LISTED[c.id]["reason"]), strict=True)]
-            if c.id in LISTED
-            else [],
-        )
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", params_of(CASES, LISTED))
 def test_published_example(
     server: TestClient, gp_session: dict[str, str], pharmacist: dict[str, str], case: Case
 ) -> None:

@@ -26,7 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conformance.conftest import PUBLISHED, differences
-from tests.conformance.judging import FHIR_CONTENT_TYPE
+from tests.conformance.judging import FHIR_CONTENT_TYPE, params_of
 from tests.factories import fhir_valid, login_as, org_code
 
 REPO = "NHSDigital/summary-care-record-api"
@@ -187,19 +187,7 @@ def judge(response: Any, case: Case) -> list[str]:
     return failures
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            id=c.id,
-            marks=[pytest.mark.xfail(reason=str(LISTED[c.id]["reason"]), strict=True)]
-            if c.id in LISTED
-            else [],
-        )
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", params_of(CASES, LISTED))
 def test_published_scenario(server: TestClient, clinician: dict[str, str], case: Case) -> None:
     """A published SCR request gets the published answer (source: ``case.source``)."""
     response = server.request(
