@@ -120,7 +120,8 @@ def start_server(
     scheme: str = "http",
     verify: object = True,
 ) -> LiveServer:
-    """Start ``harness serve`` and wait until ``/health`` answers (at most 30 s)."""
+    """Start ``harness serve`` and wait until ``/health`` answers (at most 60 s: a busy
+    two-core machine has taken over 30 s to start two workers)."""
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
     full_env = {**os.environ, "HARNESS_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
@@ -144,7 +145,7 @@ def start_server(
             cwd=tmp_path,
         )
     url = f"{scheme}://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:

@@ -186,7 +186,17 @@ def _print_summary(console: object, section: dict[str, object], outcome: object)
     generator = section["generator"]
     assert isinstance(generator, dict)
     head = Table(title="Generator", show_header=False)
-    for key in ("drawn", "sent", "dropped", "late", "no_work", "attempts", "retries", "derived"):
+    for key in (
+        "drawn",
+        "sent",
+        "queued",
+        "dropped",
+        "late",
+        "no_work",
+        "attempts",
+        "retries",
+        "derived",
+    ):
         head.add_row(key, f"{generator[key]:,}")
     head.add_row("lag p99", f"{generator['lag_p99_ms']:.1f} ms")
     head.add_row("CPU max", f"{generator['cpu_max_percent']:.0f}%")

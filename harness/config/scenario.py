@@ -196,7 +196,8 @@ class OpenModelLoad(StrictModel):
     executor: Literal["open-model"] = Field("open-model", examples=["open-model"])
     """Load executor: ``open-model`` plays the traffic profile."""
     max_concurrency: int = Field(256, ge=1, le=100_000, examples=[64])
-    """Requests in flight at once; arrivals beyond it are counted as dropped, never hidden."""
+    """Arrivals in flight at once, per generator process; the rest wait for a free slot, and
+    one that waits ``request_timeout`` never leaves and counts as a timeout of its service."""
     request_timeout: Seconds = Field(30.0, gt=0, examples=["10s"])
     """Client timeout of one request, seconds or a duration. Example: ``10s``."""
 
@@ -209,7 +210,8 @@ class ConstantArrivalRate(StrictModel):
     rate_per_s: float = Field(gt=0, le=100_000, examples=[200])
     """Arrivals per second. Example: ``200``."""
     max_concurrency: int = Field(256, ge=1, le=100_000, examples=[64])
-    """Requests in flight at once; arrivals beyond it are counted as dropped, never hidden."""
+    """Arrivals in flight at once, per generator process; the rest wait for a free slot, and
+    one that waits ``request_timeout`` never leaves and counts as a timeout of its service."""
     request_timeout: Seconds = Field(30.0, gt=0, examples=["10s"])
     """Client timeout of one request, seconds or a duration. Example: ``10s``."""
 

@@ -3,9 +3,11 @@
 The dispatcher sleeps until each arrival's intended time and hands it to a fresh greenlet, so a
 slow or stalled server never slows the schedule down: requests keep leaving on time and their
 latency is measured from the *intended* send time (coordinated-omission free), beside the
-service time from the actual send. When the concurrency cap is full the arrival is counted as
-dropped; when the dispatcher itself falls behind, the arrival is sent and counted late. Both are
-generator-health figures that can invalidate a run.
+service time from the actual send. When the concurrency cap is full the arrival waits, first in
+first out, as a clinical system's bounded queue would; one that has waited ``request_timeout``
+without a free slot never leaves and counts as a timeout against its service (``dropped``). A
+stalled server is the server's failure, not the generator's: only the dispatcher's own lag
+(arrivals handled late) and its CPU can invalidate a run.
 
 Organisations act like real clients: synchronous calls time out and retry with the documented
 backoff (200 ms doubling to a 3 s cap, with a person waiting) and the same ``X-Request-ID``;
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -73,7 +75,7 @@ class GeneratorConfig:
 
     base_url: str
     run_start_s: float  # wall-clock epoch of offset 0
-    max_concurrency: int = 256  # arrivals queued or in flight; beyond it they are dropped
+    max_concurrency: int = 256  # arrivals in flight; beyond it they wait for a free slot
     connections: int = 32  # the client's connection pool: requests wait here when it is busy
     request_timeout_s: float = 30.0
     # An arrival sent later than this counts as late. Not 10 ms: on two cores shared with the
@@ -125,6 +127,10 @@ class Generator:
             else None
         )
         self.pool = Pool(config.max_concurrency)
+        # Arrivals waiting for a free slot of the pool, oldest first, and the greenlet that
+        # starts them as slots free (or expires them after ``request_timeout``).
+        self._waiting: deque[tuple[StreamInfo, OrgState, float]] = deque()
+        self._feeder: gevent.Greenlet | None = None
         # Like a real client system, requests share a bounded set of connections; one that
         # waits for a connection leaves late, which its latency from the intended time shows
         # and its service time (measured from the actual send) does not.
@@ -150,8 +156,15 @@ class Generator:
                     if self.stopping.is_set():
                         return
                     self._dispatch(float(offset), int(stream), int(org))
+            if self._feeder is not None:
+                self._feeder.join(timeout=self.config.request_timeout_s * 2)
             self.pool.join(timeout=self.config.request_timeout_s * 2)
         finally:
+            if self._feeder is not None:
+                self._feeder.kill()
+            while self._waiting:  # stopped early: these never left, and are not attempts
+                info, _org, intended = self._waiting.popleft()
+                self.recorder.dropped(int(intended), info.interaction.id, info.org_type)
             monitor.kill()
             sealer.kill()
             for client in self._mesh.values():
@@ -167,20 +180,54 @@ class Generator:
         if delay > 0:
             gevent.sleep(delay)
         info = self.streams[stream]
-        second = int(intended)
-        self.recorder.drawn(second, info.interaction.id, info.org_type)
-        if self.pool.full():
-            self.recorder.dropped(second, info.interaction.id, info.org_type)
-            return
         lag = time.time() - intended
-        self.recorder.sent(
-            second,
+        self.recorder.drawn(
+            int(intended),
             info.interaction.id,
             info.org_type,
             lag_us=int(lag * 1e6),
             late=lag > self.config.late_threshold_s,
         )
-        self.pool.spawn(self._perform, info, self.orgs[info.type_index][org], intended)
+        org_state = self.orgs[info.type_index][org]
+        if self._waiting or self.pool.full():
+            self.recorder.queued()
+            self._waiting.append((info, org_state, intended))
+            if self._feeder is None or self._feeder.dead:
+                self._feeder = gevent.spawn(self._feed)
+            return
+        self._start(info, org_state, intended)
+
+    def _start(self, info: StreamInfo, org: OrgState, intended: float) -> None:
+        self.recorder.sent(int(intended), info.interaction.id, info.org_type)
+        self.pool.spawn(self._perform, info, org, intended)
+
+    def _feed(self) -> None:
+        """Start waiting arrivals as slots free; expire those that waited ``request_timeout``."""
+        timeout = self.config.request_timeout_s
+        while self._waiting:
+            deadline = self._waiting[0][2] + timeout
+            self.pool.wait_available(timeout=max(0.0, deadline - time.time()))
+            now = time.time()
+            while self._waiting and self._waiting[0][2] + timeout <= now:
+                self._expire(*self._waiting.popleft())
+            if self._waiting and not self.pool.full():
+                self._start(*self._waiting.popleft())
+
+    def _expire(self, info: StreamInfo, org: OrgState, intended: float) -> None:
+        """An arrival that never got a slot: the client gave up, a timeout of its service."""
+        timeout_us = int(self.config.request_timeout_s * 1e6)
+        self.recorder.dropped(int(intended), info.interaction.id, info.org_type)
+        self.recorder.attempt(
+            int(intended),
+            info.interaction.id,
+            org.org_type,
+            org.ods_code,
+            outcome=Outcome.TIMEOUT,
+            status=None,
+            latency_us=timeout_us,
+            service_us=0,
+        )
+        self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
 
     def _seal_windows(self) -> None:
         # Windows a few seconds old are almost complete; late attempts reopen and merge.

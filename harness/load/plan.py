@@ -20,10 +20,11 @@ from harness.config.scenario import ConstantArrivalRate
 from harness.load.interactions import Drive, OrgState, StreamInfo, new_org_state
 from harness.load.journeys import Patients
 from harness.load.schedule import Schedule, constant_rates
-from harness.spine import Directory, OrgType, TrafficProfile, build_directory, parse_scale
+from harness.spine import Directory, OrgType, TrafficProfile, parse_scale
 from harness.spine.calendar import to_epoch_s
 from harness.spine.credentials import DEFAULT_IDENTITY_SECRET
 from harness.spine.population import DEFAULT_PATIENTS, Population
+from harness.spine.published import served_directory
 
 
 def patients_from_environment() -> int:
@@ -202,7 +203,7 @@ def build_plan(scenario: Scenario, options: RunOptions, served: Mapping[str, str
     profile = TrafficProfile(
         scale=parse_scale(traffic.scale), winter_pressure=traffic.winter_pressure
     )
-    directory = build_directory(scenario.organisations.count, scenario.seed)
+    directory = served_directory(scenario.organisations.count, scenario.seed)
     counts = directory.counts()
     wanted = set(options.interactions) or None
     streams: list[StreamInfo] = []

@@ -1,11 +1,11 @@
 """What a generator measured: windows, per-organisation counts, journeys and its own health.
 
-Every drawn arrival is accounted for — sent or dropped (the concurrency cap was full); a
-sent arrival may find no work (a MESH download with nothing to download) — and every HTTP
-attempt, first tries, retries
-and logins alike, lands in the one-second :class:`~harness.slo.windows.Window` of its intended
-send time with its outcome. Completed windows are drained and shipped (to a Locust master, or
-to the results directory), so memory stays flat on long runs.
+Every drawn arrival is accounted for — sent, or dropped (it waited for a free slot of the
+concurrency cap until the request timeout, or the run stopped while it waited); a sent arrival
+may find no work (a MESH download with nothing to download) — and every HTTP attempt, first
+tries, retries and logins alike, lands in the one-second :class:`~harness.slo.windows.Window`
+of its intended send time with its outcome. Completed windows are drained and shipped (to a
+Locust master, or to the results directory), so memory stays flat on long runs.
 """
 
 from __future__ import annotations
@@ -21,13 +21,18 @@ from harness.slo import Outcome, Window, WindowKey, new_histogram
 
 @dataclass
 class Accounting:
-    """Totals that must close: drawn = sent + dropped (``no_work`` is part of ``sent``)."""
+    """Totals that must close: drawn = sent + dropped (``no_work`` is part of ``sent``).
+
+    ``late`` counts arrivals the dispatcher handled after the lateness threshold (its own lag);
+    ``queued`` those that waited for a free slot because the server held the cap busy.
+    """
 
     drawn: int = 0
     sent: int = 0
     dropped: int = 0
     no_work: int = 0
     late: int = 0
+    queued: int = 0
     attempts: int = 0
     retries: int = 0
     derived: int = 0  # requests no arrival drew: logins, backlog flushes
@@ -65,25 +70,31 @@ class Recorder:
             window = self.windows[key] = Window(key)
         return window
 
-    def drawn(self, second: int, interaction: str, org_type: str) -> None:
-        """An arrival came due."""
-        self._window(second, interaction, org_type).drawn += 1
-        self.totals.drawn += 1
-
-    def sent(
+    def drawn(
         self, second: int, interaction: str, org_type: str, *, lag_us: int, late: bool
     ) -> None:
-        """An arrival left (``late`` when it left after the lateness threshold)."""
+        """An arrival came due and the dispatcher handled it ``lag_us`` after its time
+        (``late`` beyond the lateness threshold)."""
         window = self._window(second, interaction, org_type)
-        window.sent += 1
-        self.totals.sent += 1
+        window.drawn += 1
+        self.totals.drawn += 1
         self.lag.record_value(max(1, min(lag_us, 600_000_000)))
         if late:
             window.late += 1
             self.totals.late += 1
 
+    def queued(self) -> None:
+        """An arrival found the concurrency cap full and waits for a free slot."""
+        self.totals.queued += 1
+
+    def sent(self, second: int, interaction: str, org_type: str) -> None:
+        """An arrival left."""
+        self._window(second, interaction, org_type).sent += 1
+        self.totals.sent += 1
+
     def dropped(self, second: int, interaction: str, org_type: str) -> None:
-        """An arrival could not be sent: the concurrency cap was full."""
+        """An arrival never left: it waited for a slot until the request timeout, or the run
+        stopped while it waited."""
         self._window(second, interaction, org_type).dropped += 1
         self.totals.dropped += 1
 

@@ -6,9 +6,9 @@ request events, statistics and (with ``--web``) web UI work as users expect. Wit
 ``--processes N`` the parent starts N generator processes with disjoint shares and merges their
 windows exactly (counts add, HDR histograms add).
 
-A run is **invalid** — exit code 3, never reported as a fast server — when fewer than 99 % of the
-drawn arrivals left on time, when the schedule lag p99 passed its threshold, or when a
-generator's CPU passed 90 %.
+A run is **invalid** — exit code 3, never reported as a fast server — for the generator's own
+limits: fewer than 99 % of the drawn arrivals handled on time, a schedule lag p99 past its
+threshold, or a generator's CPU past 90 % (:func:`harness.load.results.check_health`).
 """
 
 from __future__ import annotations

@@ -240,7 +240,11 @@ def _prediction(
 ) -> dict[str, Any]:
     """The ``prediction``, ``comparison`` and ``validation`` sections."""
     inputs, assumed = window_inputs(
-        outcome.plan, calibration, sites=sites, workers=request.server_workers
+        outcome.plan,
+        calibration,
+        sites=sites,
+        workers=request.server_workers,
+        load_processes=request.load_processes,
     )
     prediction = predict(inputs, outcome.plan.scenario.seed)
     prediction["calibration"] = calibration_source

@@ -43,9 +43,17 @@ def _assumed_cost() -> InteractionCost:
 
 
 def window_inputs(
-    plan: LoadPlan, calibration: Calibration, *, sites: list[str], workers: int
+    plan: LoadPlan,
+    calibration: Calibration,
+    *,
+    sites: list[str],
+    workers: int,
+    load_processes: int = 1,
 ) -> tuple[WindowInputs, list[str]]:
-    """Model inputs for the plan's window; also the interactions that used assumed costs."""
+    """Model inputs for the plan's window; also the interactions that used assumed costs.
+
+    Each of the ``load_processes`` generators has its own cap of ``max_concurrency``.
+    """
     scenario = plan.scenario
     per_stream = plan.expected_per_wall_second()
     exercised = sorted({s.interaction.id for s in plan.streams if s.kind is not None})
@@ -105,6 +113,7 @@ def window_inputs(
         supplier_share=supplier_share,
         mailboxes=sum(1 for o in directory if o.mesh_mailbox),
         keepalive_per_worker=_keepalive(rates, models, sites, workers),
+        max_concurrency=scenario.load.max_concurrency * load_processes,
     )
     return inputs, assumed
 

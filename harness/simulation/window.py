@@ -18,7 +18,10 @@ message-level discrete-event model (SimPy), which is cheap at the rates one mach
 - **The clients.** The same retry policy as the load driver: retries with 200 ms doubling
   backoff on timeouts, connection failures, 429/502/503/504 (three at most); a failed connection
   marks the site down for the failover hold and the retry goes straight to the other site;
-  supplier cut-offs never leave. Every attempt is classified with ``harness.slo.classify``.
+  supplier cut-offs never leave. Like the driver, at most ``max_concurrency`` arrivals are in
+  flight: the rest wait first come first served, and one that waits the request timeout never
+  leaves and is a timeout of its service. Every attempt is classified with
+  ``harness.slo.classify``.
 
 The output is per interaction: attempts by class (good, bad, excluded) and latencies from the
 intended send time, so the report computes availability and p95 the same way for both sides.
@@ -81,6 +84,7 @@ class WindowInputs:
     keepalive_per_worker: int = 1  # client connections kept open to each worker (pause traps)
     failover_hold_s: float = 30.0
     healthcheck_s: float = 5.0  # uvicorn replaces a worker that does not answer for this long
+    max_concurrency: int = 0  # the driver's cap on arrivals in flight (0: no cap)
 
 
 @dataclass
@@ -130,6 +134,11 @@ class _Window:
         self.listed = 0
         self.downloaded = 0
         self.cutoffs: list[tuple[str, float, float]] = []
+        self.slots = (
+            simpy.Resource(self.env, capacity=inputs.max_concurrency)
+            if inputs.max_concurrency > 0
+            else None
+        )
         self._script(inputs.faults)
 
     # ------------------------------------------------------------------ the timeline
@@ -244,8 +253,18 @@ class _Window:
         if not operation and inter.attempts_per_arrival != 1.0:  # measured at calibration
             whole = int(inter.attempts_per_arrival)
             requests = whole + int(self.rng.random() < inter.attempts_per_arrival - whole)
-        for _ in range(requests):
-            yield from self._attempts(ix, inter, intended, home, operation)
+        if self.slots is None:
+            for _ in range(requests):
+                yield from self._attempts(ix, inter, intended, home, operation)
+            return
+        with self.slots.request() as slot:
+            timeout = self.inputs.request_timeout_s
+            yield slot | self.env.timeout(max(0.0, intended + timeout - self.env.now))
+            if not slot.triggered:  # waited the timeout for a free slot: never left
+                self._record(ix, Outcome.TIMEOUT, timeout)
+                return
+            for _ in range(requests):
+                yield from self._attempts(ix, inter, intended, home, operation)
 
     def _attempts(
         self, ix: int, inter: InteractionModel, intended: float, home: int, operation: str

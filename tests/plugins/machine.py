@@ -38,7 +38,7 @@ FULL_SHARE = 0.8  # a share of a core at which a test runs its nominal rate
 # than one busy core of two (the CI check runs beside one CPU hog, and must pass there).
 OTHERS_MAX_CORES = 1.25
 # The generator's self-check reasons that a busy machine can cause; any other reason fails.
-TIMING_REASONS = ("arrivals left on time", "schedule lag p99")
+TIMING_REASONS = ("arrivals were handled on time", "schedule lag p99")
 
 
 def _busy_s() -> float:

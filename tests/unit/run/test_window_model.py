@@ -11,6 +11,7 @@ from harness.config.scenario import (
     LoseDataCentre,
     Maintenance,
     PauseWorker,
+    StallStorage,
     SupplierOutage,
 )
 from harness.simulation.window import InteractionModel, WindowInputs, predict_window
@@ -161,3 +162,35 @@ def test_mesh_downloads_need_messages_sent_and_polled_first() -> None:
     all_three = np.full((60, 3), 20.0)
     some = predict_window(inputs(rates=all_three, interactions=mesh, mailboxes=10), seed=9)
     assert 0 < some.good[0] <= some.good[1]  # never more downloads than sends
+
+
+def test_a_stall_fills_the_cap_and_the_waiting_arrivals_are_slow_not_lost() -> None:
+    """Issue 29 item 5, as the driver does it: a 1 s storage stall every 5 s with a cap of 8
+    keeps arrivals waiting; their latency from the intended time fails the SLO, none is lost."""
+    stalls = [StallStorage(kind="stall-storage", at=t, duration=1.0) for t in range(0, 30, 5)]
+    capped = predict_window(inputs(rate=100.0, seconds=30, faults=stalls, max_concurrency=8), 4)
+    free = predict_window(inputs(rate=100.0, seconds=30, faults=stalls), 4)
+    arrivals = int(capped.good[0] + capped.bad[0] + capped.excluded[0])
+    assert abs(arrivals - 3000) < 4 * np.sqrt(3000)
+    assert len(capped.latencies_s[0]) == arrivals  # one attempt each: nothing timed out
+    # Without the cap only the ~100 arrivals inside each stall wait; with it, the ones behind
+    # them wait too, for longer.
+    assert capped.bad[0] > free.bad[0] > 0
+    late = np.asarray(capped.latencies_s[0])
+    assert np.percentile(late, 99) > 0.5
+
+
+def test_an_arrival_that_waits_the_timeout_for_a_slot_is_a_timeout() -> None:
+    """A cap of 5 held by 300 ms answers drains ~17/s of 100/s: arrivals behind it wait the
+    10 s request timeout and are timeouts of their service, at the timeout."""
+    slow = [InteractionModel("sds.device-lookup", "sds", 0.5, 0.002, tuple(np.full(21, 0.300)))]
+    result = predict_window(
+        inputs(rate=100.0, seconds=20, interactions=slow, max_concurrency=5), seed=6
+    )
+    latencies = np.asarray(result.latencies_s[0])
+    timed_out = int(np.sum(latencies == 10.0))
+    served = len(latencies) - timed_out
+    assert served == pytest.approx(20 * 5 / 0.3 + 10 * 5 / 0.3, rel=0.15)  # until the last left
+    assert timed_out > 1000
+    assert result.good[0] < 50  # only the first, before the queue formed, were in time
+    assert result.good[0] + result.bad[0] == len(latencies)
