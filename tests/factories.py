@@ -108,8 +108,10 @@ def fhir_valid(body: dict[str, object]) -> dict[str, object]:
     resource_type = body["resourceType"]
     assert isinstance(resource_type, str)
     get_fhir_model_class(resource_type).model_validate(body)
-    for entry in body.get("entry", []) or []:  # type: ignore[attr-defined]
-        fhir_valid(entry["resource"])
+    # Bundle.entry holds resources (List.entry, for one, holds items).
+    for entry in (body.get("entry", []) if resource_type == "Bundle" else []) or []:  # type: ignore[attr-defined]
+        if "resource" in entry:
+            fhir_valid(entry["resource"])
     for parameter in body.get("parameter", []) or []:  # type: ignore[attr-defined]
         if "resource" in parameter:
             fhir_valid(parameter["resource"])

@@ -1,7 +1,9 @@
 """The application factory: ``create_app(settings)`` builds one server, with no import-time state.
 
 The lifespan opens storage (upgrading the schema unless ``harness serve`` already did), builds
-the organisation and MESH directories and the synthetic PDS population from the seed, wires the
+the organisation and MESH directories (the synthetic directory with the published organisations
+merged in, :func:`harness.spine.published.served_directory`, as the load driver builds it) and the
+synthetic PDS population from the seed, stores the published test patients over it, wires the
 national services (PDS, EPS, SCR, SDS/ODS) to them, and starts five background tasks per
 worker: reloading faults shared through storage, flushing the audit batch and the idempotency
 completions, running the MESH lifecycle (expiry) once a minute, and sharing rate-limit usage
@@ -45,6 +47,7 @@ from harness.server.metrics import Metrics
 from harness.server.ods.router import router as ods_router
 from harness.server.ods.service import OdsService
 from harness.server.openapi import install_openapi
+from harness.server.pds.published import store_published
 from harness.server.pds.router import router as pds_router
 from harness.server.pds.service import PdsService
 from harness.server.platform import FailedAuthLimiter, Platform, install_platform
@@ -57,10 +60,11 @@ from harness.server.scr.service import ScrService
 from harness.server.sds.router import router as sds_router
 from harness.server.sds.service import SdsService
 from harness.server.store import create_store, upgrade
-from harness.spine import Directory, OrgType, build_directory
+from harness.spine import Directory, OrgType
 from harness.spine.contracts import PDS_BASE
 from harness.spine.credentials import secret_fingerprint
 from harness.spine.population import Population
+from harness.spine.published import served_directory
 
 log = logging.getLogger(__name__)
 LIFECYCLE_INTERVAL_S = 60.0
@@ -107,7 +111,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     board = FaultBoard(store=store, clock=clock, rng=rng)
     board_ref.append(board)
     await board.refresh()
-    directory = build_directory(settings.organisations, settings.seed)
+    directory = served_directory(settings.organisations, settings.seed)
     mesh_directory = build_mesh_directory(
         directory, password=settings.mesh_password, seed_file=settings.mesh_directory
     )
@@ -128,6 +132,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pds = PdsService(
         store=store, population=app.state.population, directory=directory, clock=clock.now
     )
+    # The published test patients go into the store before any service reads a patient.
+    await store_published(store, clock.now())
     app.state.eps = EpsService(store=store, pds=app.state.pds, directory=directory, clock=clock.now)
     app.state.scr = ScrService(store=store, pds=app.state.pds, clock=clock.now)
     app.state.sds = SdsService(directory)

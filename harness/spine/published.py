@@ -3,7 +3,8 @@
 NHS England's PDS FHIR API examples and sandbox use a handful of well-known test patients:
 9000000009 (Jane Smith, the happy path), 9000000017 (Jayne Smyth, the fuzzy-search match),
 9000000025 (Janet Smythe, a restricted record), 9000000033 (a minimal record) and
-9736363120 (Kathy Knapp, the exact-match example). A published example request runs
+9736363120 (Kathy Knapp, the exact-match example); the published EPS prescriptions name two
+more, 5839945242 and 9449304106 (:data:`EPS_SOURCE_FILES`). A published example request runs
 unchanged against the reference server only if these records are the published ones, so
 server and load driver share them here as an overlay: the server serves these resources for
 these numbers, and the synthetic population (whose first indices derive the first four
@@ -16,9 +17,10 @@ f57f5839b956fedb708555227ef2f9aefcc0cc37, ``karate-tests/src/test/java/mocks/stu
 tests/conformance/published/). The records are the published ones, unchanged.
 
 The organisations the published EPS and SCR examples name (their prescribers, pharmacies and
-9000000009's practice) are held here too, as :func:`published_organisations`, so that the
-directory can serve them beside the synthetic ones and a published example runs unchanged
-with a session of the organisation it names.
+9000000009's practice) are held here too, as :func:`published_organisations`, and merged into
+the directory that server and load driver share (:func:`served_directory`), beside the
+synthetic ones, so that a published example runs unchanged with a session of the organisation
+it names.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from harness.spine.organisations import (
     DATA_CENTRES,
     SUPPLIER_SHARE,
     WAVE_BY_TYPE,
+    Directory,
     Organisation,
     OrgType,
     Region,
+    build_directory,
 )
 
 STUBS = "karate-tests/src/test/java/mocks/stubs/"  # in the repository above
@@ -43,6 +47,15 @@ SOURCE_FILES = {
     "9000000025": STUBS + "patientResponses/patient_9000000025.json",
     "9000000033": STUBS + "patientResponses/patient_9000000033.json",
     "9736363120": STUBS + "searchResponses/knap_kathy_exact_match.json",  # entry 0
+}
+EPS_REPO = "NHSDigital/electronic-prescription-service-api@77e80e11f58013e89c6b4f1c3d767373faa8c29d"
+_PRIMARY = "examples/primary-care/acute/nominated-pharmacy/medical-prescriber/"
+_HOMECARE = "examples/secondary-care/homecare/acute/nominated-pharmacy/clinical-practitioner/"
+# The patients of the published EPS prescriptions: the Patient resource of each example's
+# prescription-order bundle, as published, with the id and version PDS serves it with.
+EPS_SOURCE_FILES = {
+    "5839945242": f"{EPS_REPO} {_PRIMARY}1-Process-Request-Send-200_OK.json",
+    "9449304106": f"{EPS_REPO} {_HOMECARE}1-Process-Request-Send-200_OK.json",
 }
 
 _PATIENTS: dict[str, dict[str, Any]] = {
@@ -752,6 +765,61 @@ _PATIENTS: dict[str, dict[str, Any]] = {
         ],
         "resourceType": "Patient",
     },
+    # EPS_SOURCE_FILES (MIT licence, Crown Copyright NHS England; copies under
+    # tests/conformance/published/)
+    "5839945242": {
+        "resourceType": "Patient",
+        "id": "5839945242",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "5839945242"}],
+        "name": [
+            {"use": "usual", "family": "TWITCHETT", "given": ["STACEY", "MARISA"], "prefix": ["MS"]}
+        ],
+        "gender": "female",
+        "birthDate": "1948-04-30",
+        "address": [
+            {"use": "home", "line": ["10 HEATHFIELD", "COBHAM", "SURREY"], "postalCode": "KT11 2QY"}
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "A83008",
+                }
+            }
+        ],
+    },
+    "9449304106": {
+        "resourceType": "Patient",
+        "id": "9449304106",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449304106"}],
+        "name": [
+            {
+                "use": "usual",
+                "family": "LEGASSICK",
+                "given": ["NICODEMUS", "ZACKERY"],
+                "prefix": ["MR"],
+            }
+        ],
+        "gender": "male",
+        "birthDate": "1994-03-19",
+        "address": [
+            {
+                "use": "home",
+                "line": ["11 LITTLEHEATH LANE", "COBHAM", "SURREY"],
+                "postalCode": "KT11 2QG",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "B81001",
+                }
+            }
+        ],
+    },
 }
 
 # The EHIC coverage 9000000009 holds in the sandbox (coverageResponses/, same commit).
@@ -1180,13 +1248,15 @@ def published_related(nhs_number: str) -> list[dict[str, Any]]:
     return copy.deepcopy(_RELATED.get(nhs_number, []))
 
 
-EPS_REPO = "NHSDigital/electronic-prescription-service-api@77e80e11f58013e89c6b4f1c3d767373faa8c29d"
-_PRIMARY = "examples/primary-care/acute/nominated-pharmacy/medical-prescriber/"
-_HOMECARE = "examples/secondary-care/homecare/acute/nominated-pharmacy/clinical-practitioner/"
 # ODS code -> (type, where it is published). The type is the role the example gives it.
 _ORGANISATIONS: dict[str, tuple[OrgType, str]] = {
     # the prescriber (PractitionerRole.organization) of the primary-care examples
     "A83008": (OrgType.GP_PRACTICE, f"{EPS_REPO} {_PRIMARY}1-Process-Request-Send-200_OK.json"),
+    # the primary-care prescription's nominated pharmacy (dispenseRequest.performer)
+    "FA565": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_PRIMARY}1-Process-Request-Send-200_OK.json",
+    ),
     # the release owner ("The Simple Pharmacy") of the examples' releases
     "VNE51": (
         OrgType.COMMUNITY_PHARMACY,
@@ -1228,3 +1298,33 @@ def published_organisations() -> tuple[Organisation, ...]:
 def published_organisation_source(ods_code: str) -> str:
     """Where the organisation is published (repository@commit and file)."""
     return _ORGANISATIONS[ods_code][1]
+
+
+def with_published(directory: Directory) -> Directory:
+    """The directory with the published organisations in it, as server and load driver use it.
+
+    A published organisation shadows a synthetic one of the same ODS code (it takes its place,
+    as the published PDS patients shadow the synthetic patients of their numbers); the others
+    join the end of their type's group, so the directory stays grouped in :class:`OrgType`
+    order and every synthetic organisation keeps its place within its type.
+    """
+    published = {org.ods_code: org for org in published_organisations()}
+    kept = [o for o in directory if o.ods_code not in published]
+    return Directory(
+        tuple(
+            org
+            for org_type in OrgType
+            for org in (
+                *(o for o in kept if o.org_type is org_type),
+                *(o for o in published.values() if o.org_type is org_type),
+            )
+        ),
+        seed=directory.seed,
+    )
+
+
+def served_directory(count: int, seed: int) -> Directory:
+    """The directory the reference server serves and the load driver drives: the synthetic
+    directory of ``(count, seed)`` (:func:`~harness.spine.build_directory`) with the published
+    organisations merged in (:func:`with_published`)."""
+    return with_published(build_directory(count, seed))

@@ -13,6 +13,14 @@ Source: NHSDigital/electronic-prescription-service-api at commit
   published OperationOutcome is judged issue by issue (severity, code, diagnostics,
   ``expression`` and, where published, the ``details`` coding). The bodies are sent unchanged,
   prescribing requests with a GP's session and dispensing ones with a pharmacist's.
+
+The release, dispense and claim examples act on the examples' own prescriptions, which the
+sandbox holds and the server must be sent: as environment set-up (not a case), the published
+prescription-order of each example folder (``1-Process-Request-Send-200_OK.json``) is sent by
+a GP of its prescriber (A83008, A99968), and the flow's requests are then sent, in the
+published order, by a pharmacist of the releasing pharmacy they name (VNE51), each judged as
+its own case. Prescribers, pharmacies and patients are the published ones the server serves
+(``harness.spine.published``).
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ class Case:
     request: str  # the request body's file in the repository
     status: int
     response: str | None = None  # the published answer's file, for refusals
+    flow: bool = False  # acts on a published prescription: sent in the published flow
 
     @property
     def dispensing(self) -> bool:
@@ -80,13 +89,13 @@ class Case:
 
 CASES = [
     Case("release-owner-organization", f"{DISPENSING}/Task/$release",
-         f"{PRIMARY}1-Task-Request-Release-200_OK.json", 200),
+         f"{PRIMARY}1-Task-Request-Release-200_OK.json", 200, flow=True),
     Case("release-homecare", f"{DISPENSING}/Task/$release",
-         f"{HOMECARE}1-Task-Request-Release-200_OK.json", 200),
+         f"{HOMECARE}1-Task-Request-Release-200_OK.json", 200, flow=True),
     Case("dispense-contained-medication-request", f"{DISPENSING}/$process-message",
-         f"{HOMECARE}1-Process-Request-Dispense-200_OK.json", 200),
+         f"{HOMECARE}1-Process-Request-Dispense-200_OK.json", 200, flow=True),
     Case("claim-by-group-identifier-extension", f"{DISPENSING}/Claim",
-         f"{HOMECARE}1-Claim-Request-200_OK.json", 200),
+         f"{HOMECARE}1-Claim-Request-200_OK.json", 200, flow=True),
     Case("send-invalid-intent", f"{PRESCRIBING}/$process-message",
          "examples/errors/4-Process-Request-Send-400_invalid_intent.json", 400,
          "examples/errors/4-Process-Response-Send-400_invalid_intent.json"),
@@ -95,6 +104,12 @@ CASES = [
          "examples/errors/3-Process-Response-Dispense-400_Invalid_Value.json"),
 ]  # fmt: skip
 LISTED = differences().get("eps", {})
+# The published prescription-orders (prescriber, file), sent as environment set-up.
+PRESCRIPTIONS = [
+    ("A83008", f"{PRIMARY}1-Process-Request-Send-200_OK.json"),  # 24F5DA-A83008-7EFE6Z
+    ("A99968", f"{HOMECARE}1-Process-Request-Send-200_OK.json"),  # A0548B-A99968-451485
+]
+RELEASING_PHARMACY = "VNE51"  # the owner of the published releases
 
 
 def _read(name: str) -> Any:
@@ -105,6 +120,30 @@ def _read(name: str) -> Any:
 def pharmacist(server: TestClient) -> dict[str, str]:
     """A community pharmacy's pharmacist (R8003)."""
     return login_as(server, org_code(server, "community-pharmacy"), "R8003")
+
+
+def _send(server: TestClient, session: dict[str, str], path: str, request: str) -> Any:
+    return server.post(
+        path,
+        content=(SOURCE / request).read_bytes(),
+        headers={**session, "X-Request-ID": str(uuid.uuid4()), "Content-Type": EPS_MEDIA_TYPE},
+    )
+
+
+@pytest.fixture(scope="module")
+def flow(server: TestClient) -> dict[str, Any]:
+    """The answers to the flow's cases (case id -> response), sent in the published order
+    after the published prescriptions (environment set-up)."""
+    for prescriber, request in PRESCRIPTIONS:
+        sent = _send(
+            server,
+            login_as(server, prescriber, "R8000"),
+            f"{PRESCRIBING}/$process-message",
+            request,
+        )
+        assert sent.status_code == 200, (request, sent.text[:500])
+    pharmacist = login_as(server, RELEASING_PHARMACY, "R8003")
+    return {c.id: _send(server, pharmacist, c.path, c.request) for c in CASES if c.flow}
 
 
 def judge_issues(body: dict[str, Any], published: dict[str, Any]) -> list[str]:
@@ -128,15 +167,18 @@ def judge_issues(body: dict[str, Any], published: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize("case", params_of(CASES, LISTED))
 def test_published_example(
-    server: TestClient, gp_session: dict[str, str], pharmacist: dict[str, str], case: Case
+    server: TestClient,
+    gp_session: dict[str, str],
+    pharmacist: dict[str, str],
+    flow: dict[str, Any],
+    case: Case,
 ) -> None:
     """A published EPS example request gets the published answer (source: ``case.request``)."""
-    session = pharmacist if case.dispensing else gp_session
-    response = server.post(
-        case.path,
-        content=(SOURCE / case.request).read_bytes(),
-        headers={**session, "X-Request-ID": str(uuid.uuid4()), "Content-Type": EPS_MEDIA_TYPE},
-    )
+    if case.flow:
+        response = flow[case.id]
+    else:
+        session = pharmacist if case.dispensing else gp_session
+        response = _send(server, session, case.path, case.request)
     body = response.json()
     failures = [] if response.status_code == case.status else [f"status {response.status_code}"]
     if response.headers["content-type"] != EPS_MEDIA_TYPE:
@@ -156,7 +198,7 @@ def test_published_organisations_are_the_examples() -> None:
     from harness.spine.published import published_organisation_source, published_organisations
 
     organisations = {o.ods_code: o for o in published_organisations()}
-    assert {"A83008", "VNE51", "VNCEL", "A99968", "Y12345"} <= set(organisations)
+    assert {"A83008", "FA565", "VNE51", "VNCEL", "A99968", "Y12345"} <= set(organisations)
     for code in ("VNE51", "VNCEL"):
         source = published_organisation_source(code).split(" ", 1)[1]
         assert code in (SOURCE / source).read_text()

@@ -12,7 +12,9 @@ The sandbox needs no credentials and has no access control; the reference server
 real service, admits a view only with a legitimate relationship and the patient's permission.
 The cases therefore run as one hospital clinician (R8000) who, as environment set-up (not part
 of any case), has self-claimed a relationship with the published patients and, for
-9000000033, holds the patient's permission to view (the state the sandbox's scenarios assume).
+9000000033, holds the patient's permission to view (the state the sandbox's scenarios assume);
+uploads, which only the patient's registered practice may send, run as a GP of 9000000009's
+practice as published (Y12345, one of the published organisations in the server's directory).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Case:
     entries: int | None = None  # for a searchset: how many entries
     issue: str | None = None  # for a refusal: the published issue code (severity: error)
     credentials: bool = True  # False: sent without the access token
+    by_practice: bool = False  # sent by the patient's registered practice (an upload)
 
 
 def _cases() -> list[Case]:
@@ -81,9 +84,9 @@ def _cases() -> list[Case]:
     document = "composition.subject:Patient.identifier"
     return [
         Case("upload-happy-path", f"{SPEC} POST /Bundle, {EXAMPLES}UploadScrBundle.json",
-             "POST", "/Bundle", 201, upload),
+             "POST", "/Bundle", 201, upload, by_practice=True),
         Case("upload-no-consent-to-store", f"{SPEC} POST /Bundle scenario 2",
-             "POST", "/Bundle", 403, _with_patient(upload, UNKNOWN)),
+             "POST", "/Bundle", 403, _with_patient(upload, UNKNOWN), by_practice=True),
         Case("document-reference-happy-path", f"{SPEC} GET /DocumentReference scenario 1",
              "GET", "/DocumentReference", 200, params={"patient": f"{NHS}|9000000009"},
              entries=1),
@@ -153,6 +156,13 @@ def clinician(server: TestClient) -> dict[str, str]:
     return session
 
 
+@pytest.fixture(scope="module")
+def practice(server: TestClient) -> dict[str, str]:
+    """A GP of 9000000009's registered practice as published, Y12345 (a published
+    organisation of the server's directory): only the patient's practice may upload."""
+    return login_as(server, "Y12345", "R8000")
+
+
 def _headers(session: dict[str, str]) -> dict[str, str]:
     """The specification's required headers (X-Request-ID, Content-Type) and the session."""
     return {**session, "X-Request-ID": str(uuid.uuid4()), "Content-Type": FHIR_CONTENT_TYPE}
@@ -188,13 +198,16 @@ def judge(response: Any, case: Case) -> list[str]:
 
 
 @pytest.mark.parametrize("case", params_of(CASES, LISTED))
-def test_published_scenario(server: TestClient, clinician: dict[str, str], case: Case) -> None:
+def test_published_scenario(
+    server: TestClient, clinician: dict[str, str], practice: dict[str, str], case: Case
+) -> None:
     """A published SCR request gets the published answer (source: ``case.source``)."""
+    session = practice if case.by_practice else clinician
     response = server.request(
         case.method,
         f"{BASE}{case.path}",
         params=case.params,
-        headers=_headers(clinician if case.credentials else {}),
+        headers=_headers(session if case.credentials else {}),
         content=json.dumps(case.body).encode() if case.body is not None else None,
     )
     failures = judge(response, case)

@@ -60,6 +60,8 @@ class OdsService:
     def get_organisation(self, ods_code: str) -> dict[str, Any]:
         """The organisation with ``ods_code`` as a FHIR R4 Organization."""
         code = ods_code.upper()
+        if code in self.directory:  # the published organisations' codes have other shapes
+            return organisation_resource(self.directory[code])
         if not any(shape.matches(code) for shape in CODE_SHAPES.values()):
             raise BadRequest(f"{ods_code!r} is not a valid ODS code", code="INVALID_RESOURCE_ID")
         if code not in self.directory:

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from harness.server.errors import operation_outcome
 from harness.server.identity.router import SessionDep
 from harness.server.pds.coverage import CoverageService, check_coverage_parameters
-from harness.server.pds.published import store_published
 from harness.server.pds.schemas import (
     JSON_PATCH_BODY,
     Coverage,
@@ -45,17 +44,6 @@ def _pds(request: Request) -> PdsService:
     # A plain call, not a FastAPI dependency: see harness.server.identity.router._session.
     service: PdsService = request.app.state.pds
     return service
-
-
-async def _published_stored(request: Request) -> None:
-    # Once per worker, before its first PDS request: the published test patients must be in
-    # the store before anything reads a patient. (Their natural home is the lifespan, next to
-    # the population; kept here, with PDS, while the app factory is being reorganised.)
-    state = request.app.state
-    if not getattr(state, "pds_published", False):
-        pds = _pds(request)
-        await store_published(pds.store, pds.clock())
-        state.pds_published = True
 
 
 def _coverage(request: Request) -> CoverageService:
@@ -91,7 +79,6 @@ def _searchset(request: Request, entries: list[tuple[dict[str, Any], float]]) ->
 )
 async def get_patient(request: Request, session: SessionDep, nhs_number: NhsNumber) -> JSONResponse:
     """Retrieve a patient by NHS number."""
-    await _published_stored(request)
     pds = _pds(request)
     with audited(request, session, "pds.retrieve", f"Patient/{nhs_number}"):
         found = await pds.get_patient(session.role, nhs_number)
@@ -132,7 +119,6 @@ async def search_patients(
     ] = False,
 ) -> JSONResponse:
     """Search by demographics: standard, exact or fuzzy matching (see the PDS docs)."""
-    await _published_stored(request)
     pds = _pds(request)
     with audited(request, session, "pds.search", "Patient?search"):
         check_parameters(
@@ -186,7 +172,6 @@ async def create_patient(request: Request, session: SessionDep) -> JSONResponse:
 
     Spike arrest applies: at most 3 creates per second per application (429 beyond).
     """
-    await _published_stored(request)
     pds = _pds(request)
     with audited(request, session, "pds.create", "Patient") as note:
         body = await json_body(request)
@@ -218,7 +203,6 @@ async def update_patient(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
     """Update a patient with an RFC 6902 JSON Patch; needs ``If-Match: W/"<version>"``."""
-    await _published_stored(request)
     pds = _pds(request)
     with audited(request, session, "pds.update", f"Patient/{nhs_number}"):
         body = await json_body(request)
@@ -235,7 +219,6 @@ async def get_related_people(
     request: Request, session: SessionDep, nhs_number: NhsNumber
 ) -> JSONResponse:
     """The patient's related persons."""
-    await _published_stored(request)
     pds = _pds(request)
     with audited(request, session, "pds.related-person", f"Patient/{nhs_number}/RelatedPerson"):
         related = await pds.related_people(session.role, nhs_number)
@@ -260,7 +243,6 @@ async def search_coverage(
     ] = None,
 ) -> JSONResponse:
     """The coverage (EHIC, overseas visitor insurance) a patient holds."""
-    await _published_stored(request)
     coverage = _coverage(request)
     with audited(request, session, "pds.coverage-search", f"Coverage?subscriber={subscriber}"):
         check_coverage_parameters([name for name, _ in request.query_params.multi_items()])
@@ -279,7 +261,6 @@ async def get_coverage(
     coverage_id: Annotated[str, Path(min_length=1, max_length=64)],
 ) -> JSONResponse:
     """One recorded Coverage (what ``POST /Coverage`` answered in ``Location``)."""
-    await _published_stored(request)
     coverage = _coverage(request)
     with audited(request, session, "pds.coverage-read", f"Coverage/{coverage_id}"):
         found = await coverage.get(session.role, coverage_id)
@@ -308,7 +289,6 @@ async def create_coverage(
 ) -> JSONResponse:
     """Record a patient's coverage on the subscriber's record (``If-Match: W/"<version>"`` of
     that record); answers, as PDS does, with a searchset of the patient's coverage."""
-    await _published_stored(request)
     coverage = _coverage(request)
     with audited(request, session, "pds.coverage-create", "Coverage") as note:
         body = await json_body(request)
