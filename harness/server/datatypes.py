@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.spine.contracts import SPINE_ERROR_SYSTEM
+
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 
@@ -106,6 +108,7 @@ class Issue(Element):
     code: str
     details: IssueDetails | None = None
     diagnostics: str | None = None
+    expression: list[str] | None = None
 
 
 class OperationOutcome(Element):
@@ -192,7 +195,7 @@ def informational(diagnostics: str, code: str | None = None) -> dict[str, Any]:
         issue["details"] = {
             "coding": [
                 {
-                    "system": "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode",
+                    "system": SPINE_ERROR_SYSTEM,  # EPS's, as EPS publishes it
                     "code": code,
                     "display": diagnostics,
                 }

@@ -36,6 +36,8 @@ class SpineError(HarnessError):
             ``structure`` for a malformed message, which is still a 400).
         refusal: why the request was refused, when a load test counts it by that reason (sent
             in the ``REFUSAL_HEADER``; see :mod:`harness.spine.contracts`).
+        expression: the FHIRPath expressions of the issue's ``expression``, where the API
+            publishes one for this refusal (EPS names the offending element).
     """
 
     default_code = "INTERNAL_SERVER_ERROR"
@@ -49,6 +51,7 @@ class SpineError(HarnessError):
         retry_at: float | None = None,
         issue_type: str | None = None,
         refusal: Refusal | None = None,
+        expression: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(diagnostics)
         self.code = code or self.default_code
@@ -57,6 +60,7 @@ class SpineError(HarnessError):
         self.retry_at = retry_at
         self.issue_type = issue_type
         self.refusal = refusal
+        self.expression = expression
 
 
 class BadRequest(SpineError):

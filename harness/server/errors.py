@@ -1,7 +1,10 @@
 """The one place where domain errors become HTTP responses.
 
 FHIR-style APIs answer every error with a FHIR ``OperationOutcome`` whose coding comes from
-``https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode``; MESH answers with its own v1 or
+Spine-ErrorOrWarningCode, in the system each API publishes
+(:func:`harness.spine.contracts.error_code_system`: PDS's
+``https://fhir.nhs.uk/R4/CodeSystem/…``, EPS's and SCR's ``https://fhir.nhs.uk/CodeSystem/…``),
+with the issue's ``expression`` where the refusal names one; MESH answers with its own v1 or
 v2 error body, as ``mesh-client`` expects. Nothing ever answers with a bare traceback or an
 HTML page: unknown routes, bad methods, validation failures and unexpected exceptions are all
 mapped here.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from email.utils import formatdate
 from typing import Any
 
@@ -34,12 +38,19 @@ from harness.server.domain import (
     Unauthorised,
 )
 from harness.server.store import StoreUnavailable
-from harness.spine.contracts import MESH_BASE, REFUSAL_HEADER, SDS_BASE, api_root
+from harness.spine.contracts import (
+    MESH_BASE,
+    REFUSAL_HEADER,
+    SDS_BASE,
+    SPINE_ERROR_SYSTEM_R4,
+    api_root,
+    error_code_system,
+)
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
-SPINE_CODE_SYSTEM = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+SPINE_CODE_SYSTEM = SPINE_ERROR_SYSTEM_R4  # PDS's; each API's: error_code_system(path)
 MESH_PREFIX = MESH_BASE
 
 # error class -> (HTTP status, FHIR issue type)
@@ -136,32 +147,36 @@ def operation_outcome(
     issue_type: str,
     severity: str = "error",
     display: str | None = None,
+    system: str = SPINE_CODE_SYSTEM,
+    expression: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """A FHIR R4 ``OperationOutcome`` with one issue coded from Spine-ErrorOrWarningCode."""
+    """A FHIR R4 ``OperationOutcome`` with one issue coded from Spine-ErrorOrWarningCode (in
+    ``system``, the API's: see :func:`~harness.spine.contracts.error_code_system`), with the
+    issue's ``expression`` when given."""
+    issue: dict[str, Any] = {
+        "severity": severity,
+        "code": issue_type,
+        "details": {
+            "coding": [
+                {
+                    "system": system,
+                    "version": "1",
+                    "code": code,
+                    "display": display or DISPLAY.get(code, code.replace("_", " ").capitalize()),
+                }
+            ]
+        },
+        "diagnostics": diagnostics,
+    }
+    if expression:
+        issue["expression"] = list(expression)
     return {
         "resourceType": "OperationOutcome",
         "id": str(uuid.uuid4()),
         "meta": {
             "profile": ["https://fhir.nhs.uk/STU3/StructureDefinition/Spine-OperationOutcome-1"]
         },
-        "issue": [
-            {
-                "severity": severity,
-                "code": issue_type,
-                "details": {
-                    "coding": [
-                        {
-                            "system": SPINE_CODE_SYSTEM,
-                            "version": "1",
-                            "code": code,
-                            "display": display
-                            or DISPLAY.get(code, code.replace("_", " ").capitalize()),
-                        }
-                    ]
-                },
-                "diagnostics": diagnostics,
-            }
-        ],
+        "issue": [issue],
     }
 
 
@@ -180,8 +195,9 @@ def status_of(error: SpineError) -> int:
     return next((v[0] for cls, v in _STATUS.items() if isinstance(error, cls)), 500)
 
 
-def spine_error_response(error: SpineError) -> JSONResponse:
-    """The HTTP response for a domain error of a FHIR-style API."""
+def spine_error_response(error: SpineError, path: str | None = None) -> JSONResponse:
+    """The HTTP response for a domain error of a FHIR-style API (``path``: the request's, which
+    picks the API's code system; PDS's when not given)."""
     status, issue_type = next(
         (v for cls, v in _STATUS.items() if isinstance(error, cls)), (500, "exception")
     )
@@ -190,6 +206,8 @@ def spine_error_response(error: SpineError) -> JSONResponse:
         error.diagnostics,
         issue_type=error.issue_type or ISSUE_TYPE.get(error.code, issue_type),
         display=UNAUTHORISED_DISPLAY if status == 401 and error.code == "ACCESS_DENIED" else None,
+        system=error_code_system(path),
+        expression=error.expression,
     )
     return JSONResponse(
         body, status_code=status, headers=_error_headers(error), media_type=FHIR_JSON
@@ -248,6 +266,7 @@ def http_error_response(request: Request, status: int, diagnostics: str) -> Resp
             diagnostics,
             issue_type=issue,
             display=UNAUTHORISED_DISPLAY if status == 401 else None,
+            system=error_code_system(request.scope["path"]),
         ),
         status_code=status,
         media_type=FHIR_JSON,
@@ -258,8 +277,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into the right body."""
 
     @app.exception_handler(SpineError)
-    async def _spine(_request: Request, exc: SpineError) -> Response:
-        return spine_error_response(exc)
+    async def _spine(request: Request, exc: SpineError) -> Response:
+        return spine_error_response(exc, request.scope["path"])
 
     @app.exception_handler(MeshProblem)
     async def _mesh(request: Request, exc: MeshProblem) -> Response:
@@ -273,7 +292,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return mesh_error_response(
                 MeshProblem("unavailable", "503", error.diagnostics), v2=_wants_v2(request)
             )
-        return spine_error_response(error)
+        return spine_error_response(error, request.scope["path"])
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -207,13 +207,13 @@ def _route_template(request: Request) -> str:
 
 def _error(request: Request, api: Api, error: SpineError) -> Response:
     if api.fhir:
-        return spine_error_response(error)
+        return spine_error_response(error, request.scope["path"])
     kind = "unavailable" if isinstance(error, ServiceUnavailable) else "too-many"
     response = mesh_error_response(
         MeshProblem(kind, str(error.code), error.diagnostics),
         v2="vnd.mesh.v2" in request.headers.get("accept", ""),
     )
-    fhir_shaped = spine_error_response(error)
+    fhir_shaped = spine_error_response(error, request.scope["path"])
     response.status_code = fhir_shaped.status_code
     for name in ("Retry-After", REFUSAL_HEADER):
         if name in fhir_shaped.headers:
@@ -312,7 +312,7 @@ class Platform:
             return None
         except SpineError as exc:
             self.auth_failures.failed(address)
-            return spine_error_response(exc)
+            return spine_error_response(exc, request.scope["path"])
         except MeshProblem as problem:
             self.auth_failures.failed(address)
             return mesh_error_response(problem, v2="vnd.mesh.v2" in headers.get("accept", ""))
@@ -363,7 +363,8 @@ class Platform:
                 f"the request is taking longer than X-Sync-Wait ({wait_s:g} s); retry with the "
                 "same X-Request-ID to get its result",
                 retry_after_s=SLOW_WRITE_RETRY_AFTER_S,
-            )
+            ),
+            request.scope["path"],
         )
 
     async def _execute_once(
@@ -376,7 +377,8 @@ class Platform:
                 ServiceUnavailable(
                     "the original request with this X-Request-ID is still being processed",
                     retry_after_s=SLOW_WRITE_RETRY_AFTER_S,
-                )
+                ),
+                request.scope["path"],
             )
         if stored is not None:
             return Response(stored.body, stored.status_code, headers=dict(stored.headers))
@@ -413,7 +415,8 @@ class Platform:
                         "Invalid request with error - X-Request-ID header must be supplied "
                         "to access this resource",
                         code="MISSING_VALUE",
-                    )
+                    ),
+                    request.scope["path"],
                 )
             try:
                 uuid.UUID(request_id)
@@ -422,7 +425,8 @@ class Platform:
                     BadRequest(
                         f"Invalid value - '{request_id}' in header 'X-Request-ID'",
                         code="INVALID_VALUE",
-                    )
+                    ),
+                    request.scope["path"],
                 )
         refused = self._unavailable(request, api)
         if refused is not None:

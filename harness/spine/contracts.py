@@ -2,6 +2,8 @@
 
 - **Where the APIs live**: the base path of each API (the reference server mounts its routers
   there, the load driver and the catalogue address requests to them).
+- **How each API codes its refusals**: the ``Spine-ErrorOrWarningCode`` system of its
+  OperationOutcomes (:func:`error_code_system`), as each API publishes it.
 - **How a client retries**: :data:`CLIENT_RETRY`, the policy the load driver's organisations
   follow and the simulation's window model replays — change it here and both follow.
 - **Why a request was refused**, when the reason decides how it counts: the reference server
@@ -30,6 +32,32 @@ MESH_BASE = "/messageexchange"
 def api_root(base: str) -> str:
     """The first path segment of an API's base path (``/personal-demographics``), its mount."""
     return "/" + base.strip("/").split("/", 1)[0]
+
+
+# ----------------------------------------------------------------- OperationOutcome code systems
+# The CodeSystem of Spine-ErrorOrWarningCode, as each API's published OperationOutcomes name it.
+# PDS FHIR (its error catalogue and sandbox stubs, NHSDigital/personal-demographics-service-api)
+# and, publishing none of their own, SDS, ODS and the platform's endpoints (authentication):
+SPINE_ERROR_SYSTEM_R4 = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
+# EPS FHIR, prescribing and dispensing (NHSDigital/electronic-prescription-service-api,
+# examples/errors/*-Response-*.json), and SCR FHIR (NHSDigital/summary-care-record-api,
+# specification/summary-care-record.yaml, every operation's error examples):
+SPINE_ERROR_SYSTEM = "https://fhir.nhs.uk/CodeSystem/Spine-ErrorOrWarningCode"
+_ERROR_SYSTEMS = {
+    api_root(EPS_PRESCRIBING_BASE): SPINE_ERROR_SYSTEM,
+    api_root(EPS_DISPENSING_BASE): SPINE_ERROR_SYSTEM,
+    api_root(SCR_BASE): SPINE_ERROR_SYSTEM,
+}
+
+
+def error_code_system(path: str | None) -> str:
+    """The Spine-ErrorOrWarningCode system of the API a request path is for (PDS's form for
+    an API that publishes none of its own, and when the path is not known)."""
+    if path:
+        root = api_root(path)
+        if root in _ERROR_SYSTEMS:
+            return _ERROR_SYSTEMS[root]
+    return SPINE_ERROR_SYSTEM_R4
 
 
 # --------------------------------------------------------------------------------- client retry

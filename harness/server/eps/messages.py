@@ -205,6 +205,7 @@ def read_order(bundle: Any) -> Order:
             "MedicationRequest.intent must be order, original-order or instance-order.",
             code="INVALID_VALUE",
             issue_type="value",
+            expression=("Bundle.entry.resource.ofType(MedicationRequest).intent",),
         )
     ids = {identifier_value(r.get("groupIdentifier")) for r in requests}
     if len(ids) != 1 or None in ids:
@@ -283,6 +284,7 @@ def read_dispense(bundle: Any) -> DispenseNotification:
             "Expected all MedicationDispenses to have the same value for "
             "MedicationDispense.extension:prescriptionNonDispensingReason",
             issue_type="invalid",
+            expression=("MedicationDispense.extension:prescriptionNonDispensingReason",),
         )
     prescription_ids: set[str] = set()
     items: dict[str, str] = {}

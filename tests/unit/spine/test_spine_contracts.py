@@ -47,3 +47,23 @@ def test_api_bases_are_where_the_catalogue_sends_requests() -> None:
     paths = {i.path for i in CATALOGUE}
     assert any(p.startswith(PDS_BASE + "/") for p in paths)
     assert any(p.startswith(MESH_BASE + "/") for p in paths)
+
+
+def test_each_api_codes_its_refusals_in_the_system_it_publishes() -> None:
+    from harness.spine.contracts import (
+        EPS_DISPENSING_BASE,
+        EPS_PRESCRIBING_BASE,
+        PDS_BASE,
+        SCR_BASE,
+        SDS_BASE,
+        SPINE_ERROR_SYSTEM,
+        SPINE_ERROR_SYSTEM_R4,
+        error_code_system,
+    )
+
+    assert error_code_system(f"{PDS_BASE}/Patient/9000000009") == SPINE_ERROR_SYSTEM_R4
+    assert error_code_system(f"{EPS_PRESCRIBING_BASE}/$process-message") == SPINE_ERROR_SYSTEM
+    assert error_code_system(f"{EPS_DISPENSING_BASE}/Task/$release") == SPINE_ERROR_SYSTEM
+    assert error_code_system(f"{SCR_BASE}/Bundle") == SPINE_ERROR_SYSTEM
+    assert error_code_system(f"{SDS_BASE}/Device") == SPINE_ERROR_SYSTEM_R4
+    assert error_code_system(None) == SPINE_ERROR_SYSTEM_R4
