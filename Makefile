@@ -25,7 +25,8 @@ install: $(BIN)/harness  ## create .venv and install the project with dev extras
 run: install  ## the main job: harness run $(SCENARIO) — servers, faults, load, prediction, report
 	$(BIN)/harness scenarios validate
 	@# A verdict of fail (1) or inconclusive (4) is a result, not a broken job; 2 and 3 are.
-	$(BIN)/harness run $(SCENARIO) --months $(MONTHS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ] || [ $$rc -eq 4 ]
+	@# --rate-scale auto measures the machine and plays the most of the scenario's share it carries.
+	$(BIN)/harness run $(SCENARIO) --rate-scale auto --months $(MONTHS); rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 1 ] || [ $$rc -eq 4 ]
 
 lint: install  ## ruff (lint and format check) and the import-linter contracts
 	$(BIN)/ruff check harness tests

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from harness.cli.output import ExitCode, make_console
+
+if TYPE_CHECKING:
+    from harness.config import Scenario
+    from harness.run.capacity import RateFit
 
 
 def run(
@@ -17,6 +22,11 @@ def run(
     server_workers: int = typer.Option(2, min=1, max=16, help="Worker processes per data centre."),
     load_processes: int = typer.Option(1, min=1, max=64, help="Local generator processes."),
     duration: str | None = typer.Option(None, help="Override the window length, e.g. 30s."),
+    rate_scale: str | None = typer.Option(
+        None,
+        help="Share of national traffic to play: a number in (0, 1], or 'auto' to measure this "
+        "machine and play the most of the scenario's share it carries validly.",
+    ),
     months: int = typer.Option(
         0, min=0, max=100_000, help="Also simulate N months with random failures (P(breach))."
     ),
@@ -38,6 +48,9 @@ def run(
     check_faults_fit(scenario, duration_s)
     warn_unused(scenario, "run")
     console = make_console()
+    scenario, fit = _rate_scale(scenario, scenario_file, rate_scale, duration_s, load_processes)
+    if fit is not None:
+        console.print(f"machine: {fit.line()}", markup=False, soft_wrap=True)
     with catching_signals() as stop, StatusLine(console) as status_line:
         record = execute(
             RunRequest(
@@ -49,6 +62,7 @@ def run(
                 output=output,
                 months=months,
                 duration_s=duration_s,
+                rate_fit=fit,
             ),
             say=lambda text: console.print(text, markup=False, soft_wrap=True),
             status=status_line.update,
@@ -56,10 +70,49 @@ def run(
     _print(console, record.results.path)
     for reason in record.reasons:
         console.print(f"[bold red]{record.status}:[/] {reason}")
+    if fit is not None:
+        console.print(f"traffic: {fit.line()}", markup=False, soft_wrap=True)
     console.print(f"verdict: {record.verdict}  report: {record.results.path / 'report.html'}")
     if stop.received:  # interrupted before invalid and before the verdict
         return stop.exit_code
     return ExitCode.of(record.verdict, record.status)
+
+
+def _rate_scale(
+    scenario: Scenario,
+    scenario_file: Path,
+    value: str | None,
+    duration_s: float | None,
+    load_processes: int,
+) -> tuple[Scenario, RateFit | None]:
+    """The scenario at the rate scale asked for (``auto``: what this machine carries)."""
+    from harness.run.capacity import fit_rate_scale, probe_machine
+    from harness.run.orchestrate import resolve_calibration
+
+    if value is None:
+        return scenario, None
+    fit = None
+    if value == "auto":
+        calibration, _source = resolve_calibration(scenario, scenario_file)
+        fit = fit_rate_scale(
+            scenario,
+            calibration,
+            probe_machine(),
+            duration_s=duration_s,
+            load_processes=load_processes,
+        )
+        scale = fit.rate_scale
+    else:
+        try:
+            scale = float(value)
+        except ValueError:
+            scale = -1.0
+        if not 0.0 < scale <= 1.0:
+            raise typer.BadParameter(
+                f"{value!r}: give a share in (0, 1] or 'auto'", param_hint="--rate-scale"
+            )
+    traffic = scenario.traffic.model_copy(update={"rate_scale": scale})
+    return scenario.model_copy(update={"traffic": traffic}), fit
 
 
 def _print(console: object, folder: Path) -> None:

@@ -71,7 +71,33 @@ class Calibration(StrictModel):
     """Time from a worker's death to its replacement serving."""
     cpu_idle_s_per_s: float = Field(0.0, ge=0.0)
     """Server CPU seconds per second with no traffic (background work)."""
+    machine: str = ""
+    """The machine it was measured on (``environment.machine.fingerprint`` of its run's
+    results.json); empty: not recorded."""
+    rate_per_s: tuple[float, float] | None = None
+    """The least and the most requests per second of its clean seconds: the range in which
+    its figures were measured."""
+    generator_cpu_ms: float | None = Field(None, gt=0.0, le=1000.0)
+    """The load generator's CPU per drawn arrival in the calibration run."""
     interactions: dict[str, InteractionCost] = Field(default_factory=dict)
+
+    def caveats(self, *, machine: str, rate_per_s: float) -> list[str]:
+        """Why predictions made with it at ``rate_per_s`` on ``machine`` may not hold."""
+        out = []
+        if self.machine and self.machine != machine:
+            out.append(
+                f"the calibration was measured on another machine ({self.machine}; this is "
+                f"{machine}): run `harness calibrate` here for predictions that hold"
+            )
+        if self.rate_per_s is not None:
+            low, high = self.rate_per_s
+            if not low * 0.5 <= rate_per_s <= high * 1.5:
+                out.append(
+                    f"the run plays {rate_per_s:,.0f} requests/s on average, outside the "
+                    f"calibration's measured range {low:,.0f}-{high:,.0f}/s: the prediction "
+                    "extrapolates"
+                )
+        return out
 
 
 def load_calibration(path: Path) -> Calibration:

@@ -55,6 +55,7 @@ class ReportData:
         simulation: the simulated months as text, with their design verdict (``simulate``;
             reported beside the measured verdict by ``run``).
         warnings: things the reader should know (shown in every output).
+        notes: what was played, for reading the numbers (the share of national traffic).
         figures: file names under ``figures/`` once rendered.
     """
 
@@ -71,6 +72,7 @@ class ReportData:
     predicted: pd.DataFrame | None = None
     simulation: SimulationView | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -230,6 +232,9 @@ def build_report(results_dir: Path) -> ReportData:
         data.months = _optional_csv(run.path / "simulation" / "months.csv", pd.read_csv)
         if data.slo is not None:
             data.predicted = _predicted(simulation, data.slo)
+    data.notes.extend(_played(run))
+    caveats = (run.document.get("prediction") or {}).get("caveats") or []
+    data.warnings.extend(f"prediction: {c}" for c in caveats)
     if run.partial:
         data.warnings.append("PARTIAL RUN: interrupted or incomplete — never a pass")
         if data.verdict in (Verdict.PASS, Verdict.INCONCLUSIVE):
@@ -238,6 +243,18 @@ def build_report(results_dir: Path) -> ReportData:
         if not problem.startswith("partial run"):
             data.warnings.append(f"invalid run: {problem}")
     return data
+
+
+def _played(run: MeasuredRun) -> list[str]:
+    """The share of national traffic a load or run played (its scenario's rate scale)."""
+    document = run.document
+    traffic = (run.scenario or {}).get("traffic") or {}
+    if run.load is None or "rate_scale" not in traffic:
+        return []
+    share = ((document.get("run") or {}).get("traffic_share") or {}).get("line")
+    if share:
+        return [f"Traffic: {share}."]
+    return [f"Traffic: {float(traffic['rate_scale']):.2%} of national traffic (rate_scale)."]
 
 
 def json_safe(value: Any) -> Any:

@@ -151,6 +151,7 @@ def _context(data: ReportData, figure_paths: dict[str, Path]) -> dict[str, Any]:
         "verdict": verdict_class,
         "verdict_text": verdict_text,
         "warnings": data.warnings,
+        "notes": data.notes,
         "problems": list(run.problems),
         "checks": [c.to_json() for c in data.checks],
         "figures": [

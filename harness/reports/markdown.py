@@ -32,6 +32,7 @@ def render_markdown(data: ReportData) -> str:
         f"{data.objectives.confidence:.0%}.",
     ]
     lines += [f"> **Warning:** {w}" for w in data.warnings]
+    lines += [f"{n}" for n in data.notes]
     slo = data.slo
     if slo is not None:
         overall = slo["request_based"]["overall"]

@@ -84,6 +84,7 @@ def slo_section(data: ReportData) -> dict[str, Any]:
     section["problems"] = list(data.run.problems)
     section["partial"] = data.run.partial
     section["warnings"] = list(data.warnings)
+    section["notes"] = list(data.notes)
     section["figures"] = sorted(data.figures.values())
     section["rendered_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return json_safe(section)  # type: ignore[no-any-return]

@@ -32,6 +32,18 @@ def _version(distribution: str) -> str | None:
         return None
 
 
+def machine_fingerprint() -> str:
+    """Host name, processor model and core count: a calibration holds on the machine it measured."""
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
+        processor = names[0] if names else processor
+    except OSError:
+        pass
+    return f"{platform.node()}, {processor}, {os.cpu_count()} cores"
+
+
 def environment() -> dict[str, Any]:
     """Versions and machine facts to store beside every result."""
     return {
@@ -43,6 +55,7 @@ def environment() -> dict[str, Any]:
             "release": platform.release(),
             "processor": platform.machine(),
             "cpus": os.cpu_count(),
+            "fingerprint": machine_fingerprint(),
         },
     }
 

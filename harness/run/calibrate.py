@@ -148,12 +148,17 @@ def calibrate(folder: Path) -> CalibrationFit:
         for name, row in totals.iterrows()
         if row["drawn"] > 0
     }
+    rate = x.sum(axis=1) / BIN_S
+    machine = ((document.get("environment") or {}).get("machine") or {}).get("fingerprint")
     calibration = Calibration(
         source=str(folder),
         method=method,
         server_workers=int(groups[0]["workers"]),
         worker_restart_s=float(np.mean(restarts)) if restarts else DEFAULT_RESTART_S,
         cpu_idle_s_per_s=round(idle, 6),
+        machine=str(machine or ""),
+        rate_per_s=(round(float(rate.min()), 1), round(float(rate.max()), 1)),
+        generator_cpu_ms=_generator_ms(load),
         interactions={
             name: InteractionCost(
                 demand_ms=round(float(d) * 1000.0, 4),
@@ -169,6 +174,18 @@ def calibrate(folder: Path) -> CalibrationFit:
         },
     )
     return CalibrationFit(calibration, len(y) * BIN_S, r_squared, condition)
+
+
+def _generator_ms(load: dict[str, Any]) -> float | None:
+    """The generator's CPU per drawn arrival: its mean CPU share over the run's wall time."""
+    generator = load.get("generator") or {}
+    drawn = float(generator.get("drawn") or 0)
+    cpu = float(generator.get("cpu_mean_percent") or 0.0) / 100.0
+    wall = float(load.get("ended_at", 0.0)) - float(load.get("started_at", 0.0))
+    if drawn <= 0 or cpu <= 0 or wall <= 0:
+        return None
+    processes = int(load.get("processes") or 1)
+    return round(cpu * processes * wall / drawn * 1000.0, 4)
 
 
 def _r_squared(y: np.ndarray, fitted: np.ndarray) -> float:

@@ -32,6 +32,8 @@ from harness.errors import ConfigurationError
 from harness.load.plan import RunOptions
 from harness.load.session import START_DELAY_S, LoadOutcome, run_load, write_results
 from harness.reports import ResultsDir, create_results_dir
+from harness.reports.results import machine_fingerprint
+from harness.run.capacity import RateFit
 from harness.run.compare import compare, measured_by_service, measured_table, validation
 from harness.run.prediction import predict, window_inputs
 from harness.run.servers import ServerGroup, check_database, server_groups, sqlite_url
@@ -52,6 +54,7 @@ class RunRequest:
     output: Path | None = None
     months: int = 0  # simulated months for the breach probability (0: skip)
     duration_s: float | None = None  # override of the window (profile seconds)
+    rate_fit: RateFit | None = None  # --rate-scale auto: what the machine was found to carry
 
 
 @dataclass
@@ -217,10 +220,17 @@ def execute(
                 outcome, calibration, calibration_source, sites, request, sampler, results.path
             )
         )
+        for caveat in sections["prediction"].get("caveats", []):
+            say(f"prediction: {caveat}")
     if request.months > 0 and not stopped:
         say(f"breach probability: simulating {request.months} months with random failures")
         sections["simulation"] = _months(scenario, request.months)
-    sections["run"] = {"status": record.status, "reasons": record.reasons, "partial": partial}
+    sections["run"] = {
+        "status": record.status,
+        "reasons": record.reasons,
+        "partial": partial,
+        "traffic_share": _traffic_share(scenario, request.rate_fit),
+    }
     results.write_json(sections, command="run", seed=scenario.seed)
     if outcome is not None:
         from harness.reports.render import write_report
@@ -258,6 +268,9 @@ def _prediction(
     frame = table.frame
     attempts = frame.groupby("interaction")[["good", "bad", "excluded"]].sum().sum(axis=1)
     throughput = {str(k): float(v) / wall_s for k, v in attempts.items()}
+    prediction["caveats"] = calibration.caveats(
+        machine=machine_fingerprint(), rate_per_s=sum(throughput.values())
+    )
     sections["comparison"] = compare(prediction["by_service"], measured)
     sections["validation"] = validation(
         measured=measured,
@@ -268,6 +281,14 @@ def _prediction(
         throughput_by_interaction=throughput,
     )
     return sections
+
+
+def _traffic_share(scenario: Scenario, fit: RateFit | None) -> dict[str, Any]:
+    """The share of national traffic played, and the machine fit that chose it (if any)."""
+    share: dict[str, Any] = {"rate_scale": scenario.traffic.rate_scale}
+    if fit is not None:
+        share |= {"fit": fit.to_json(), "line": fit.line()}
+    return share
 
 
 def _months(scenario: Scenario, months: int) -> dict[str, Any]:

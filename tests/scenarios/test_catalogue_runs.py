@@ -30,7 +30,8 @@ EXPECTED = {
 
 def _run(name: str, out: Path) -> dict[str, Any]:
     scenario = str(SCENARIOS_DIR / f"{name}.yaml")
-    done = run_harness("run", scenario, "--output", str(out), timeout=1200)
+    # auto never raises a scenario's rate; it lowers baseline-2014's national one to the machine.
+    done = run_harness("run", scenario, "--rate-scale", "auto", "--output", str(out), timeout=1200)
     assert done.returncode in (0, 1, 4), done.stdout + done.stderr
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert isinstance(data, dict)

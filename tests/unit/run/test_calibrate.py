@@ -52,7 +52,13 @@ def write_run(
     document = {
         "schema_version": "1.0",
         "command": "run",
-        "load": {"started_at": START},
+        "environment": {"machine": {"fingerprint": "calib-host, Some CPU, 2 cores"}},
+        "load": {
+            "started_at": START,
+            "ended_at": START + seconds,
+            "processes": 1,
+            "generator": {"drawn": 48_000, "cpu_mean_percent": 40.0},
+        },
         "server": {"groups": [{"name": "dc-a", "url": "http://x", "workers": 2}]},
         "faults": [{"kind": "kill-worker", "restored_after_s": 1.5}],
     }
@@ -115,3 +121,23 @@ def test_a_directory_without_server_cpu_is_refused_with_a_reason(tmp_path: Path)
     (tmp_path / "server" / "cpu.jsonl").unlink()
     with pytest.raises(ConfigurationError, match="written by `harness run`"):
         calibrate(tmp_path)
+
+
+def test_the_calibration_records_its_machine_rate_range_and_generator_cost(tmp_path: Path) -> None:
+    """What ``harness run`` needs to say when a calibration is used out of its range."""
+    write_run(tmp_path, rng=np.random.default_rng(4), independent=True)
+    calibration = calibrate(tmp_path).calibration
+    assert calibration.machine == "calib-host, Some CPU, 2 cores"
+    low, high = calibration.rate_per_s or (0.0, 0.0)
+    # Three interactions at 20 × surge × mix a second, the surge rising from 1 to 5.
+    assert 20 < low < high < 600
+    # 40 % of a core for 120 s over 48,000 arrivals: 1 ms each.
+    assert calibration.generator_cpu_ms == pytest.approx(1.0)
+    here = {"machine": "calib-host, Some CPU, 2 cores", "rate_per_s": (low + high) / 2}
+    assert calibration.caveats(**here) == []  # type: ignore[arg-type]
+    elsewhere = calibration.caveats(machine="other, Some CPU, 2 cores", rate_per_s=high)
+    assert len(elsewhere) == 1
+    assert "another machine" in elsewhere[0]
+    faster = calibration.caveats(machine=calibration.machine, rate_per_s=high * 3)
+    assert len(faster) == 1
+    assert "extrapolates" in faster[0]
