@@ -60,6 +60,32 @@ def _busy_s() -> float:
     return float(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
 
 
+def _tree_cpu_s() -> float:
+    """CPU seconds of this process and its descendants (servers, generators), reaped ones too."""
+    total = 0.0
+    me = psutil.Process()
+    for process in (me, *me.children(recursive=True)):
+        try:
+            t = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+class OthersMeter:
+    """Cores that processes outside this run used while it ran (a busy machine, not ours)."""
+
+    def __init__(self) -> None:
+        self._wall, self._busy, self._own = time.monotonic(), _busy_s(), _tree_cpu_s()
+
+    def cores(self) -> float:
+        """Other processes' mean use since the meter started, in cores."""
+        elapsed = max(time.monotonic() - self._wall, 1e-9)
+        own = _tree_cpu_s() - self._own
+        return max(0.0, (_busy_s() - self._busy - own) / elapsed)
+
+
 def probe_machine(seconds: float = PROBE_S) -> MachineProbe:
     """Spin for ``seconds``: the share of a core this process got and what others used."""
     wall, busy, cpu = time.monotonic(), _busy_s(), time.process_time()

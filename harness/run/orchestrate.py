@@ -18,6 +18,7 @@ stops it too; either way what was measured up to then is written and marked part
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -33,13 +34,16 @@ from harness.load.plan import RunOptions
 from harness.load.session import START_DELAY_S, LoadOutcome, run_load, write_results
 from harness.reports import ResultsDir, create_results_dir
 from harness.reports.results import machine_fingerprint
-from harness.run.capacity import RateFit
+from harness.run.capacity import OthersMeter, RateFit
 from harness.run.compare import compare, measured_by_service, measured_table, validation
 from harness.run.prediction import predict, window_inputs
 from harness.run.servers import ServerGroup, check_database, server_groups, sqlite_url
 from harness.run.timeline import FaultTimeline, check_faults, cutoffs, fault_end_s
 from harness.spine import build_directory
 from harness.verdict import RunStatus, Verdict
+
+# Other processes' mean use beyond which an invalid generator is said to be the machine's doing.
+BUSY_OTHERS_CORES = 1.0
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ def execute(
             sampler.start(final.run_start_s)
             say(f"load: schedule starts at {time.strftime('%H:%M:%S')}")
 
+        others = OthersMeter()
         try:
             outcome = run_load(
                 scenario,
@@ -209,9 +214,7 @@ def execute(
     if outcome is not None:
         sections["load"] = write_results(outcome, results.path, partial=partial)
         outcome.section = sections["load"]
-        if not outcome.health.valid and record.status is RunStatus.COMPLETE:
-            record.status = RunStatus.INVALID
-            record.reasons = list(outcome.health.reasons)
+        _judge_generator(record, outcome, others.cores())
     stopped = record.status is RunStatus.INTERRUPTED  # stop means stop: no prediction, no months
     if outcome is not None and not stopped:
         say("prediction: simulating the same window with the same fault timeline")
@@ -281,6 +284,19 @@ def _prediction(
         throughput_by_interaction=throughput,
     )
     return sections
+
+
+def _judge_generator(record: RunRecord, outcome: LoadOutcome, others_cores: float) -> None:
+    """An invalid generator makes a complete run invalid; say when others took the machine."""
+    if outcome.health.valid or record.status is not RunStatus.COMPLETE:
+        return
+    record.status = RunStatus.INVALID
+    record.reasons = list(outcome.health.reasons)
+    if others_cores > BUSY_OTHERS_CORES:
+        record.reasons.append(
+            f"other processes used {others_cores:.2f} of {os.cpu_count()} cores during the "
+            "load: the machine was busy, not the run's own limits; run again when it is quieter"
+        )
 
 
 def _traffic_share(scenario: Scenario, fit: RateFit | None) -> dict[str, Any]:

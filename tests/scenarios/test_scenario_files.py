@@ -40,3 +40,14 @@ def test_schema_rejects_unknown_keys_and_accepts_durations() -> None:
         jsonschema.validate({"name": "x", "trafic": {}}, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"name": "x", "traffic": {"duration": "ten minutes"}}, schema)
+
+
+LOAD_FILES = [p for p in FILES if "load" in yaml.safe_load(p.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("path", LOAD_FILES, ids=lambda p: p.name)
+def test_a_load_scenario_says_what_share_of_national_traffic_it_plays(path: Path) -> None:
+    """Issue 29: every scenario that drives load names its share, as its rate_scale sets it."""
+    scenario = load_scenario(path)
+    share = f"{scenario.traffic.rate_scale * 100:g} % of national traffic"
+    assert share in " ".join(scenario.description.split()), scenario.description

@@ -125,3 +125,17 @@ def test_a_rate_scale_outside_0_to_1_is_a_located_usage_error(value: str, tmp_pa
     assert "--rate-scale" in done.stderr
     assert "'auto'" in done.stderr
     assert not (tmp_path / "out").exists()  # refused before anything started
+
+
+def test_the_runs_own_children_are_not_counted_as_other_processes() -> None:
+    """The servers and generators are children of ``harness run``: their CPU is the run's."""
+    import subprocess
+    import sys
+
+    from harness.run import capacity
+
+    before = capacity._tree_cpu_s()
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass"
+    subprocess.run([sys.executable, "-c", spin], check=True, timeout=60)
+    assert capacity._tree_cpu_s() - before >= 0.5
+    assert capacity.OthersMeter().cores() >= 0.0
