@@ -44,6 +44,7 @@ from gevent.lock import BoundedSemaphore
 from gevent.pool import Pool
 from locust.contrib.fasthttp import FastHttpSession
 from mesh_client import MeshClient, MeshError
+from requests.adapters import HTTPAdapter
 
 from harness.load.interactions import (
     MESH_WORKFLOW,
@@ -137,6 +138,7 @@ class Generator:
         self.connections = BoundedSemaphore(config.connections)
         self.stopping = Event()
         self._mesh: OrderedDict[str, MeshClient] = OrderedDict()
+        self._mesh_adapters: dict[str, HTTPAdapter] = {}  # endpoint -> shared connections
         self._mailboxes = [o.mailbox for group in orgs for o in group if o.mailbox]
         self._ods_codes = [o.ods_code for group in orgs for o in group]
         self._login_locks: dict[str, BoundedSemaphore] = {}
@@ -168,7 +170,9 @@ class Generator:
             monitor.kill()
             sealer.kill()
             for client in self._mesh.values():
-                client.close()  # type: ignore[no-untyped-call]
+                self._close_client(client)
+            for adapter in self._mesh_adapters.values():
+                adapter.close()
 
     def stop(self) -> None:
         """Stop dispatching; requests in flight are left to finish or time out."""
@@ -461,7 +465,11 @@ class Generator:
             self.recorder.no_work()
             return
         # Record under the arrival's interaction even when a stand-in request serves it.
-        call = replace(built, interaction=interaction_id)
+        call = (
+            built
+            if built.interaction == interaction_id
+            else replace(built, interaction=interaction_id)
+        )
         slo_s = info.interaction.latency_slo_s
         if call.before is not None:
             # A request the step depends on (a claimed relationship before a view).
@@ -475,7 +483,9 @@ class Generator:
             org.session_token, org.urid = session["access_token"], session["urid"]
         self._follow_up(org, call, reply)
         succeeded = outcome is Outcome.GOOD
-        if not succeeded and outcome.is_bad and info.interaction.state_changing:
+        # Work the service did not do is kept for later; a slow answer did it (sending it again
+        # would do it twice).
+        if outcome.is_bad and outcome is not Outcome.SLOW and info.interaction.state_changing:
             org.backlog.append(call)
         if succeeded and org.backlog:
             self._flush_backlog(org, intended)
@@ -502,13 +512,45 @@ class Generator:
                 max_retries=0,  # retries are the driver's, so each attempt is counted
                 timeout=self.config.request_timeout_s,
             )
+            self._share_connections(client, url)
             self._mesh[key] = client
             if len(self._mesh) > MESH_CLIENTS:
                 _, oldest = self._mesh.popitem(last=False)
-                oldest.close()  # type: ignore[no-untyped-call]
+                self._close_client(oldest)
         else:
             self._mesh.move_to_end(key)
         return client
+
+    def _share_connections(self, client: MeshClient, url: str) -> None:
+        """Send the mailbox's requests over the generator's connections to ``url``.
+
+        Each mailbox keeps its own client (its credentials, its auth tokens), but like the
+        HTTP journeys the mailboxes share one bounded pool of connections per endpoint: a
+        client of its own would reconnect whenever the server closed its idle connection,
+        which for a mailbox polling every few seconds is nearly every request. Proxies and CA
+        bundle are the configuration's, not read from the environment on every request, and
+        the session has no proxies or query parameters of its own to merge into each request
+        (``requests`` merges a session's settings only when it has some: on Python 3.11 each
+        merge costs two slow runtime ``Protocol`` checks, ~0.2 ms a request in all).
+        """
+        session = client._session  # mesh-client's requests session
+        session.trust_env = False
+        session.proxies = None  # type: ignore[assignment]
+        session.params = None  # type: ignore[assignment]
+        shared = self._mesh_adapters.get(url)
+        if shared is None:
+            own = session.get_adapter(client._url)
+            assert isinstance(own, HTTPAdapter)  # mesh-client mounts one for its endpoint
+            connections = self.config.connections
+            own.init_poolmanager(connections, connections)
+            shared = self._mesh_adapters[url] = own
+        session.mount(client._url, shared)
+
+    @staticmethod
+    def _close_client(client: MeshClient) -> None:
+        """Close a mailbox's client, leaving the shared connections open."""
+        client._session.adapters.pop(client._url, None)
+        client.close()  # type: ignore[no-untyped-call]
 
     def _perform_mesh(self, info: StreamInfo, org: OrgState, intended: float) -> None:
         operation = info.interaction.name

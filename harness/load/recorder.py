@@ -17,6 +17,9 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from harness.slo import Outcome, Window, WindowKey, new_histogram
+from harness.slo.windows import clear_histogram
+
+SPARE_HISTOGRAMS = 512  # emptied histograms kept for new windows (~170 KB each)
 
 
 @dataclass
@@ -62,12 +65,20 @@ class Recorder:
     lag: HdrHistogram = field(default_factory=new_histogram)
     sealed: list[dict[str, Any]] = field(default_factory=list)
     """Finished windows in their compact JSON form (see :meth:`seal`)."""
+    _spare: list[HdrHistogram] = field(default_factory=list, repr=False)
+    """Emptied histograms of sealed windows, for new windows (allocating one costs more than
+    a busy window's requests cost to record)."""
 
     def _window(self, second: int, interaction: str, org_type: str) -> Window:
         key = WindowKey(second, interaction, org_type)
         window = self.windows.get(key)
         if window is None:
-            window = self.windows[key] = Window(key)
+            spare = self._spare
+            window = self.windows[key] = Window(
+                key,
+                latency=spare.pop() if spare else new_histogram(),
+                service=spare.pop() if spare else new_histogram(),
+            )
         return window
 
     def drawn(
@@ -142,7 +153,11 @@ class Recorder:
         """
         done = [k for k in self.windows if before_second is None or k.t < before_second]
         for key in done:
-            self.sealed.append(self.windows.pop(key).to_json())
+            window = self.windows.pop(key)
+            self.sealed.append(window.to_json())
+            if before_second is not None and len(self._spare) < SPARE_HISTOGRAMS:
+                self._spare.append(clear_histogram(window.latency))
+                self._spare.append(clear_histogram(window.service))
         return len(done)
 
     def drain(self) -> list[dict[str, Any]]:

@@ -16,7 +16,9 @@ One JSON object per line::
 
 from __future__ import annotations
 
+import ctypes
 import json
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,30 @@ HDR_SIGNIFICANT_DIGITS = 3
 def new_histogram() -> HdrHistogram:
     """An empty histogram of microseconds (1 µs to 10 min, 3 significant digits)."""
     return HdrHistogram(HDR_LOWEST_US, HDR_HIGHEST_US, HDR_SIGNIFICANT_DIGITS)
+
+
+def clear_histogram(histogram: HdrHistogram) -> HdrHistogram:
+    """Empty ``histogram`` for reuse, and return it.
+
+    A new histogram allocates and zeroes ~170 KB (hundreds of microseconds, more than the
+    requests of a busy window cost to record); ``HdrHistogram.reset`` zeroes its counts one by
+    one in Python. This zeroes them at once.
+    """
+    ctypes.memset(histogram.counts, 0, ctypes.sizeof(histogram.counts))
+    histogram.total_count = 0
+    histogram.min_value = sys.maxsize
+    histogram.max_value = 0
+    histogram.start_time_stamp_msec = sys.maxsize
+    histogram.end_time_stamp_msec = 0
+    return histogram
+
+
+_LABELS: dict[int | None, str] = {None: "none"}  # status -> its key in ``statuses``
+
+
+def _label(status: int | None) -> str:
+    label = _LABELS[status] = str(status)
+    return label
 
 
 class WindowKey(NamedTuple):
@@ -83,7 +109,7 @@ class Window:
     ) -> None:
         """Count one completed attempt."""
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-        label = str(status) if status is not None else "none"
+        label = _LABELS.get(status) or _label(status)
         self.statuses[label] = self.statuses.get(label, 0) + 1
         self.latency.record_value(min(max(latency_us, HDR_LOWEST_US), HDR_HIGHEST_US))
         self.service.record_value(min(max(service_us, HDR_LOWEST_US), HDR_HIGHEST_US))
