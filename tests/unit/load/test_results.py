@@ -12,7 +12,7 @@ from harness.load.results import (
     report_to_json,
     write_merged,
 )
-from harness.slo import Outcome, read_windows
+from harness.slo import Outcome, Window, WindowKey, read_windows
 
 
 def _report(recorder: Recorder, *, lag_p99_ms: float = 1.0, cpu: float = 20.0) -> GeneratorReport:
@@ -132,3 +132,30 @@ def test_sealed_windows_reopen_and_merge_exactly(tmp_path: Path) -> None:
     assert merged.drawn == 2
     assert merged.latency.get_total_count() == 2
     assert merged.latency.get_max_value() >= 1000
+
+
+def test_new_windows_reuse_sealed_windows_emptied_histograms() -> None:
+    recorder = Recorder()
+
+    def attempt(second: int, latency_us: int) -> None:
+        recorder.attempt(
+            second,
+            "pds.retrieve",
+            "gp-practice",
+            "A81001",
+            outcome=Outcome.GOOD,
+            status=200,
+            latency_us=latency_us,
+            service_us=latency_us // 2,
+        )
+
+    attempt(5, 90_000)
+    old = recorder.windows[WindowKey(5, "pds.retrieve", "gp-practice")]
+    assert recorder.seal(before_second=6) == 1
+    attempt(7, 300)
+    new = recorder.windows[WindowKey(7, "pds.retrieve", "gp-practice")]
+    assert {id(new.latency), id(new.service)} == {id(old.latency), id(old.service)}
+    fresh = Window(WindowKey(7, "pds.retrieve", "gp-practice"))
+    fresh.record(Outcome.GOOD, 200, latency_us=300, service_us=150)
+    assert new.to_json() == fresh.to_json()
+    assert new.latency.get_max_value() < 1000
