@@ -125,6 +125,25 @@ def _scoped(maintenance: Sequence[Maintenance], service: str | None) -> list[tup
     return [(s, e) for s, e, svc in maintenance if svc is None or svc == service]
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """Everything :func:`evaluate` computed, before it is written out as the ``slo`` section."""
+
+    objectives: Objectives
+    start_s: int
+    end_s: int
+    overall: Counts
+    overall_judgement: Judgement
+    services: dict[str, Counts]
+    service_judgements: dict[str, Judgement]
+    slices: TimeSliced
+    service_slices: dict[str, TimeSliced]
+    series: Series
+    latency: dict[str, dict[str, Any]]
+    verdict: Verdict
+    checks: list[Check]
+
+
 def evaluate(
     table: WindowTable,
     objectives: Objectives,
@@ -150,34 +169,45 @@ def evaluate(
         generator: the ``load.generator`` section.
         problems: why the run is invalid (empty when valid).
     """
+    judged = _judge(table, objectives, start_s, end_s, maintenance, generator, problems)
+    section = _section(judged, table, problems, generator)
+    if organisations is not None:
+        section["organisations"] = organisations_summary(
+            organisations, objectives.availability_target
+        )
+    if journeys is not None:
+        section["journeys"] = journeys_summary(journeys)
+    return Evaluation(judged.verdict, tuple(judged.checks), section, judged.series, judged.slices)
+
+
+def _judge(
+    table: WindowTable,
+    objectives: Objectives,
+    start_s: int,
+    end_s: int,
+    maintenance: Sequence[Maintenance],
+    generator: dict[str, Any] | None,
+    problems: Sequence[str],
+) -> _Judged:
+    """The counts, judgements, checks and verdict of a run."""
     frame = table.frame
     target = objectives.availability_target
     overall = request_counts(frame)
     services = request_counts_by(frame, "service")
-    slices = time_sliced(
-        frame,
-        target=target,
-        start_s=start_s,
-        end_s=end_s,
-        slice_s=objectives.time_slice_s,
-        maintenance=_scoped(maintenance, None),
-    )
-    service_slices = {
-        name: time_sliced(
-            frame[frame["service"] == name],
+
+    def sliced(rows: pd.DataFrame, service: str | None) -> TimeSliced:
+        return time_sliced(
+            rows,
             target=target,
             start_s=start_s,
             end_s=end_s,
             slice_s=objectives.time_slice_s,
-            maintenance=_scoped(maintenance, name),
+            maintenance=_scoped(maintenance, service),
         )
-        for name in services
-    }
-    series = per_second(frame, start_s, end_s)
+
     overall_judgement = overall.judged(objectives)
     service_judgements = {name: c.judged(objectives) for name, c in services.items()}
     latency = latency_judgements(table, objectives)
-
     availability_checks = [_availability_check("overall", overall_judgement, objectives)]
     availability_checks += [
         _availability_check(name, j, objectives) for name, j in service_judgements.items()
@@ -190,24 +220,48 @@ def evaluate(
     if problems:
         verdict = Verdict.INVALID
         checks = [checks[0], *(_invalidate(c, problems) for c in checks[1:])]
+    return _Judged(
+        objectives=objectives,
+        start_s=start_s,
+        end_s=end_s,
+        overall=overall,
+        overall_judgement=overall_judgement,
+        services=services,
+        service_judgements=service_judgements,
+        slices=sliced(frame, None),
+        service_slices={name: sliced(frame[frame["service"] == name], name) for name in services},
+        series=per_second(frame, start_s, end_s),
+        latency=latency,
+        verdict=verdict,
+        checks=checks,
+    )
 
-    measured_minutes = slices.measured * slices.slice_s / 60.0
+
+def _section(
+    judged: _Judged,
+    table: WindowTable,
+    problems: Sequence[str],
+    generator: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``slo`` section of ``results.json`` from what :func:`_judge` found."""
+    objectives, slices, overall = judged.objectives, judged.slices, judged.overall
     budget = error_budget(
         valid=overall.valid,
         bad=overall.bad,
-        measured_minutes=measured_minutes,
+        measured_minutes=slices.measured * slices.slice_s / 60.0,
         bad_minutes=slices.bad * slices.slice_s / 60.0,
         allowed_bad=objectives.allowed_bad,
     )
 
-    def judged(counts: Counts, judgement: Judgement) -> dict[str, Any]:
+    def with_judgement(counts: Counts, judgement: Judgement) -> dict[str, Any]:
         return counts.to_json() | {"judgement": judgement.to_json()}
 
-    section: dict[str, Any] = {
-        "verdict": str(verdict),
+    frame = table.frame
+    return {
+        "verdict": str(judged.verdict),
         "problems": list(problems),
         "objectives": {
-            "availability_target": target,
+            "availability_target": objectives.availability_target,
             "confidence": objectives.confidence,
             "budgeting": ["Occurrences", "Timeslices"],
             "time_slice_s": objectives.time_slice_s,
@@ -215,13 +269,20 @@ def evaluate(
             "latency": {
                 name: {"threshold_s": o.threshold_s, "percentile": o.percentile}
                 for name, o in objectives.latency.items()
-                if name in latency
+                if name in judged.latency
             },
         },
-        "period": {"start_s": start_s, "end_s": end_s, "duration_s": end_s - start_s},
+        "period": {
+            "start_s": judged.start_s,
+            "end_s": judged.end_s,
+            "duration_s": judged.end_s - judged.start_s,
+        },
         "request_based": {
-            "overall": judged(overall, overall_judgement),
-            "per_service": {n: judged(c, service_judgements[n]) for n, c in services.items()},
+            "overall": with_judgement(overall, judged.overall_judgement),
+            "per_service": {
+                n: with_judgement(c, judged.service_judgements[n])
+                for n, c in judged.services.items()
+            },
             "per_interaction": {
                 n: c.to_json() for n, c in request_counts_by(frame, "interaction").items()
             },
@@ -231,24 +292,19 @@ def evaluate(
         },
         "time_sliced": {
             "overall": slices.to_json(),
-            "per_service": {n: s.to_json() for n, s in service_slices.items()},
+            "per_service": {n: s.to_json() for n, s in judged.service_slices.items()},
         },
         "budget": budget.to_json(),
-        "burn_rates": burn_rates(series, objectives.allowed_bad),
-        "alerts": alerts(series, objectives.allowed_bad),
+        "burn_rates": burn_rates(judged.series, objectives.allowed_bad),
+        "alerts": alerts(judged.series, objectives.allowed_bad),
         "latency": {
             "percentiles": interaction_percentiles(table).to_dict(orient="records"),
             "objectives": {
                 n: {k: v for k, v in row.items() if k != "judgement"}
                 | {"judgement": row["judgement"].to_json()}
-                for n, row in latency.items()
+                for n, row in judged.latency.items()
             },
         },
         "generator": generator,
-        "checks": [c.to_json() for c in checks],
+        "checks": [c.to_json() for c in judged.checks],
     }
-    if organisations is not None:
-        section["organisations"] = organisations_summary(organisations, target)
-    if journeys is not None:
-        section["journeys"] = journeys_summary(journeys)
-    return Evaluation(verdict, tuple(checks), section, series, slices)
