@@ -150,12 +150,18 @@ def run_load(
         if time.time() + START_DELAY_S / 2 > options.run_start_s:
             options = replace(options, run_start_s=time.time() + START_DELAY_S)
             plan.options = options
-    if on_start is not None and (processes == 1 or master is not None):
-        on_start(options)  # local child processes call it once they are ready (below)
+    if on_start is not None and processes == 1 and master is None:
+        on_start(options)  # the master and local child processes call it once all are ready
     if master is not None:
         from harness.load.distributed import run_master
 
         expect_workers, bind_host, bind_port = master
+
+        def master_started(final: RunOptions) -> None:
+            plan.options = final  # the start time the master chose once its workers were ready
+            if on_start is not None:
+                on_start(final)
+
         reports = run_master(
             scenario,
             options,
@@ -165,6 +171,7 @@ def run_load(
             bind_port=bind_port,
             connections=connections,
             web_port=web_port,
+            on_start=master_started,
         )
     elif processes == 1:
         from harness.load.runner import run_generator  # imports Locust: gevent patches here

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +90,10 @@ class Replica:
         self.process.wait(timeout=10)
 
 
-def start_replica(tmp_path: Path, name: str, database_url: str, mesh_seed: Path) -> Replica:
+def start_replica(
+    tmp_path: Path, name: str, database_url: str, directory_args: Sequence[str]
+) -> Replica:
+    """One ``harness serve`` replica; ``directory_args`` choose its organisations and mailboxes."""
     port = free_port()
     log_path = tmp_path / f"{name}.log"
     env = {**os.environ}
@@ -108,12 +111,7 @@ def start_replica(tmp_path: Path, name: str, database_url: str, mesh_seed: Path)
                 str(port),
                 "--workers",
                 "1",
-                "--organisations",
-                "200",
-                "--seed",
-                "7",
-                "--mesh-directory",
-                str(mesh_seed),
+                *directory_args,
                 "--database-url",
                 database_url,
             ],
@@ -183,20 +181,22 @@ class Traffic:
                 time.sleep(SEND_PAUSE_S)
 
 
-@pytest.fixture
-def rig(tmp_path: Path, postgres_url: str, mesh_seed: Path) -> Iterator[dict[str, object]]:
+@contextlib.contextmanager
+def loopback_rig(
+    tmp_path: Path, database_url: str, directory_args: Sequence[str], *, start_s: float = 40
+) -> Iterator[dict[str, object]]:
+    """docker-compose.yml's servers and HAProxy on 127.0.0.1: url, stats_url and replicas."""
     haproxy = haproxy_binary()
-    database_url = fresh_postgres_database(postgres_url, prefix="failover")
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + start_s
     replicas: dict[str, Replica] = {}
     haproxy_process: subprocess.Popen[bytes] | None = None
     try:
         # dc-a-1 migrates the empty database first; the others start once it is ready, as in
         # docker-compose.yml (two replicas migrating one database at once would race).
-        replicas["dc-a-1"] = start_replica(tmp_path, "dc-a-1", database_url, mesh_seed)
+        replicas["dc-a-1"] = start_replica(tmp_path, "dc-a-1", database_url, directory_args)
         wait_ready(replicas["dc-a-1"], deadline)
         for name in ("dc-a-2", "dc-b-1", "dc-b-2"):
-            replicas[name] = start_replica(tmp_path, name, database_url, mesh_seed)
+            replicas[name] = start_replica(tmp_path, name, database_url, directory_args)
         for replica in replicas.values():
             wait_ready(replica, deadline)
         listen_port, stats_port = free_port(), free_port()
@@ -225,6 +225,14 @@ def rig(tmp_path: Path, postgres_url: str, mesh_seed: Path) -> Iterator[dict[str
             haproxy_process.wait(timeout=10)
         for replica in replicas.values():
             replica.kill()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, postgres_url: str, mesh_seed: Path) -> Iterator[dict[str, object]]:
+    database_url = fresh_postgres_database(postgres_url, prefix="failover")
+    args = ("--organisations", "200", "--seed", "7", "--mesh-directory", str(mesh_seed))
+    with loopback_rig(tmp_path, database_url, args) as rig:
+        yield rig
 
 
 def test_killing_a_data_centre_fails_over_and_loses_no_accepted_message(
