@@ -188,7 +188,9 @@ def run_load(
             )
         ]
     else:
-        options, reports = _run_processes(scenario, options, processes, connections, on_start)
+        options, reports = _run_processes(
+            scenario, options, processes, connections, on_start, should_stop
+        )
         plan.options = options
     health = check_health(reports)
     return LoadOutcome(plan, health, {}, reports)
@@ -216,8 +218,12 @@ def _run_processes(
     processes: int,
     connections: int,
     on_start: Callable[[RunOptions], None] | None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[RunOptions, list[GeneratorReport]]:
     """Start the children, fix the start time once every one has prepared, run, collect.
+
+    A true ``should_stop()`` (``harness run``: a server group died) stops them as a stop
+    signal does, keeping what they measured.
 
     A child needs seconds to import Locust and prepare its organisations (more on a busy
     machine); a start time fixed before they are ready opens the schedule with all of them
@@ -252,7 +258,11 @@ def _run_processes(
             pending = folder / "start.tmp"
             pending.write_text(json.dumps(options.run_start_s), encoding="utf-8")
             pending.replace(folder / "start.json")  # atomic: a child never reads half of it
-            failed = [i for i, child in enumerate(children) if child.wait() != 0]
+            while any(child.poll() is None for child in children):
+                if should_stop is not None and should_stop():
+                    return options, _stop_children(children, folder)
+                time.sleep(0.2)
+            failed = [i for i, child in enumerate(children) if child.returncode != 0]
         except KeyboardInterrupt:
             return options, _stop_children(children, folder)
         if failed:

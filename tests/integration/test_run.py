@@ -216,10 +216,16 @@ class Run:
             self.process.wait(timeout=10)
 
 
-def test_a_server_that_dies_outside_the_timeline_makes_the_run_invalid(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_server_that_dies_outside_the_timeline_makes_the_run_invalid(
+    tmp_path: Path, processes: int
+) -> None:
+    """The load stops at once, with one generator or several (``--load-processes``)."""
     path = scenario_copy(tmp_path, "ci-smoke", faults=[])
     out = tmp_path / "out"
-    run = Run(str(path), "--output", str(out), "--duration", "40s")
+    run = Run(
+        str(path), "--output", str(out), "--duration", "40s", "--load-processes", str(processes)
+    )
     try:
         run.wait_for_load()
         victims = [
@@ -237,6 +243,9 @@ def test_a_server_that_dies_outside_the_timeline_makes_the_run_invalid(tmp_path:
     data = document(out)
     assert data["run"]["status"] == "server-died"
     assert data["load"]["partial"] is True
+    assert data["load"]["processes"] == processes
+    # Stopped when the death was noticed, not at the end of the 40-s window.
+    assert data["load"]["ended_at"] - data["load"]["started_at"] < 30
     assert (out / "report.html").exists()
     assert_nothing_left(out)
 
