@@ -54,13 +54,13 @@ class MachineProbe:
         return max(0.25, self.cores - self.others_cores)
 
 
-def _busy_s() -> float:
+def busy_core_seconds() -> float:
     """Core-seconds the whole machine has spent busy (guest time is inside user time)."""
     t = psutil.cpu_times()
     return float(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
 
 
-def _tree_cpu_s() -> float:
+def tree_cpu_seconds() -> float:
     """CPU seconds of this process and its descendants (servers, generators), reaped ones too."""
     total = 0.0
     me = psutil.Process()
@@ -77,23 +77,24 @@ class OthersMeter:
     """Cores that processes outside this run used while it ran (a busy machine, not ours)."""
 
     def __init__(self) -> None:
-        self._wall, self._busy, self._own = time.monotonic(), _busy_s(), _tree_cpu_s()
+        self._wall = time.monotonic()
+        self._busy, self._own = busy_core_seconds(), tree_cpu_seconds()
 
     def cores(self) -> float:
         """Other processes' mean use since the meter started, in cores."""
         elapsed = max(time.monotonic() - self._wall, 1e-9)
-        own = _tree_cpu_s() - self._own
-        return max(0.0, (_busy_s() - self._busy - own) / elapsed)
+        own = tree_cpu_seconds() - self._own
+        return max(0.0, (busy_core_seconds() - self._busy - own) / elapsed)
 
 
 def probe_machine(seconds: float = PROBE_S) -> MachineProbe:
     """Spin for ``seconds``: the share of a core this process got and what others used."""
-    wall, busy, cpu = time.monotonic(), _busy_s(), time.process_time()
+    wall, busy, cpu = time.monotonic(), busy_core_seconds(), time.process_time()
     while time.monotonic() - wall < seconds:
         pass
     elapsed = time.monotonic() - wall
     own = time.process_time() - cpu
-    others = max(0.0, (_busy_s() - busy - own) / elapsed)
+    others = max(0.0, (busy_core_seconds() - busy - own) / elapsed)
     return MachineProbe(psutil.cpu_count() or 1, own / elapsed, others)
 
 

@@ -31,6 +31,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.run.capacity import busy_core_seconds, probe_machine, tree_cpu_seconds
+
 BUSY = "machine too busy"  # every such skip reason starts with this
 PROBE_S = 1.5  # length of the probe's spin
 FULL_SHARE = 0.8  # a share of a core at which a test runs its nominal rate
@@ -39,25 +41,6 @@ FULL_SHARE = 0.8  # a share of a core at which a test runs its nominal rate
 OTHERS_MAX_CORES = 1.25
 # The generator's self-check reasons that a busy machine can cause; any other reason fails.
 TIMING_REASONS = ("arrivals were handled on time", "schedule lag p99")
-
-
-def _busy_s() -> float:
-    """Core-seconds the whole machine has spent busy (guest time is inside user time)."""
-    t = psutil.cpu_times()
-    return float(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
-
-
-def _own_s() -> float:
-    """Core-seconds used by this process and its descendants, living or reaped."""
-    total = 0.0
-    me = psutil.Process()
-    for proc in (me, *me.children(recursive=True)):
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
 
 
 @dataclass
@@ -73,14 +56,14 @@ class Usage:
 @contextmanager
 def _measure() -> Iterator[Usage]:
     usage = Usage(psutil.cpu_count() or 1)
-    wall, busy, own = time.monotonic(), _busy_s(), _own_s()
+    wall, busy, own = time.monotonic(), busy_core_seconds(), tree_cpu_seconds()
     try:
         yield usage
     finally:
         usage.seconds = max(time.monotonic() - wall, 1e-9)
-        own_used = _own_s() - own
+        own_used = tree_cpu_seconds() - own
         usage.own_cores = own_used / usage.seconds
-        usage.others_cores = max(0.0, (_busy_s() - busy - own_used) / usage.seconds)
+        usage.others_cores = max(0.0, (busy_core_seconds() - busy - own_used) / usage.seconds)
 
 
 @dataclass
@@ -133,13 +116,8 @@ class Machine:
 
 def probe(seconds: float = PROBE_S) -> Machine:
     """Spin for ``seconds`` and see how much of a core that got, and what others used."""
-    with _measure() as usage:
-        cpu, wall = time.process_time(), time.monotonic()
-        while time.monotonic() - wall < seconds:
-            pass
-        share = (time.process_time() - cpu) / (time.monotonic() - wall)
-    # The spin is this process's own use; what remains of the busy time is the others'.
-    return Machine(usage.cores, min(share, 1.0), usage.others_cores)
+    measured = probe_machine(seconds)
+    return Machine(measured.cores, min(measured.share, 1.0), measured.others_cores)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
