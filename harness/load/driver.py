@@ -219,19 +219,25 @@ class Generator:
 
     def _expire(self, info: StreamInfo, org: OrgState, intended: float) -> None:
         """An arrival that never got a slot: the client gave up, a timeout of its service."""
-        timeout_us = int(self.config.request_timeout_s * 1e6)
         self.recorder.dropped(int(intended), info.interaction.id, info.org_type)
+        timeout_us = int(self.config.request_timeout_s * 1e6)
+        self._record_unsent(info, org, intended, Outcome.TIMEOUT, latency_us=timeout_us)
+        self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
+
+    def _record_unsent(
+        self, info: StreamInfo, org: OrgState, intended: float, outcome: Outcome, *, latency_us: int
+    ) -> None:
+        """An attempt that never left the client: no status, no service time."""
         self.recorder.attempt(
             int(intended),
             info.interaction.id,
             org.org_type,
             org.ods_code,
-            outcome=Outcome.TIMEOUT,
+            outcome=outcome,
             status=None,
-            latency_us=timeout_us,
+            latency_us=latency_us,
             service_us=0,
         )
-        self.recorder.journey(info.interaction.id, org.org_type, succeeded=False)
 
     def _seal_windows(self) -> None:
         # Windows a few seconds old are almost complete; late attempts reopen and merge.
@@ -293,18 +299,7 @@ class Generator:
 
     def _record_cut_off(self, info: StreamInfo, org: OrgState, intended: float) -> None:
         """The organisation's link is down: nothing leaves; work is kept for later."""
-        self.recorder.attempt(
-            int(intended),
-            info.interaction.id,
-            org.org_type,
-            org.ods_code,
-            outcome=Outcome.CUT_OFF,
-            status=None,
-            latency_us=0,
-            service_us=0,
-            retry=False,
-            derived=False,
-        )
+        self._record_unsent(info, org, intended, Outcome.CUT_OFF, latency_us=0)
         if info.kind is not Drive.MESH and info.interaction.state_changing:
             call = self._build(info.interaction.id, org)
             if call is not None:

@@ -6,6 +6,7 @@ monkey-patches a process with gevent, which the test process must not be.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -150,16 +151,32 @@ def test_a_constant_rate_is_an_open_poisson_schedule(
     assert 0.5 < counts.var(ddof=1) / counts.mean() < 1.8
 
 
-def _stall_every(
-    server: LiveServer, *, period_s: float, stall_s: float, stop: threading.Event
-) -> None:
-    while not stop.is_set():
-        httpx.post(
-            f"{server.url}/admin/faults",
-            json={"kind": "latency", "service": "sds", "duration_s": stall_s, "latency_ms": 1000},
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        )
-        stop.wait(period_s)
+@contextlib.contextmanager
+def stalling(server: LiveServer, *, period_s: float = 5, stall_s: float = 1) -> Iterator[None]:
+    """SDS answers 1 s late for ``stall_s`` of every ``period_s`` while the block runs."""
+    stop = threading.Event()
+
+    def stall_every() -> None:
+        while not stop.is_set():
+            httpx.post(
+                f"{server.url}/admin/faults",
+                json={
+                    "kind": "latency",
+                    "service": "sds",
+                    "duration_s": stall_s,
+                    "latency_ms": 1000,
+                },
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+            stop.wait(period_s)
+
+    staller = threading.Thread(target=stall_every, daemon=True)
+    staller.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        staller.join(timeout=10)
 
 
 def test_stalls_show_from_intended_time_not_in_service_time(
@@ -171,34 +188,22 @@ def test_stalls_show_from_intended_time_not_in_service_time(
     rate = machine.rate(300, floor=150)
     duration_s = round(20 * 300 / rate)
     out = tmp_path / "out"
-    stop = threading.Event()
-    stopper = threading.Thread(
-        target=_stall_every,
-        args=(server,),
-        kwargs={"period_s": 5, "stall_s": 1, "stop": stop},
-        daemon=True,
-    )
-    stopper.start()
-    try:
-        with machine.watch() as usage:
-            done = run_load(
-                str(scenario(tmp_path)),
-                "--target",
-                server.url,
-                "--rate",
-                f"{rate:.1f}",
-                "--duration",
-                f"{duration_s}s",
-                "--interactions",
-                "sds.device-lookup",
-                "--connections",
-                "4",
-                "--output",
-                str(out),
-            )
-    finally:
-        stop.set()
-        stopper.join(timeout=10)
+    with stalling(server), machine.watch() as usage:
+        done = run_load(
+            str(scenario(tmp_path)),
+            "--target",
+            server.url,
+            "--rate",
+            f"{rate:.1f}",
+            "--duration",
+            f"{duration_s}s",
+            "--interactions",
+            "sds.device-lookup",
+            "--connections",
+            "4",
+            "--output",
+            str(out),
+        )
     excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode == 1, done.stdout + done.stderr  # stalls breach the SLO
     generator = results(out)["load"]["generator"]  # type: ignore[index]
@@ -303,32 +308,20 @@ def test_a_stalling_server_with_a_small_cap_fails_its_verdict_in_a_valid_run(
     intended time shows it) and the SLO fails on latency; the generator stays valid."""
     rate = machine.rate(100, floor=40)
     out = tmp_path / "out"
-    stop = threading.Event()
-    staller = threading.Thread(
-        target=_stall_every,
-        args=(server,),
-        kwargs={"period_s": 5, "stall_s": 1, "stop": stop},
-        daemon=True,
-    )
-    staller.start()
-    try:
-        with machine.watch() as usage:
-            done = run_load(
-                str(scenario(tmp_path, max_concurrency=8)),
-                "--target",
-                server.url,
-                "--rate",
-                f"{rate:.1f}",
-                "--duration",
-                "12s",
-                "--interactions",
-                "sds.device-lookup",
-                "--output",
-                str(out),
-            )
-    finally:
-        stop.set()
-        staller.join(timeout=10)
+    with stalling(server), machine.watch() as usage:
+        done = run_load(
+            str(scenario(tmp_path, max_concurrency=8)),
+            "--target",
+            server.url,
+            "--rate",
+            f"{rate:.1f}",
+            "--duration",
+            "12s",
+            "--interactions",
+            "sds.device-lookup",
+            "--output",
+            str(out),
+        )
     excuse_a_late_generator(done, out, machine, usage)
     assert done.returncode == 1, done.stdout + done.stderr
     generator = results(out)["load"]["generator"]  # type: ignore[index]
