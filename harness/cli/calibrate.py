@@ -51,4 +51,14 @@ def calibrate(
         f"idle server CPU {calibration.cpu_idle_s_per_s:.3f} s/s; worker restart "
         f"{calibration.worker_restart_s:.2f} s; written to {target}"
     )
+    low, high = calibration.rate_per_s or (0.0, 0.0)
+    generator = calibration.generator_cpu_ms
+    console.print(
+        f"holds on {calibration.machine or 'an unrecorded machine'}, for "
+        f"{low:,.0f}-{high:,.0f} requests/s (harness run warns outside half to one and a half "
+        f"times that range, or on another machine); generator CPU per arrival "
+        f"{'not measured' if generator is None else f'{generator:.2f} ms'}",
+        markup=False,
+        soft_wrap=True,
+    )
     return ExitCode.PASS

@@ -141,3 +141,22 @@ def test_the_calibration_records_its_machine_rate_range_and_generator_cost(tmp_p
     faster = calibration.caveats(machine=calibration.machine, rate_per_s=high * 3)
     assert len(faster) == 1
     assert "extrapolates" in faster[0]
+
+
+def test_the_command_says_where_its_calibration_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli.main import run
+    from harness.cli.output import ExitCode
+    from harness.config.calibration import load_calibration
+
+    (tmp_path / "run").mkdir()
+    write_run(tmp_path / "run", rng=np.random.default_rng(5), independent=True)
+    target = tmp_path / "calibration.yaml"
+    assert run(["calibrate", str(tmp_path / "run"), "--output", str(target)]) == ExitCode.PASS
+    out = " ".join(capsys.readouterr().out.split())
+    assert "holds on calib-host, Some CPU, 2 cores" in out
+    assert "generator CPU per arrival 1.00 ms" in out
+    written = load_calibration(target)
+    assert written.machine == "calib-host, Some CPU, 2 cores"
+    assert written.rate_per_s is not None
