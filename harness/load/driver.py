@@ -528,7 +528,9 @@ class Generator:
         (``requests`` merges a session's settings only when it has some: on Python 3.11 each
         merge costs two slow runtime ``Protocol`` checks, ~0.2 ms a request in all).
         """
-        session = client._session  # mesh-client's requests session
+        # mesh-client offers no way to pass a session: its private ``_session`` and ``_url``
+        # (5.0.x, pinned in pyproject.toml) are the one place the driver reaches into it.
+        session = client._session
         session.trust_env = False
         session.proxies = None  # type: ignore[assignment]
         session.params = None  # type: ignore[assignment]
