@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from harness.cli.output import ExitCode
 from harness.errors import InterruptedRunError
@@ -35,6 +36,14 @@ class Interruption:
         """Signal handler: remember the first signal and stop the main thread's work."""
         if self.signum is None:
             self.signum = signum
+        main = _main_greenlet()
+        if main is not None:
+            # The load driver's gevent was running another greenlet (a request, the
+            # dispatcher) when the signal landed: raised there, KeyboardInterrupt would end
+            # that greenlet only and the command would play on. Raise it where the command
+            # waits; the interrupted greenlet is abandoned with the run.
+            main.throw(KeyboardInterrupt)
+            return
         raise KeyboardInterrupt
 
     @property
@@ -46,6 +55,20 @@ class Interruption:
     def exit_code(self) -> ExitCode:
         """130 after SIGINT (or a plain Ctrl-C), 143 after SIGTERM."""
         return exit_code(self.signum or signal.SIGINT)
+
+
+def _main_greenlet() -> Any:
+    """The main greenlet when another greenlet is running, else ``None``."""
+    try:
+        import greenlet  # type: ignore[import-untyped]
+    except ImportError:  # no greenlets in this process
+        return None
+    current = greenlet.getcurrent()
+    if current.parent is None:
+        return None
+    while current.parent is not None:
+        current = current.parent
+    return current
 
 
 def exit_code(signum: int) -> ExitCode:
