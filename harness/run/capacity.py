@@ -27,6 +27,7 @@ import psutil
 
 from harness.config import Scenario
 from harness.config.calibration import Calibration
+from harness.run.prediction import ASSUMED_DEMAND_MS  # an unmeasured interaction
 from harness.spine import TrafficProfile, parse_scale
 from harness.spine.calendar import to_epoch_s
 
@@ -36,7 +37,6 @@ GENERATOR_TARGET = 0.5  # of one core per generator process, at the busiest seco
 # CPU per arrival of the journey driver when the calibration did not measure it: the figure
 # docs/benchmarks.md shows for this machine (`make bench`, *Journey driver*).
 ASSUMED_GENERATOR_MS = 1.3
-ASSUMED_DEMAND_MS = 3.0  # an interaction the calibration did not measure (as the prediction)
 MIN_SCALE = 1e-4  # the least the fit plays (a hundredth of a per cent)
 
 
