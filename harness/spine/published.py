@@ -47,6 +47,12 @@ SOURCE_FILES = {
     "9000000025": STUBS + "patientResponses/patient_9000000025.json",
     "9000000033": STUBS + "patientResponses/patient_9000000033.json",
     "9736363120": STUBS + "searchResponses/knap_kathy_exact_match.json",  # entry 0
+    # a record whose previous email a search finds with _history=true
+    "5900020584": STUBS + "searchResponses/historic_email_searchset.json",
+    # the records the sandbox's create examples match (SINGLE_MATCH, MULTIPLE_MATCHES)
+    "5900054586": STUBS + "searchResponses/mock_single_searchset.json",
+    "5900036502": STUBS + "searchResponses/mock_multiple_searchset.json",
+    "5900053679": STUBS + "searchResponses/mock_multiple_searchset.json",  # entry 1
 }
 EPS_REPO = "NHSDigital/electronic-prescription-service-api@77e80e11f58013e89c6b4f1c3d767373faa8c29d"
 _PRIMARY = "examples/primary-care/acute/nominated-pharmacy/medical-prescriber/"
@@ -820,6 +826,245 @@ _PATIENTS: dict[str, dict[str, Any]] = {
             }
         ],
     },
+    # PDS's history and create-match examples (SOURCE_FILES, entry 0 of each searchset; the two
+    # McMatch-Multiple records are entries 0 and 1)
+    "5900020584": {
+        "address": [
+            {
+                "id": "151D8EFA",
+                "line": ["street", "town"],
+                "period": {"start": "2022-08-24"},
+                "postalCode": "DN17 4AA",
+                "use": "home",
+            }
+        ],
+        "birthDate": "2000-05-05",
+        "gender": "male",
+        "id": "5900020584",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "5900020584",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "U",
+                    "display": "unrestricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "4",
+        },
+        "name": [
+            {
+                "family": "Smith",
+                "given": ["Sam", "Matt"],
+                "id": "8DC3F6AC",
+                "period": {"start": "2022-08-12"},
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+        "telecom": [
+            {
+                "id": "17DACEA4",
+                "period": {"start": "2022-08-11"},
+                "system": "phone",
+                "use": "home",
+                "value": "0121000222",
+            },
+            {
+                "id": "C2FDE019",
+                "period": {"start": "2022-08-11"},
+                "system": "email",
+                "use": "home",
+                "value": "New@new.com",
+            },
+        ],
+    },
+    "5900054586": {
+        "address": [
+            {
+                "id": "A5ED70F0",
+                "line": ["317 Stuart Streets"],
+                "period": {"start": "2024-05-09"},
+                "postalCode": "BAP4WG",
+                "use": "home",
+            }
+        ],
+        "birthDate": "1954-10-26",
+        "gender": "male",
+        "id": "5900054586",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "5900054586",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "U",
+                    "display": "unrestricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "1",
+        },
+        "name": [
+            {
+                "family": "McMatch-Single",
+                "given": ["Mickey"],
+                "id": "978C7701",
+                "period": {"start": "2024-05-09"},
+                "prefix": ["Mr"],
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+    },
+    "5900036502": {
+        "address": [
+            {
+                "id": "49336F4C",
+                "line": ["1 Jasmine Court"],
+                "period": {"start": "2024-03-15"},
+                "postalCode": "DN19 7UD",
+                "use": "home",
+            }
+        ],
+        "birthDate": "1997-08-20",
+        "gender": "male",
+        "id": "5900036502",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "5900036502",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "U",
+                    "display": "unrestricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "3",
+        },
+        "name": [
+            {
+                "family": "McMatch-Multiple",
+                "given": ["Leandro", "Gerry"],
+                "id": "6ABDA7E2",
+                "period": {"start": "2024-03-15"},
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+    },
+    "5900053679": {
+        "address": [
+            {
+                "id": "DE8E6651",
+                "line": ["1 Jasmine Court"],
+                "period": {"start": "2024-03-19"},
+                "postalCode": "DN19 7UD",
+                "use": "home",
+            }
+        ],
+        "birthDate": "1997-08-20",
+        "gender": "male",
+        "id": "5900053679",
+        "identifier": [
+            {
+                "extension": [
+                    {
+                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+                        "valueCodeableConcept": {
+                            "coding": [
+                                {
+                                    "code": "01",
+                                    "display": "Number present and verified",
+                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                                    "version": "1.0.0",
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "system": "https://fhir.nhs.uk/Id/nhs-number",
+                "value": "5900053679",
+            }
+        ],
+        "meta": {
+            "security": [
+                {
+                    "code": "U",
+                    "display": "unrestricted",
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                }
+            ],
+            "versionId": "1",
+        },
+        "name": [
+            {
+                "family": "McMatch-Multiple",
+                "given": ["Leandro", "Gerry"],
+                "id": "65D8EC67",
+                "period": {"start": "1997-08-20"},
+                "use": "usual",
+            }
+        ],
+        "resourceType": "Patient",
+    },
 }
 
 # The EHIC coverage 9000000009 holds in the sandbox (coverageResponses/, same commit).
@@ -1223,6 +1468,14 @@ _RELATED: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# Emails and phones a published record had before its current ones (system, value): the sandbox
+# finds 5900020584 by its previous email with _history=true and not without it
+# (karate-tests/src/test/java/mocks/sandbox/get-patient-search.js, same commit).
+_PREVIOUS_TELECOMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "5900020584": (("email", "Historic@historic.com"),),
+}
+
+
 def is_published(nhs_number: str) -> bool:
     """Whether nhs_number is one of the published test patients."""
     return nhs_number in _PATIENTS
@@ -1236,6 +1489,11 @@ def published_numbers() -> tuple[str, ...]:
 def published_patient(nhs_number: str) -> dict[str, Any]:
     """A copy of the published Patient resource (KeyError for any other number)."""
     return copy.deepcopy(_PATIENTS[nhs_number])
+
+
+def published_previous_telecoms(nhs_number: str) -> tuple[tuple[str, str], ...]:
+    """The (system, value) emails and phones a published patient had before (often none)."""
+    return _PREVIOUS_TELECOMS.get(nhs_number, ())
 
 
 def published_coverage(nhs_number: str) -> list[dict[str, Any]]:

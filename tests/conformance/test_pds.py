@@ -84,3 +84,18 @@ def test_sources_manifest_names_every_copied_file() -> None:
     }
     copied = {p for p in PUBLISHED.glob("*+*/*/**/*") if p.is_file()}  # <owner>+<repo>/<commit>/
     assert copied == listed
+
+
+def test_the_overlays_patients_are_the_published_records() -> None:
+    import json
+
+    from harness.spine.published import SOURCE_FILES, published_patient
+
+    copies = PUBLISHED / REPO.replace("/", "+") / COMMIT
+    for nhs_number, path in SOURCE_FILES.items():
+        published = json.loads((copies / path).read_text())
+        if published.get("resourceType") == "Bundle":  # a searchset: the entry of that number
+            (published,) = [
+                e["resource"] for e in published["entry"] if e["resource"]["id"] == nhs_number
+            ]
+        assert published_patient(nhs_number) == published, nhs_number

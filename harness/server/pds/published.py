@@ -2,10 +2,10 @@
 
 :mod:`harness.spine.published` holds the records NHS England's PDS examples use (9000000009
 and the others). They are written into the store as if they had been updated, at the version
-they are published with and with the coverage they hold, so that every read path (retrieve,
-search, the other services' patient checks, the direct SQLite reads) finds them instead of the
-synthetic patients whose indices derive the same numbers. A record already stored (updated
-since) is left as it is.
+they are published with, with the coverage they hold and the emails they had before, so that
+every read path (retrieve, search, the other services' patient checks, the direct SQLite reads)
+finds them instead of the synthetic patients whose indices derive the same numbers. A record
+already stored (updated since) is left as it is.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.store import Store
-from harness.server.store.schema import pds_coverage, pds_patients
-from harness.spine.published import published_coverage, published_numbers, published_patient
+from harness.server.store.schema import pds_coverage, pds_patients, pds_telecom_history
+from harness.spine.published import (
+    published_coverage,
+    published_numbers,
+    published_patient,
+    published_previous_telecoms,
+)
 
 
 def _row(nhs_number: str, now: float) -> dict[str, Any]:
@@ -49,9 +54,20 @@ async def store_published(store: Store, now: float) -> None:
     for nhs_number in numbers:
         if nhs_number in stored:
             continue
+        row = _row(nhs_number, now)
         try:
             async with store.begin() as conn:
-                await conn.execute(insert(pds_patients).values(**_row(nhs_number, now)))
+                await conn.execute(insert(pds_patients).values(**row))
+                for system, value in published_previous_telecoms(nhs_number):
+                    await conn.execute(
+                        insert(pds_telecom_history).values(
+                            nhs_number=nhs_number,
+                            system=system,
+                            value=value,
+                            version=row["version"],
+                            changed_at=now,
+                        )
+                    )
                 for n, resource in enumerate(published_coverage(nhs_number)):
                     # A stable id, so every worker stores the same coverage at most once.
                     resource["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{nhs_number}/{n}"))

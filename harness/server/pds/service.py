@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonpatch
@@ -38,7 +38,7 @@ from harness.server.identity.rbac import require_interaction
 from harness.server.pds import resources
 from harness.server.pds.create import created_nhs_number, is_created_number, new_patient_fields
 from harness.server.pds.schemas import PatchOperation, Patient
-from harness.server.pds.search import MAX_CANDIDATES, SearchQuery
+from harness.server.pds.search import MAX_CANDIDATES, Facts, SearchQuery
 from harness.server.store import Store, direct_read
 from harness.server.store.engine import StoreConnection
 from harness.server.store.schema import (
@@ -46,6 +46,7 @@ from harness.server.store.schema import (
     pds_allocations,
     pds_name_history,
     pds_patients,
+    pds_telecom_history,
 )
 from harness.spine import Directory
 from harness.spine.population import Population, valid_nhs_number
@@ -234,12 +235,12 @@ class PdsService:
         window = {"born_from": query.birth_from.isoformat(), "born_to": query.birth_to.isoformat()}
         async with self.store.connect() as conn:
             stored = (await conn.execute(_STORED_MATCHES, {"numbers": list(found), **window})).all()
-            previous = await self._previous_families(conn, query, [r.nhs_number for r in stored])
+            previous = await self._previous(conn, query, [r.nhs_number for r in stored])
         for row in stored:
             resource = json.loads(row.resource)
             facts = resources.facts_of_resource(resource)
             if row.nhs_number in previous:
-                facts = replace(facts, families=facts.families + previous[row.nhs_number])
+                facts = previous[row.nhs_number].added_to(facts)
             score = query.score(facts)
             if score > 0:
                 found[row.nhs_number] = (resource, score)
@@ -258,20 +259,31 @@ class PdsService:
         return SearchResult(matches, too_many=False)
 
     @staticmethod
-    async def _previous_families(
+    async def _previous(
         conn: StoreConnection, query: SearchQuery, nhs_numbers: list[str]
-    ) -> dict[str, tuple[str, ...]]:
-        """Family names updates replaced, per patient (only asked for with ``_history``)."""
+    ) -> dict[str, Previous]:
+        """Family names, emails and phones updates replaced, per patient (only asked for with
+        ``_history``)."""
         if not query.history or not nhs_numbers:
             return {}
-        rows = await conn.execute(
+        previous: dict[str, Previous] = {}
+        names = await conn.execute(
             select(pds_name_history.c.nhs_number, pds_name_history.c.family).where(
                 pds_name_history.c.nhs_number.in_(nhs_numbers)
             )
         )
-        previous: dict[str, tuple[str, ...]] = {}
-        for row in rows:
-            previous[row.nhs_number] = (*previous.get(row.nhs_number, ()), row.family)
+        for name in names:
+            previous.setdefault(name.nhs_number, Previous()).families.append(name.family)
+        telecoms = await conn.execute(
+            select(
+                pds_telecom_history.c.nhs_number,
+                pds_telecom_history.c.system,
+                pds_telecom_history.c.value,
+            ).where(pds_telecom_history.c.nhs_number.in_(nhs_numbers))
+        )
+        for telecom in telecoms:
+            entry = previous.setdefault(telecom.nhs_number, Previous())
+            entry.telecoms.append((telecom.system, telecom.value))
         return previous
 
     # ---------------------------------------------------------------- create
@@ -336,7 +348,8 @@ class PdsService:
         version = expected + 1
         patched["meta"] = {**patched.get("meta", {}), "versionId": str(version)}
         replaced = _families(current.resource) - _families(patched)
-        await self._write(nhs_number, expected, version, patched, replaced=replaced)
+        gone = _telecoms(current.resource) - _telecoms(patched)
+        await self._write(nhs_number, expected, version, patched, replaced=replaced, gone=gone)
         return PatientRecord(resources.public_view(patched), version)
 
     def _apply(self, resource: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, Any]:
@@ -382,9 +395,11 @@ class PdsService:
         resource: dict[str, Any],
         *,
         replaced: set[str] | frozenset[str] = frozenset(),
+        gone: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         """Store ``version`` if the stored one is still ``expected``; keep ``replaced``
-        family names in the name history, in the same transaction."""
+        family names and ``gone`` (system, value) telecoms in the history, in the same
+        transaction."""
         now = self.clock()
         stale = Conflict(
             "Invalid update with error - This resource has changed since you last read. "
@@ -422,12 +437,52 @@ class PdsService:
                             for family in sorted(replaced)
                         ],
                     )
+                if gone:
+                    await conn.execute(
+                        insert(pds_telecom_history),
+                        [
+                            {"nhs_number": nhs_number, "system": system, "value": value}
+                            | {"version": version, "changed_at": now}
+                            for system, value in sorted(gone)
+                        ],
+                    )
         except IntegrityError:
             raise stale from None
 
 
 def _families(resource: dict[str, Any]) -> set[str]:
     return {n["family"] for n in resource.get("name") or [] if n.get("family")}
+
+
+def _telecoms(resource: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (t["system"], t["value"])
+        for t in resource.get("telecom") or []
+        if t.get("system") in ("email", "phone") and t.get("value")
+    }
+
+
+@dataclass
+class Previous:
+    """What updates replaced in one patient's record: searched as well with ``_history``."""
+
+    families: list[str] = field(default_factory=list)
+    telecoms: list[tuple[str, str]] = field(default_factory=list)  # (system, value) as sent
+
+    def added_to(self, facts: Facts) -> Facts:
+        """``facts`` with these previous names, emails and phones as well."""
+        history = resources.facts_of_resource(
+            {
+                "name": [{"family": f} for f in self.families],
+                "telecom": [{"system": s, "value": v} for s, v in self.telecoms],
+            }
+        )
+        return replace(
+            facts,
+            families=facts.families + history.families,
+            emails=facts.emails + history.emails,
+            phones=facts.phones + history.phones,
+        )
 
 
 def _columns(resource: dict[str, Any], now: float, version: int = 1) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from harness.server.store.engine import SQLITE_BUSY_TIMEOUT_MS, Store, _sqlite_p
 from harness.server.store.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATION_LOCK_KEY = 0x6861726E65737331  # "harness1": a fixed 64-bit advisory lock key
 
 

@@ -169,6 +169,19 @@ pds_name_history = Table(
 )
 Index("ix_pds_name_history_nhs_number", pds_name_history.c.nhs_number)
 
+# Emails and phone numbers (system "email" or "phone") an update replaced, as sent.
+pds_telecom_history = Table(
+    "pds_telecom_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("nhs_number", String(10), nullable=False),
+    Column("system", String(16), nullable=False),
+    Column("value", String(256), nullable=False),
+    Column("version", Integer, nullable=False),  # the version that replaced the value
+    Column("changed_at", Float, nullable=False),
+)
+Index("ix_pds_telecom_history_nhs_number", pds_telecom_history.c.nhs_number)
+
 # Coverage (EHIC, overseas visitor insurance) recorded against patients.
 pds_coverage = Table(
     "pds_coverage",

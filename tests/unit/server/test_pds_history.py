@@ -117,3 +117,52 @@ def test_openapi_lists_history(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     names = {p["name"] for p in spec["paths"][f"{PDS}/Patient"]["get"]["parameters"]}
     assert "_history" in names
+
+
+def test_a_previous_email_or_phone_matches_only_with_history(
+    client: TestClient, gp: dict[str, str]
+) -> None:
+    born = "1991-02-03"
+    created = client.post(
+        f"{PDS}/Patient",
+        json={
+            "name": [{"given": ["Sam"], "family": "Telecomme"}],
+            "gender": "male",
+            "birthDate": born,
+            "address": [{"line": ["3 Park Road"], "postalCode": "M1 1AB"}],
+            "telecom": [
+                {"system": "email", "value": "Old@Example.com", "use": "home"},
+                {"system": "phone", "value": "0161 000 1111", "use": "home"},
+            ],
+        },
+        headers={**gp, **rid()},
+    )
+    assert created.status_code == 201, created.text
+    nhs = created.json()["id"]
+    new = [
+        {"system": "email", "value": "new@example.com", "use": "home"},
+        {"system": "phone", "value": "0161 000 2222", "use": "home"},
+    ]
+    patched = client.patch(
+        f"{PDS}/Patient/{nhs}",
+        json=[{"op": "replace", "path": "/telecom", "value": new}],
+        headers={**gp, **rid(), "If-Match": 'W/"1"', "Content-Type": "application/json-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    for old in ({"email": "old@example.com"}, {"phone": "01610001111"}):
+        assert found(client, gp, "Telecomme", born, **old) == []
+        assert found(client, gp, "Telecomme", born, **old, _history="true") == [nhs]
+    for current in ({"email": "NEW@example.com"}, {"phone": "01610002222"}):
+        assert found(client, gp, "Telecomme", born, **current) == [nhs]
+        assert found(client, gp, "Telecomme", born, **current, _history="true") == [nhs]
+    assert found(client, gp, "Telecomme", born, email="never@example.com", _history="true") == []
+
+
+def test_a_published_patient_is_found_by_its_previous_email_only_with_history(
+    client: TestClient, gp: dict[str, str]
+) -> None:
+    # 5900020584 (Sam Smith) had Historic@historic.com before New@new.com, as the sandbox has it.
+    query = {"gender": "male", "email": "Historic@historic.com"}
+    assert "5900020584" not in found(client, gp, "Smith", "2000-05-05", **query)
+    assert found(client, gp, "Smith", "2000-05-05", **query, _history="true") == ["5900020584"]
+    assert "5900020584" in found(client, gp, "Smith", "2000-05-05", email="New@new.com")
