@@ -23,7 +23,7 @@ from harness.server.pds.schemas import (
     RelatedPersonBundle,
 )
 from harness.server.pds.search import check_parameters, narrowed, parse_query
-from harness.server.pds.service import PdsService
+from harness.server.pds.service import Matched, PdsService
 from harness.server.responses import (
     FhirJSONResponse,
     audited,
@@ -165,21 +165,51 @@ async def search_patients(
         Patient,
         'The created patient under its new NHS number; Location names it, ETag is W/"1"',
         status_code=201,
+        extra={
+            200: "SINGLE_MATCH or MULTIPLE_MATCHES: the demographics trace to a patient PDS "
+            "holds (named in the diagnostics) or to several; nothing was created"
+        },
     ),
 )
 async def create_patient(request: Request, session: SessionDep) -> JSONResponse:
     """Create a patient (a birth or new registration); PDS allocates the NHS number.
 
-    Spike arrest applies: at most 3 creates per second per application (429 beyond).
+    A patient whose family and first given name, birth date, gender and postcode all match a
+    patient PDS holds is not created (200, ``SINGLE_MATCH`` naming the NHS number, or
+    ``MULTIPLE_MATCHES``). Spike arrest applies: at most 3 creates per second per application
+    (429 beyond).
     """
     pds = _pds(request)
     with audited(request, session, "pds.create", "Patient") as note:
         body = await json_body(request)
         created = await pds.create_patient(session.role, body)
+        if isinstance(created, Matched):
+            note.resource = "Patient/" + (created.nhs_numbers[0] if created.count == 1 else "")
+            return fhir_response(_matched(created))
         note.resource = f"Patient/{created.resource['id']}"
     location = f"{str(request.base_url).rstrip('/')}{PREFIX}/Patient/{created.resource['id']}"
     return fhir_response(
         created.resource, status_code=201, headers={"ETag": created.etag, "Location": location}
+    )
+
+
+def _matched(traced: Matched) -> dict[str, Any]:
+    """The published answer to a create that traces to patients PDS holds (karate-tests
+    stubs ``postPatientResponses/SINGLE_MATCH_FOUND.json`` and ``MULTIPLE_MATCHES_FOUND.json``
+    of the PDS repository)."""
+    if traced.count == 1:
+        return operation_outcome(
+            "SINGLE_MATCH",
+            f"Unable to create new patient. NHS number {traced.nhs_numbers[0]} found for "
+            "supplied demographic data.",
+            issue_type="value",
+            display="Single match found",
+        )
+    return operation_outcome(
+        "MULTIPLE_MATCHES",
+        "Unable to create new patient. Multiple matches found for supplied demographic data.",
+        issue_type="value",
+        display="Multiple matches found",
     )
 
 

@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import jsonpatch
@@ -38,7 +39,7 @@ from harness.server.identity.rbac import require_interaction
 from harness.server.pds import resources
 from harness.server.pds.create import created_nhs_number, is_created_number, new_patient_fields
 from harness.server.pds.schemas import PatchOperation, Patient
-from harness.server.pds.search import MAX_CANDIDATES, Facts, SearchQuery
+from harness.server.pds.search import MAX_CANDIDATES, MAX_RESULTS, Facts, SearchQuery
 from harness.server.store import Store, direct_read
 from harness.server.store.engine import StoreConnection
 from harness.server.store.schema import (
@@ -94,6 +95,18 @@ class PatientRecord:
     def etag(self) -> str:
         """The weak ETag of this version."""
         return f'W/"{self.version}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Matched:
+    """What a new patient's demographics trace to: these patients (none: create it)."""
+
+    nhs_numbers: tuple[str, ...]
+    count: int = -1  # how many; -1: len(nhs_numbers)
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            object.__setattr__(self, "count", len(self.nhs_numbers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +228,10 @@ class PdsService:
     async def search_patients(self, role: str, query: SearchQuery) -> SearchResult:
         """Find patients by demographics (see :mod:`harness.server.pds.search`)."""
         require_interaction(role, "pds.search")
+        return await self._matching(query)
+
+    async def _matching(self, query: SearchQuery) -> SearchResult:
+        """The patients ``query`` matches, derived and stored (no access check)."""
         days, families = query.days(), query.families()
         budget = self.population.count_candidates(
             len(days), None if families is None else len(families)
@@ -287,8 +304,10 @@ class PdsService:
         return previous
 
     # ---------------------------------------------------------------- create
-    async def create_patient(self, role: str, body: Any) -> PatientRecord:
-        """Create a patient under a newly allocated NHS number, at version 1.
+    async def create_patient(self, role: str, body: Any) -> PatientRecord | Matched:
+        """Create a patient under a newly allocated NHS number, at version 1, unless the
+        demographics trace to patients PDS already holds (:meth:`_trace`): then nothing is
+        created and the answer names them.
 
         Raises:
             BadRequest: ``MISSING_VALUE``, ``INVALID_VALUE`` or ``ADDITIONAL_PROPERTIES``.
@@ -301,6 +320,9 @@ class PdsService:
                 f"Invalid value - '{gp}' in field 'generalPractitioner': not in the directory",
                 code="INVALID_VALUE",
             )
+        traced = await self._trace(fields)
+        if traced.count:
+            return traced
         now = self.clock()
         async with self.store.begin() as conn:
             allocated = await conn.execute(insert(pds_allocations).values(created_at=now))
@@ -319,6 +341,33 @@ class PdsService:
                 insert(pds_patients).values(nhs_number=nhs_number, **_columns(resource, now))
             )
         return PatientRecord(resource, 1)
+
+    async def _trace(self, fields: dict[str, Any]) -> Matched:
+        """The patients a new patient's demographics trace to (often none).
+
+        PDS refuses to allocate a second number to a person it holds. Its trace is not
+        published; this one is a standard search on what identifies a person: every family
+        name and first given name of the new record, its birth date, gender and postcodes, all
+        matching one patient (current details only). The sandbox matches on family name and
+        postcode alone, a stand-in its own comments say does not mimic the real system.
+        """
+        facts = resources.facts_of_resource({"resourceType": "Patient", **fields})
+        born = date.fromisoformat(facts.birth_date)
+        givens = [n["given"][0] for n in fields.get("name") or [] if n.get("given")]
+        if any("*" in text for text in [*facts.families, *givens, *facts.postcodes]):
+            return Matched(())  # not a name or postcode a trace could compare
+        found: set[str] = set()
+        for family in facts.families[:1]:
+            for postcode in facts.postcodes or (None,):
+                query = SearchQuery(
+                    birth_from=born, birth_to=born, family=family, given=tuple(givens[:1]),
+                    gender=facts.gender, postcode=postcode, max_results=MAX_RESULTS,
+                )  # fmt: skip
+                result = await self._matching(query)
+                if result.too_many:  # more than a search answers
+                    return Matched((), count=MAX_RESULTS + 1)
+                found.update(str(match["id"]) for match, _ in result.matches)
+        return Matched(tuple(sorted(found)))
 
     # ---------------------------------------------------------------- update
     async def update_patient(

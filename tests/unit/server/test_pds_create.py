@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,13 +35,19 @@ def server_settings(server_settings: ServerSettings) -> ServerSettings:
     return server_settings.model_copy(update={"spike_arrest_per_s": 10_000})
 
 
+_HOMES = itertools.count(1)
+
+
 def newborn(family: str = "Newbirth", **changes: Any) -> dict[str, Any]:
+    """A new patient; each call's lives at another postcode, so that no two are one person
+    (PDS would not create the second: see the trace tests)."""
+    postcode = f"LS{next(_HOMES)} 4AB"
     body: dict[str, Any] = {
         "resourceType": "Patient",
         "name": [{"use": "usual", "given": ["Ada"], "family": family}],
         "gender": "female",
         "birthDate": "2024-03-01",
-        "address": [{"use": "home", "line": ["1 Mill Lane", "Leeds"], "postalCode": "LS1 4AB"}],
+        "address": [{"use": "home", "line": ["1 Mill Lane", "Leeds"], "postalCode": postcode}],
     }
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
@@ -295,3 +302,66 @@ def test_openapi_describes_create(client: TestClient) -> None:
     assert {"name", "gender", "birthDate", "address"} <= set(body_schema["required"])
     assert "201" in post["responses"]
     assert post["responses"]["201"]["content"]["application/fhir+json"]["schema"]
+
+
+def test_a_create_that_traces_to_a_patient_creates_nobody(
+    client: TestClient, gp: dict[str, str]
+) -> None:
+    first = newborn("Tracey")
+    created = create(client, gp, first)
+    assert created.status_code == 201, created.text
+    nhs = created.json()["id"]
+    before = allocations(client)
+    # The same person again, names in another case, postcode spaced differently.
+    compact = first["address"][0]["postalCode"].replace(" ", "").lower()
+    again = newborn("TRACEY", address=[{"line": ["1 Mill Lane"], "postalCode": compact}])
+    again["name"][0]["given"] = ["ada"]
+    refused = create(client, gp, again)
+    assert refused.status_code == 200, refused.text
+    body = fhir_valid(refused.json())
+    assert outcome_code(refused) == "SINGLE_MATCH"
+    assert body["issue"][0]["diagnostics"] == (  # type: ignore[index]
+        f"Unable to create new patient. NHS number {nhs} found for supplied demographic data."
+    )
+    assert allocations(client) == before  # nothing allocated
+    # A twin (another given name), a namesake born another day or of another gender, and a
+    # relative at another address are other people.
+    twin = newborn("Tracey", address=first["address"])
+    twin["name"][0]["given"] = ["Bea"]
+    other_day = newborn("Tracey", address=first["address"], birthDate="2024-03-02")
+    other_gender = newborn("Tracey", address=first["address"], gender="male")
+    for other in (twin, other_day, other_gender, newborn("Tracey")):
+        assert create(client, gp, other).status_code == 201
+    # The published create examples' own records trace too, once the request is theirs.
+    single = {
+        "name": [{"given": ["Mickey"], "family": "McMatch-Single"}],
+        "gender": "male",
+        "birthDate": "1954-10-26",
+        "address": [{"line": ["317 Stuart Streets"], "postalCode": "BAP 4WG"}],
+    }
+    assert outcome_code(create(client, gp, single)) == "SINGLE_MATCH"
+    multiple = {
+        "name": [{"given": ["Leandro"], "family": "McMatch-Multiple"}],
+        "gender": "male",
+        "birthDate": "1997-08-20",
+        "address": [{"line": ["1 Jasmine Court"], "postalCode": "DN19 7UD"}],
+    }
+    refused = create(client, gp, multiple)
+    assert (refused.status_code, outcome_code(refused)) == (200, "MULTIPLE_MATCHES")
+
+
+def test_a_create_that_traces_to_a_synthetic_patient_creates_nobody(
+    client: TestClient, gp: dict[str, str]
+) -> None:
+    people = client.app.state.population  # type: ignore[attr-defined]
+    person = people.person(4)
+    assert not person.restricted
+    body = {
+        "name": [{"given": [person.given], "family": person.family}],
+        "gender": person.gender,
+        "birthDate": person.birth_date.isoformat(),
+        "address": [{"line": ["1 Any Street"], "postalCode": person.postcode}],
+    }
+    refused = create(client, gp, body)
+    assert (refused.status_code, outcome_code(refused)) == (200, "SINGLE_MATCH"), refused.text
+    assert person.nhs_number in refused.json()["issue"][0]["diagnostics"]
