@@ -75,7 +75,7 @@ def test_sweep_runs_every_value_and_draws_a_tornado(tmp_path: Path) -> None:
         }
     ]
     path = _write(tmp_path, failures=failures)
-    args = ["simulate", str(path), "-n", "4", "--workers", "1", "--output", str(out)]
+    args = ["simulate", str(path), "-n", "2", "--workers", "1", "--output", str(out)]
     sweep = ["--sweep", "topology.pools.pds.servers=3,8", "--sweep", "simulation.timeout=5,60"]
     assert run([*args, *sweep, "--no-verdict"]) == ExitCode.PASS
     section = json.loads((out / "results.json").read_text())["simulation"]["sweep"]
