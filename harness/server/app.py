@@ -55,6 +55,7 @@ from harness.server.polling import router as polling_router
 from harness.server.ratelimit import RateLimiter
 from harness.server.ratelimit_ledger import RateLimitLedger
 from harness.server.redaction import install_redaction
+from harness.server.scr.published import store_published_scrs
 from harness.server.scr.router import router as scr_router
 from harness.server.scr.service import ScrService
 from harness.server.sds.router import router as sds_router
@@ -136,6 +137,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await store_published(store, clock.now())
     app.state.eps = EpsService(store=store, pds=app.state.pds, directory=directory, clock=clock.now)
     app.state.scr = ScrService(store=store, pds=app.state.pds, clock=clock.now)
+    await store_published_scrs(store, clock.now())
     app.state.sds = SdsService(directory)
     limiter = RateLimiter(
         per_app_per_minute=settings.rate_limit_per_app_per_minute,

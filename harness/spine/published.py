@@ -1506,6 +1506,65 @@ def published_related(nhs_number: str) -> list[dict[str, Any]]:
     return copy.deepcopy(_RELATED.get(nhs_number, []))
 
 
+# The SCR the published upload replaces. SCR_REPO's UploadScrBundle.json updates 9000000009's
+# SCR D18B57ED-992E-45A2-A6AF-55200D20F48E (Composition.relatesTo, "replaces"), which the
+# sandbox holds and no publication shows; the server holds this minimal stand-in under that UUID
+# (a GP Summary by 9000000009's practice, Y12345), so that the published update is an update.
+SCR_REPO = "NHSDigital/summary-care-record-api@91bdd2813350613b5fe8f5383532954c4a5c80fd"
+_SCR_STAND_IN = "D18B57ED-992E-45A2-A6AF-55200D20F48E"
+
+
+def published_scrs() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(NHS number, SCR UUID, author's ODS code, document Bundle) of each SCR the published
+    examples assume the service holds."""
+    nhs_number, practice = "9000000009", "Y12345"
+    bundle = {
+        "resourceType": "Bundle",
+        "id": _SCR_STAND_IN,
+        "type": "document",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:" + _SCR_STAND_IN,
+                "resource": {
+                    "resourceType": "Composition",
+                    "id": _SCR_STAND_IN,
+                    "identifier": {
+                        "system": "https://tools.ietf.org/html/rfc4122",
+                        "value": _SCR_STAND_IN,
+                    },
+                    "status": "final",
+                    "type": {
+                        "coding": [
+                            {
+                                "system": "http://snomed.info/sct",
+                                "code": "196981000000101",
+                                "display": "General Practice Summary",
+                            }
+                        ]
+                    },
+                    "subject": {
+                        "identifier": {
+                            "system": "https://fhir.nhs.uk/Id/nhs-number",
+                            "value": nhs_number,
+                        }
+                    },
+                    "date": "2020-11-04T10:15:00+00:00",
+                    "author": [
+                        {
+                            "identifier": {
+                                "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                                "value": practice,
+                            }
+                        }
+                    ],
+                    "title": "General Practice Summary",
+                },
+            }
+        ],
+    }
+    return [(nhs_number, _SCR_STAND_IN, practice, bundle)]
+
+
 # ODS code -> (type, where it is published). The type is the role the example gives it.
 _ORGANISATIONS: dict[str, tuple[OrgType, str]] = {
     # the prescriber (PractitionerRole.organization) of the primary-care examples

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from harness.server.datatypes import Bundle, OperationOutcome, informational
 from harness.server.identity.router import SessionDep
 from harness.server.responses import (
+    FHIR_ERRORS,
     FhirJSONResponse,
     audited,
     fhir_response,
@@ -60,23 +61,27 @@ def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
 @router.post(
     "/Bundle",
     status_code=201,
-    response_class=FhirJSONResponse,
+    response_class=FhirJSONResponse,  # the media type of its refusals
+    response_model=None,
     openapi_extra=request_body(DocumentBundle),
-    responses=responses(
-        Bundle, "The stored SCR", status_code=201, extra={409: "RESOURCE_VERSION_MISMATCH"}
-    ),
+    responses={
+        201: {"description": "SCR successfully uploaded (no body); Location names it"},
+        **FHIR_ERRORS,
+        409: {"model": OperationOutcome, "description": "RESOURCE_VERSION_MISMATCH"},
+    },
 )
-async def upload(request: Request, session: SessionDep) -> JSONResponse:
-    """Upload a patient's SCR (a new version must name the one it replaces)."""
+async def upload(request: Request, session: SessionDep) -> Response:
+    """Upload a patient's SCR (a new version must name the one it replaces).
+
+    As the specification has it, the answer is 201 without a body; ``Location`` names the
+    stored SCR (its Composition's identifier, which ``GET /DocumentReference`` also gives).
+    """
     scr = _scr(request)
     with audited(request, session, "scr.upload", "SCR") as note:
         document = await scr.upload(session, await json_body(request))
         note.resource = f"Patient/{document.nhs_number}/SCR/{document.id}"
-    return fhir_response(
-        document.bundle,
-        status_code=201,
-        headers={"Location": f"{SCR_PATH}/Bundle?composition.identifier={document.id}"},
-    )
+    location = f"{SCR_PATH}/Bundle?composition.identifier={document.id}"
+    return Response(status_code=201, headers={"Location": location})
 
 
 @router.get(

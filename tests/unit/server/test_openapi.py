@@ -24,8 +24,13 @@ def test_every_fhir_endpoint_has_request_and_response_schemas(client: TestClient
                 for code in ("200", "201")
                 if code in operation["responses"]
             )
-            schema = success["content"]["application/fhir+json"]["schema"]
-            assert schema["$ref"].rsplit("/", 1)[1] in schemas, where
+            if (method, path) == ("post", "/summary-care-record/FHIR/R4/Bundle"):
+                # SCR's upload answers 201 without a body, as its specification has it.
+                content = success.get("content", {}).get("application/fhir+json", {})
+                assert not content.get("schema"), where
+            else:
+                schema = success["content"]["application/fhir+json"]["schema"]
+                assert schema["$ref"].rsplit("/", 1)[1] in schemas, where
             for status in ("400", "403"):
                 assert "OperationOutcome" in str(operation["responses"][status]), where
             if method in ("post", "patch"):

@@ -68,7 +68,11 @@ def ward(client: TestClient) -> Ward:
 
 
 def created(response: Any) -> dict[str, Any]:
+    """The created resource; for an SCR upload (201 without a body, as specified) its id, from
+    ``Location``."""
     assert response.status_code == 201, response.text
+    if not response.content:
+        return {"id": response.headers["Location"].rpartition("composition.identifier=")[2]}
     return fhir_valid(response.json())
 
 
