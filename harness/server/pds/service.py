@@ -346,10 +346,12 @@ class PdsService:
         """The patients a new patient's demographics trace to (often none).
 
         PDS refuses to allocate a second number to a person it holds. Its trace is not
-        published; this one is a standard search on what identifies a person: every family
-        name and first given name of the new record, its birth date, gender and postcodes, all
-        matching one patient (current details only). The sandbox matches on family name and
-        postcode alone, a stand-in its own comments say does not mimic the real system.
+        published; this one is a standard search on what identifies a person: the new record's
+        first family name and first given name, its birth date, gender and any of its postcodes,
+        all matching one patient (current details only). The sandbox matches on family name and
+        postcode alone, a stand-in its own comments say does not mimic the real system. The
+        trace is not atomic with the allocation: two creates of one person at the same instant
+        can both be created.
         """
         facts = resources.facts_of_resource({"resourceType": "Patient", **fields})
         born = date.fromisoformat(facts.birth_date)
