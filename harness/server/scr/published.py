@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from harness.server.store import Store
@@ -20,12 +20,6 @@ from harness.spine.published import published_scrs
 async def store_published_scrs(store: Store, now: float) -> None:
     """Store each published SCR whose patient has none (safe to run in every worker)."""
     for nhs_number, document_id, author_ods, bundle in published_scrs():
-        async with store.connect() as conn:
-            held = await conn.execute(
-                select(scr_documents.c.id).where(scr_documents.c.nhs_number == nhs_number).limit(1)
-            )
-            if held.first() is not None:
-                continue
         try:
             async with store.begin() as conn:
                 await conn.execute(
@@ -40,4 +34,4 @@ async def store_published_scrs(store: Store, now: float) -> None:
                     )
                 )
         except IntegrityError:
-            pass  # another worker stored it first
+            pass  # the patient has a first SCR already (ux_scr_documents_patient_seq)
