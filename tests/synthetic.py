@@ -197,8 +197,13 @@ def write_run(
     simulation: dict[str, Any] | None = None,
     machine: dict[str, Any] | None = None,
     scenario_slo: dict[str, Any] | None = None,
+    cpu_ms_per_attempt: float | None = 1.5,
 ) -> Path:
-    """Write a results directory like ``harness load`` does; return its path."""
+    """Write a results directory like ``harness load`` does; return its path.
+
+    ``cpu_ms_per_attempt`` is the generator's, the gate's witness of the machine's speed
+    (``None``: a run of a version that did not record it).
+    """
     shape = shape or Shape()
     run_cells = cells(rng, shape)
     (path / "load").mkdir(parents=True, exist_ok=True)
@@ -251,6 +256,8 @@ def write_run(
             "maintenance": maintenance,
         },
     }
+    if cpu_ms_per_attempt is not None:
+        document["load"]["generator"]["cpu_ms_per_attempt"] = cpu_ms_per_attempt
     if simulation is not None:
         document["simulation"] = simulation
     (path / "results.json").write_text(json.dumps(document, indent=2), encoding="utf-8")

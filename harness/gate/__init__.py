@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.gate.compare import GateThresholds, compare, machine_warning
+from harness.gate.compare import (
+    GateThresholds,
+    compare,
+    discount_machine,
+    machine_speed,
+    machine_warning,
+)
 from harness.gate.outputs import GateResult, write_outputs
 from harness.gate.summary import RunSummary, read_summary, resolve_baseline, save_baseline
 from harness.verdict import Verdict
@@ -33,6 +39,19 @@ def judge_runs(
     if problems:
         return GateResult(Verdict.INVALID, [], baseline, candidate, thresholds, problems, warnings)
     comparisons = compare(baseline, candidate, thresholds)
+    speed = machine_speed(baseline, candidate)
+    if speed is None:
+        warnings.append(
+            "a run did not record its generator's CPU per attempt (runs of older versions): a "
+            "change of the machine between the runs would pass for a change of latency"
+        )
+    elif speed.spread > thresholds.max_machine_spread:
+        warnings.append(
+            f"{speed.describe()}, more than "
+            f"{thresholds.max_machine_spread:.0%}: latency shifts it could explain are not "
+            "judged. Run the baseline and the candidate again, back to back, on a quieter runner."
+        )
+        discount_machine(comparisons, speed, thresholds)
     if any(c.regression for c in comparisons):
         verdict = Verdict.FAIL
     elif any(c.required and not c.judged for c in comparisons):

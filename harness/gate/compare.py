@@ -24,6 +24,14 @@ Some checks *matter*: p50 and p99 of all interactions together, availability, an
 of every interaction with at least ``required_share`` (5 %) of either run's traffic. When one of
 them could not be judged the gate cannot say "no regression"; each such comparison carries the
 run length (at the same rate) that would have judged it.
+
+The machine itself can change between two runs: a shared host slows a virtual machine down,
+and the same code answers 10-20 % slower minutes later. Each load run records what its
+generators' CPU cost per attempt — the same arrivals cost the same on the same machine. When
+the two runs' figures are further apart than ``max_machine_spread``, each latency comparison is
+also judged with the machine's change divided out (:data:`TAIL_POWER` for the tail); where the
+two answers differ the comparison is not judged and the gate is inconclusive — never a pass
+a faster machine made, never a regression a slower one made.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ class GateThresholds:
     min_blocks: int = 8
     serial_correction: bool = True
     required_share: float = 0.05
+    max_machine_spread: float = 0.05
 
 
 @dataclass
@@ -80,6 +89,7 @@ class Comparison:
     details: dict[str, Any] = field(default_factory=dict)
     required: bool = False  # a check that matters: unjudged, the gate is inconclusive
     needed_s: int | None = None  # run length that would judge it at this rate (unjudged only)
+    machine: bool = False  # not judged because the machine's speed moved between the runs
 
 
 def _per_second(table: WindowTable, interaction: str | None) -> tuple[np.ndarray, list[Any]]:
@@ -238,6 +248,77 @@ def machine_warning(baseline: RunSummary, candidate: RunSummary) -> str | None:
         f"{show(b)}): latency differences may be the machine's. Re-run the baseline revision "
         "on this runner and compare with that."
     )
+
+
+@dataclass(frozen=True)
+class MachineSpeed:
+    """The generators' CPU milliseconds per attempt in each run (the machine's witness)."""
+
+    baseline_ms: float
+    candidate_ms: float
+
+    @property
+    def ratio(self) -> float:
+        """Candidate / baseline: above 1, the candidate's machine was slower."""
+        return self.candidate_ms / self.baseline_ms
+
+    @property
+    def spread(self) -> float:
+        """How far apart the two are: the dearer / the cheaper - 1."""
+        return max(self.ratio, 1 / self.ratio) - 1
+
+    def describe(self) -> str:
+        """The figures, for a warning or a reason."""
+        slower = "slower" if self.ratio > 1 else "faster"
+        return (
+            f"the machine was {self.spread:.0%} {slower} in the candidate run (the load "
+            f"generator's CPU per attempt {self.baseline_ms:.3f} -> {self.candidate_ms:.3f} ms "
+            "for the same arrivals)"
+        )
+
+
+def machine_speed(baseline: RunSummary, candidate: RunSummary) -> MachineSpeed | None:
+    """Both runs' generator CPU per attempt; ``None`` when a run did not record it."""
+    figures = []
+    for summary in (baseline, candidate):
+        generator = summary.info.get("generator") or {}
+        figure = generator.get("cpu_ms_per_attempt") if isinstance(generator, dict) else None
+        if not isinstance(figure, int | float) or figure <= 0:
+            return None
+        figures.append(float(figure))
+    return MachineSpeed(figures[0], figures[1])
+
+
+TAIL_POWER = {"p50": 1, "p99": 2}
+"""How a slower machine shows in each statistic: a p50 moves with the work's cost; the tail is
+queueing too, and a server at half load whose work costs ``k`` times as much waits about
+``k**2`` times as long (M/M/1: ``k (1 - rho) / (1 - k rho)`` at ``rho = 0.5``)."""
+
+
+def discount_machine(
+    comparisons: list[Comparison], speed: MachineSpeed, thresholds: GateThresholds
+) -> None:
+    """Leave unjudged the latency comparisons the machine's own change could decide.
+
+    With the machine's change divided out, a regression that stays one still fails, and a
+    pass that stays clear of ``min_relative_shift`` still passes; a comparison that the
+    division would turn over — a regression as big as the machine's slow-down, or a
+    regression that a faster machine could hide — is not judged.
+    """
+    if speed.spread <= thresholds.max_machine_spread:
+        return
+    for c in comparisons:
+        if c.scope == "availability" or not c.judged:
+            continue
+        machine = speed.ratio ** TAIL_POWER.get(c.statistic, 1)
+        adjusted = (1 + (c.relative_shift or 0.0)) / machine - 1
+        if c.regression == (adjusted >= thresholds.min_relative_shift):
+            continue
+        c.judged, c.regression, c.machine = False, False, True
+        c.reason = (
+            f"shift {c.relative_shift:+.1%}, {adjusted:+.1%} with the machine's change divided "
+            f"out ({speed.describe()}): this run pair cannot tell them apart"
+        )
 
 
 def compare(

@@ -83,11 +83,15 @@ def coverage_line(result: GateResult) -> str:
     )
     if c["not_judged"]:
         line += f"; not judged: {', '.join(c['not_judged'])}"
-        line += (
-            f" — runs of at least {c['needed_s']} s at this rate would judge them"
-            if c["needed_s"]
-            else " — the rate is too low for the gate's blocks: raise it"
-        )
+        if any(m.machine for m in result.comparisons if m.required and not m.judged):
+            line += (
+                " — the machine's speed moved between the runs: measure the baseline in the "
+                "same job as the candidate"
+            )
+        elif c["needed_s"]:
+            line += f" — runs of at least {c['needed_s']} s at this rate would judge them"
+        else:
+            line += " — the rate is too low for the gate's blocks: raise it"
     return line
 
 
@@ -212,10 +216,13 @@ def markdown(result: GateResult) -> str:
                 f"| {c.scope} {c.statistic} | {base} | {cand} | {shift} | {sup} | "
                 f"{c.p_adjusted:.2g} | {flag} |"
             )
-    skipped = [c for c in result.comparisons if not c.judged]
+    skipped = [c for c in result.comparisons if not c.judged and not c.machine]
     if skipped:
         scopes = sorted({c.scope for c in skipped})
         lines += ["", f"Not judged (too little traffic): {', '.join(scopes)}."]
+    moved = sorted({c.scope for c in result.comparisons if c.machine})
+    if moved:
+        lines += ["", f"Not judged (the machine's speed moved): {', '.join(moved)}."]
     return "\n".join(lines) + "\n"
 
 

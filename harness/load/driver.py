@@ -143,6 +143,7 @@ class Generator:
         self._ods_codes = [o.ods_code for group in orgs for o in group]
         self._login_locks: dict[str, BoundedSemaphore] = {}
         self.cpu_samples: list[float] = []
+        self.cpu_start_s: float | None = None  # process CPU time when the run began
         self.inflight_samples: list[int] = []  # requests in flight, once a second (Little's law)
 
     # ------------------------------------------------------------------ dispatch
@@ -248,6 +249,7 @@ class Generator:
     def _monitor_cpu(self) -> None:
         process = psutil.Process()
         process.cpu_percent(None)
+        self.cpu_start_s = time.process_time()
         while True:
             gevent.sleep(1.0)
             self.cpu_samples.append(process.cpu_percent(None))

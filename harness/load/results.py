@@ -45,6 +45,7 @@ class GeneratorReport:
     locust_failures: int
     stopped_early: bool = False
     inflight_mean: float = 0.0  # requests in flight, sampled once a second
+    cpu_s: float = 0.0  # the process's CPU seconds from the schedule's start to the report
 
 
 @dataclass
@@ -123,9 +124,17 @@ def write_load_results(
             "cpu_mean_percent": max((r.cpu_mean_percent for r in reports), default=0.0),
             "locust_requests": sum(r.locust_requests for r in reports),
             "inflight_mean": sum(r.inflight_mean for r in reports),
+            # The same arrivals cost the same CPU on the same machine: the gate's witness that
+            # the machine did not change between two runs (harness.gate.compare).
+            "cpu_ms_per_attempt": _per_attempt_ms(reports, totals.attempts),
         },
         "maintenance": [],
     }
+
+
+def _per_attempt_ms(reports: list[GeneratorReport], attempts: int) -> float | None:
+    cpu_s = sum(r.cpu_s for r in reports)
+    return round(1000.0 * cpu_s / attempts, 4) if attempts and cpu_s > 0 else None
 
 
 def _window_key(data: dict[str, Any]) -> tuple[int, str, str]:
@@ -191,6 +200,7 @@ def report_to_json(report: GeneratorReport) -> dict[str, Any]:
         "locust_failures": report.locust_failures,
         "stopped_early": report.stopped_early,
         "inflight_mean": report.inflight_mean,
+        "cpu_s": report.cpu_s,
     }
 
 
@@ -209,6 +219,7 @@ def report_from_json(data: dict[str, Any]) -> GeneratorReport:
         locust_failures=int(data["locust_failures"]),
         stopped_early=bool(data["stopped_early"]),
         inflight_mean=float(data.get("inflight_mean", 0.0)),
+        cpu_s=float(data.get("cpu_s", 0.0)),
     )
 
 

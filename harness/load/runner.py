@@ -115,6 +115,7 @@ def report_of(generator: Generator, recorder: Recorder, stats: Any) -> Generator
         lag_p99_ms=recorder.lag.get_value_at_percentile(99) / 1000.0,
         cpu_max_percent=float(max(cpu)),
         cpu_mean_percent=float(sum(cpu) / len(cpu)),
+        cpu_s=time.process_time() - (generator.cpu_start_s or time.process_time()),
         inflight_mean=float(np.mean(generator.inflight_samples or [0])),
         locust_requests=int(stats.num_requests),
         locust_failures=int(stats.num_failures),

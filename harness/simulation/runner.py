@@ -13,12 +13,15 @@ records and per-organisation sums that merge exactly.
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -85,12 +88,18 @@ def prepared_for(scenario: Scenario) -> Prepared:
 
 
 def run_chunk(scenario_json: str, seed: int, replications: Sequence[int]) -> ChunkResult:
-    """Run some replications of a scenario (the unit of work sent to a worker)."""
+    """Run some replications of a scenario (the unit of work sent to a worker).
+
+    In a local pool's worker, a chunk stops early once the pool's stop event is set and returns
+    the months it finished.
+    """
     prepared, setup_s = _prepared(scenario_json)
     target = prepared.layout.scenario.slo.availability_target
     orgs = OrgTotals(len(prepared.layout.org_type), target)
     records = []
     for i in replications:
+        if _stop is not None and _stop.is_set():
+            break
         start = time.process_time()
         month = simulate_month(prepared, replication_rng(seed, i))
         orgs.add(month)
@@ -104,28 +113,59 @@ def _chunks(replications: int, workers: int) -> list[list[int]]:
     return [list(part) for part in np.array_split(np.arange(replications), count) if len(part)]
 
 
-def _run_local(
-    scenario_json: str, seed: int, chunks: list[list[int]], workers: int
-) -> Iterator[ChunkResult]:
-    if workers <= 1:
-        for chunk in chunks:
-            yield run_chunk(scenario_json, seed, chunk)
-        return
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
-        futures = [pool.submit(run_chunk, scenario_json, seed, chunk) for chunk in chunks]
-        for future in as_completed(futures):
+_stop: Any = None
+"""In a local pool's worker: the pool's stop event (``None`` elsewhere)."""
+
+STOP_GRACE_S = 30.0
+"""How long a stopped pool waits for its workers to finish the month in hand."""
+
+
+def _start_worker(stop: Any) -> None:
+    """Pool initializer: the parent alone decides when a worker stops.
+
+    A worker killed while it sends its answer leaves half a message in the pool's result pipe,
+    and the pool's manager thread then waits for the rest for ever — as does interpreter exit,
+    which joins that thread. So workers ignore SIGINT (Ctrl-C reaches the whole process group)
+    and SIGTERM, and stop at the next month once the parent sets ``stop``.
+    """
+    global _stop
+    _stop = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+class _LocalPool:
+    """Chunks on a local process pool, which a stop signal ends without losing finished months."""
+
+    def __init__(self, scenario_json: str, seed: int, chunks: list[list[int]], workers: int):
+        context = multiprocessing.get_context()
+        self._stop = context.Event()
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_start_worker,
+            initargs=(self._stop,),
+        )  # fmt: skip
+        self._futures = [self._pool.submit(run_chunk, scenario_json, seed, c) for c in chunks]
+        self._taken: set[Future[ChunkResult]] = set()
+
+    def __iter__(self) -> Iterator[ChunkResult]:
+        """Each chunk's result as it finishes."""
+        for future in as_completed(self._futures):
+            self._taken.add(future)
             yield future.result()
-    except BaseException:
-        # Interrupted (or closed early): waiting for the chunks in flight would take tens of
-        # seconds, so cancel the rest and kill the workers now (SIGKILL: a forked worker
-        # inherits the CLI's SIGTERM handler and would only drop its current chunk).
-        workers_alive = list((pool._processes or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers_alive:
-            process.kill()
-        raise
-    pool.shutdown()
+        self._pool.shutdown()
+
+    def stop(self) -> list[ChunkResult]:
+        """Stop: drop the chunks not started, and return what the running ones finished."""
+        self._stop.set()
+        for future in self._futures:
+            future.cancel()  # succeeds for the chunks not yet handed to a worker
+        running = [f for f in self._futures if f not in self._taken and not f.cancelled()]
+        done, late = wait(running, timeout=STOP_GRACE_S)
+        if late:  # a worker that does not answer: the last resort is to kill it
+            for process in list((self._pool._processes or {}).values()):
+                process.kill()
+        self._pool.shutdown(wait=not late, cancel_futures=True)
+        return [f.result() for f in done if f.exception() is None]
 
 
 def run_replications(
@@ -159,14 +199,17 @@ def run_replications(
     started = time.perf_counter()
     scenario_json = scenario.model_dump_json()
     chunks = _chunks(replications, workers)
+    pool: _LocalPool | None = None
     if executor is Executor.DASK:
         from harness.simulation.cluster import run_dask
 
-        results: Iterator[ChunkResult] = run_dask(
+        results: Iterable[ChunkResult] = run_dask(
             run_chunk, scenario_json, seed, chunks, workers, scheduler
         )
+    elif workers > 1:
+        results = pool = _LocalPool(scenario_json, seed, chunks, workers)
     else:
-        results = _run_local(scenario_json, seed, chunks, workers)
+        results = (run_chunk(scenario_json, seed, chunk) for chunk in chunks)
     prepared = prepared_for(scenario)
     orgs = OrgTotals(len(prepared.layout.org_type), scenario.slo.availability_target)
     records: list[MonthRecord] = []
@@ -179,6 +222,9 @@ def run_replications(
                 progress(len(records), replications)
     except KeyboardInterrupt:
         interrupted = True  # keep the finished months: the caller reports a partial run
+        for result in pool.stop() if pool is not None else ():
+            records.extend(result.records)  # the months the running chunks finished
+            orgs.merge(result.orgs)
         close = getattr(results, "close", None)
         if close is not None:
             close()

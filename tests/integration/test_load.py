@@ -141,6 +141,7 @@ def test_a_constant_rate_is_an_open_poisson_schedule(
     assert generator["drawn"] == generator["sent"] + generator["dropped"]
     seen = server_count(server) - before
     assert abs(seen - drawn) / drawn <= 0.005
+    assert 0 < generator["cpu_ms_per_attempt"] < 50  # the gate's witness of the machine
     total = totals(out, "sds.device-lookup")
     assert total.drawn == drawn
     # Per-second counts of a Poisson process: variance about equal to the mean.

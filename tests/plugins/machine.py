@@ -22,6 +22,7 @@ busy machine can excuse a couple of timing tests, never a whole suite.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.gate import GateThresholds
 from harness.run.capacity import busy_core_seconds, probe_machine, tree_cpu_seconds
 
 BUSY = "machine too busy"  # every such skip reason starts with this
@@ -111,6 +113,20 @@ class Machine:
             f"{BUSY}: other processes used {usage.others_cores:.2f} of {usage.cores} cores "
             f"during the run (floor for a verdict: {OTHERS_MAX_CORES:g}; the test's own "
             f"processes {usage.own_cores:.2f}), and the generator said: {'; '.join(reasons)}"
+        )
+
+    def excuse_moved(self, output: str) -> None:
+        """Skip as machine-busy when ``harness gate`` was inconclusive because the machine's
+        own speed moved between the runs by more than the gate's floor (its
+        ``max_machine_spread``); returns when the output says no such thing."""
+        moved = re.search(
+            r"the machine was \d+% (?:slower|faster) in the candidate run[^)]*\)", output
+        )
+        if moved is None or "gate: inconclusive" not in output:
+            return
+        pytest.skip(
+            f"{BUSY}: the gate could not judge latency because {moved.group(0)} "
+            f"(floor {GateThresholds().max_machine_spread:.0%})"
         )
 
 

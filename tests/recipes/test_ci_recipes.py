@@ -124,7 +124,8 @@ def _play(
     A command in ``done`` (the same text, already run in an identical checkout on this
     machine) is not run again: its exit code and outputs stand. A load the generator judged
     late (exit 3) while other processes took the machine is a "machine too busy" skip
-    (``tests/plugins/machine.py``), as for every timing test.
+    (``tests/plugins/machine.py``), as for every timing test; so is a gate that could not judge
+    (exit 4) because the machine itself ran slower or faster between its two runs.
     """
     codes = []
     for command in commands:
@@ -145,6 +146,7 @@ def _play(
                 if line.startswith("invalid run:")
             ]
             machine.excuse(usage, reasons)
+            machine.excuse_moved(tail)
         assert code == 0, f"{label}: `{command}` exited {code}:\n{tail}"
     return codes
 

@@ -176,3 +176,57 @@ def test_unusable_arguments_exit_2(
         tmp_path, "missing", "--baseline", str(runs["a"]), "--candidate", str(tmp_path / "x")
     )
     assert code == ExitCode.USAGE
+
+
+def test_a_machine_that_slowed_between_the_runs_cannot_pass_off_as_a_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As in a CI run here: the same code, but the host slowed the machine down between the two
+    # runs, so the generator's same arrivals cost 14 % more CPU and every latency rose as much.
+    rng = np.random.default_rng(11)
+    drifted = dataclasses.replace(SHAPE, shift_us=0.14 * SHAPE.median_us)
+    base = write_run(tmp_path / "base", rng, SHAPE, cpu_ms_per_attempt=1.5)
+    steady = write_run(tmp_path / "steady", rng, drifted, cpu_ms_per_attempt=1.52)
+    slowed = write_run(tmp_path / "slowed", rng, drifted, cpu_ms_per_attempt=1.71)
+
+    code, _ = _gate(tmp_path, "steady", "--baseline", str(base), "--candidate", str(steady))
+    assert code == ExitCode.FAIL  # on a steady machine the same shift is a regression
+    capsys.readouterr()
+
+    code, out = _gate(tmp_path, "slowed", "--baseline", str(base), "--candidate", str(slowed))
+    assert code == ExitCode.INCONCLUSIVE
+    document = json.loads((out / "gate.json").read_text())
+    assert document["verdict"] == "inconclusive"
+    assert not any(c["regression"] for c in document["comparisons"])
+    moved = [c for c in document["comparisons"] if c["machine"]]
+    assert any(c["scope"] == "all interactions" and c["statistic"] == "p50" for c in moved)
+    assert "all interactions p50" in document["coverage"]["not_judged"]
+    assert "the machine was 14% slower in the candidate run" in document["warnings"][0]
+    printed = capsys.readouterr().out
+    assert "the machine's speed moved between the runs" in printed
+    assert "gate: inconclusive" in printed
+    assert "Not judged (the machine's speed moved)" in (out / "summary.md").read_text()
+
+
+def test_a_regression_bigger_than_the_machines_slow_down_still_fails(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    rng = np.random.default_rng(12)
+    slower = dataclasses.replace(SHAPE, shift_us=0.4 * SHAPE.median_us)
+    slowed = write_run(tmp_path / "slowed", rng, slower, cpu_ms_per_attempt=1.71)
+    code, out = _gate(tmp_path, "big", "--baseline", str(runs["a"]), "--candidate", str(slowed))
+    assert code == ExitCode.FAIL
+    document = json.loads((out / "gate.json").read_text())
+    flagged = [c for c in document["comparisons"] if c["regression"]]
+    assert any(c["scope"] == "all interactions" and c["statistic"] == "p50" for c in flagged)
+
+
+def test_a_run_that_did_not_record_the_machines_witness_is_said(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
+    rng = np.random.default_rng(13)
+    old = write_run(tmp_path / "old", rng, SHAPE, cpu_ms_per_attempt=None)
+    code, out = _gate(tmp_path, "old", "--baseline", str(old), "--candidate", str(runs["b"]))
+    assert code == ExitCode.PASS
+    warnings = json.loads((out / "gate.json").read_text())["warnings"]
+    assert any("did not record its generator's CPU per attempt" in w for w in warnings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -15,6 +16,7 @@ from harness.simulation import (
     simulate_month,
 )
 from harness.simulation.flows import CAUSES
+from harness.simulation.runner import _LocalPool
 from harness.simulation.summary import organisations_frame, summarise
 
 from .conftest import scenario_with
@@ -177,3 +179,22 @@ def test_dask_joins_an_existing_scheduler() -> None:
         )
     local = run_replications(scenario, 2, seed=21)
     assert [r.availability for r in joined.records] == [r.availability for r in local.records]
+
+
+def test_a_stopped_pool_keeps_the_months_its_workers_finished_and_leaves_no_worker() -> None:
+    # Two chunks of 20,000 months (a minute or so), one per worker: stopped once both are under
+    # way, each worker
+    # returns the months it finished at its next month (never killed mid-answer, which could
+    # leave the pool's result pipe with half a message and the process unable to exit).
+    scenario = scenario_with()
+    chunks = [list(range(20_000)), list(range(20_000, 40_000))]
+    pool = _LocalPool(scenario.model_dump_json(), 5, chunks, 2)
+    processes = list((pool._pool._processes or {}).values())
+    time.sleep(3.0)  # the workers build the layout (about a second) and start their months
+    started = time.monotonic()
+    finished = pool.stop()
+    assert time.monotonic() - started < 10
+    months = [r.replication for result in finished for r in result.records]
+    assert 0 < len(months) < 40_000
+    assert len(set(months)) == len(months)
+    assert all(not p.is_alive() for p in processes)
