@@ -71,6 +71,21 @@ def _main_greenlet() -> Any:
     return current
 
 
+_ACTIVE: list[Interruption] = []  # the states of the catching_signals blocks now running
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`KeyboardInterrupt` when a stop signal came but its raise was lost.
+
+    The handler's exception is lost when the signal lands in code whose exceptions Python
+    ignores — ``logging``'s fork hooks while a process pool forks its workers, a ``__del__`` —
+    and the command would then play on to the end and exit 0. Commands call this where they
+    can stop cleanly: between chunks of work.
+    """
+    if _ACTIVE and _ACTIVE[-1].received:
+        raise KeyboardInterrupt
+
+
 def exit_code(signum: int) -> ExitCode:
     """The exit code of a command stopped by ``signum``."""
     return ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED
@@ -84,10 +99,12 @@ def catching_signals() -> Iterator[Interruption]:
         yield state  # only the main thread may set handlers (e.g. a CLI run from a test thread)
         return
     previous = {number: signal.signal(number, state.handle) for number in SIGNALS}
+    _ACTIVE.append(state)
     try:
         yield state
     except KeyboardInterrupt:
         raise InterruptedRunError(state.signum or signal.SIGINT) from None
     finally:
+        _ACTIVE.remove(state)
         for number, handler in previous.items():
             signal.signal(number, handler)

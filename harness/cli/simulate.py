@@ -17,6 +17,7 @@ from typing import Any
 
 import typer
 
+from harness.cli.interrupt import raise_if_interrupted
 from harness.cli.output import ExitCode, make_console, print_results
 
 
@@ -159,6 +160,7 @@ def _write_partial(
 
 def _progress(console: Any, bar: Any, task: Any, done: int, total: int) -> None:
     """The bar in a terminal; plain lines in a log, where a bar shows nothing until the end."""
+    raise_if_interrupted()
     bar.update(task, completed=done, total=total)
     if not console.is_terminal:
         console.print(f"simulate: {done}/{total} months done", markup=False)
@@ -198,7 +200,7 @@ def _sweep(
         executor=executor,
         workers=workers,
         scheduler=scheduler,
-        progress=lambda done, total: console.print(f"  variant {done}/{total} done"),
+        progress=lambda done, total: _variant_done(console, done, total),
     )
     base = summary["request_based"]["breach"]["probability"]
     figures = [
@@ -212,6 +214,11 @@ def _sweep(
             f"[{row['interval'][0]:.2%}, {row['interval'][1]:.2%}]"
         )
     return {"base_breach_probability": base, "rows": rows, "figures": figures}
+
+
+def _variant_done(console: Any, done: int, total: int) -> None:
+    console.print(f"  variant {done}/{total} done")
+    raise_if_interrupted()
 
 
 def _print(console: Any, summary: dict[str, Any]) -> str:
