@@ -21,6 +21,16 @@ from typing import Any
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 PRESCRIPTION_ID_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-number"
+PRESCRIPTION_PRODUCT = {
+    "system": "http://snomed.info/sct",
+    "code": "16076005",
+    "display": "Prescription",
+}
+NO_ENDORSEMENT = {
+    "system": "https://fhir.nhs.uk/CodeSystem/medicationdispense-endorsement",
+    "code": "NDEC",
+    "display": "No Dispenser Endorsement Code",
+}
 LINE_ITEM_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"
 MESSAGE_EVENT_SYSTEM = "https://fhir.nhs.uk/CodeSystem/message-event"
 DISPENSE_TYPE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/medicationdispense-type"
@@ -222,6 +232,20 @@ def claim(dispenser_ods: str, prescription: Prescription, created: str) -> dict[
         "prescription": {
             "identifier": _identifier(PRESCRIPTION_ID_SYSTEM, prescription.prescription_id)
         },
+        "item": [
+            {
+                "sequence": 1,
+                "productOrService": {"coding": [PRESCRIPTION_PRODUCT]},
+                # EPS refuses a claim without a dispenser endorsement ("no endorsement" is one).
+                "detail": [
+                    {
+                        "sequence": 1,
+                        "productOrService": {"coding": [PRESCRIPTION_PRODUCT]},
+                        "programCode": [{"coding": [NO_ENDORSEMENT]}],
+                    }
+                ],
+            }
+        ],
     }
 
 

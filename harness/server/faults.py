@@ -9,6 +9,7 @@ middleware consults it on every request. Faults end by themselves at ``until``.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from enum import StrEnum
@@ -154,6 +155,13 @@ class FaultBoard:
         ended = len(self.faults) - len(keep)
         await self._write(FAULTS_KEY, [f.model_dump(mode="json") for f in keep])
         return ended
+
+    async def set_clock(self, epoch_s: float) -> float:
+        """Set the shared clock to ``epoch_s`` now (test mode); return the new offset."""
+        await self.refresh()
+        offset = float(epoch_s - time.time())
+        await self._write(CLOCK_KEY, {"offset_s": offset})
+        return offset
 
     async def advance_clock(self, seconds: float) -> float:
         """Move the shared clock forward (test mode); return the new offset."""

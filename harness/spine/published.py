@@ -3,8 +3,8 @@
 NHS England's PDS FHIR API examples and sandbox use a handful of well-known test patients:
 9000000009 (Jane Smith, the happy path), 9000000017 (Jayne Smyth, the fuzzy-search match),
 9000000025 (Janet Smythe, a restricted record), 9000000033 (a minimal record) and
-9736363120 (Kathy Knapp, the exact-match example); the published EPS prescriptions name two
-more, 5839945242 and 9449304106 (:data:`EPS_SOURCE_FILES`). A published example request runs
+9736363120 (Kathy Knapp, the exact-match example); the published EPS prescriptions name
+eleven more (:data:`EPS_SOURCE_FILES`). A published example request runs
 unchanged against the reference server only if these records are the published ones, so
 server and load driver share them here as an overlay: the server serves these resources for
 these numbers, and the synthetic population (whose first indices derive the first four
@@ -57,11 +57,30 @@ SOURCE_FILES = {
 EPS_REPO = "NHSDigital/electronic-prescription-service-api@77e80e11f58013e89c6b4f1c3d767373faa8c29d"
 _PRIMARY = "examples/primary-care/acute/nominated-pharmacy/medical-prescriber/"
 _HOMECARE = "examples/secondary-care/homecare/acute/nominated-pharmacy/clinical-practitioner/"
+_COMMUNITY = "examples/secondary-care/community/acute/"
+_PRIMARY_ACUTE = "examples/primary-care/acute/"
 # The patients of the published EPS prescriptions: the Patient resource of each example's
 # prescription-order bundle, as published, with the id and version PDS serves it with.
 EPS_SOURCE_FILES = {
     "5839945242": f"{EPS_REPO} {_PRIMARY}1-Process-Request-Send-200_OK.json",
     "9449304106": f"{EPS_REPO} {_HOMECARE}1-Process-Request-Send-200_OK.json",
+    "9449303703": f"{EPS_REPO} {_COMMUNITY}nominated-pharmacy/clinical-practitioner/"
+    "controlled-drugs/1-Prepare-Request-200_OK.json",
+    "9449304122": f"{EPS_REPO} {_COMMUNITY}nominated-pharmacy/clinical-practitioner/"
+    "1-Prepare-Request-200_OK.json",
+    "9449304130": f"{EPS_REPO} {_PRIMARY_ACUTE}nominated-pharmacy/medical-prescriber/"
+    "3-Process-Request-Multiple-DosageInstructions-Send_200_OK.json",
+    "9449304289": f"{EPS_REPO} {_HOMECARE}2-Prepare-Request-200_OK.json",
+    "9449305552": f"{EPS_REPO} {_COMMUNITY}no-nominated-pharmacy/clinical-practitioner/"
+    "1-Prepare-Request-200_OK.json",
+    "9449306036": f"{EPS_REPO} {_COMMUNITY}nominated-pharmacy/health-professional/"
+    "controlled-drugs/1-Prepare-Request-200_OK.json",
+    "9449306087": f"{EPS_REPO} {_COMMUNITY}nominated-pharmacy/nurse/"
+    "prescribing-and-professional-codes/controlled-drugs/1-Prepare-Request-200_OK.json",
+    "9449310394": f"{EPS_REPO} {_COMMUNITY}nominated-pharmacy/clinical-practitioner/"
+    "multiple-drugs/1-Prepare-Request-200_OK.json",
+    "9990548609": f"{EPS_REPO} {_PRIMARY_ACUTE}no-nominated-pharmacy/medical-prescriber/"
+    "author/gmc/responsible-party/din/1-Prepare-Request-200_OK.json",
 }
 
 _PATIENTS: dict[str, dict[str, Any]] = {
@@ -822,6 +841,221 @@ _PATIENTS: dict[str, dict[str, Any]] = {
                 "identifier": {
                     "system": "https://fhir.nhs.uk/Id/ods-organization-code",
                     "value": "B81001",
+                }
+            }
+        ],
+    },
+    "9449303703": {
+        "resourceType": "Patient",
+        "id": "9449303703",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449303703"}],
+        "name": [{"use": "usual", "family": "AKRASI", "given": ["ROYDON"], "prefix": ["MR"]}],
+        "gender": "male",
+        "birthDate": "1959-08-20",
+        "address": [
+            {
+                "use": "home",
+                "line": ["35 STEVENS LANE", "CLAYGATE", "SURREY"],
+                "postalCode": "KT10 0TQ",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "B81001",
+                }
+            }
+        ],
+    },
+    "9449304122": {
+        "resourceType": "Patient",
+        "id": "9449304122",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449304122"}],
+        "name": [
+            {"use": "usual", "family": "FORREST", "given": ["LILAC", "EMERSON"], "prefix": ["MS"]}
+        ],
+        "gender": "female",
+        "birthDate": "2011-03-30",
+        "address": [
+            {"use": "home", "line": ["10 HAWKHURST", "COBHAM", "SURREY"], "postalCode": "KT11 2QX"}
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "B81001",
+                }
+            }
+        ],
+    },
+    "9449304130": {
+        "resourceType": "Patient",
+        "id": "9449304130",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449304130"}],
+        "name": [
+            {"use": "usual", "family": "TWITCHETT", "given": ["STACEY", "MARISA"], "prefix": ["MS"]}
+        ],
+        "gender": "female",
+        "birthDate": "1948-04-30",
+        "address": [
+            {"use": "home", "line": ["10 HEATHFIELD", "COBHAM", "SURREY"], "postalCode": "KT11 2QY"}
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "A83008",
+                }
+            }
+        ],
+    },
+    "9449304289": {
+        "resourceType": "Patient",
+        "id": "9449304289",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449304289"}],
+        "name": [{"use": "usual", "family": "OHIKHUARE", "given": ["COURTNEY"], "prefix": ["MS"]}],
+        "gender": "female",
+        "birthDate": "1987-05-01",
+        "address": [
+            {
+                "use": "home",
+                "line": ["151 TILT ROAD", "STOKE D'ABERNON", "COBHAM", "West Yorkshire"],
+                "postalCode": "KT11 3HT",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "B81001",
+                }
+            }
+        ],
+    },
+    "9449305552": {
+        "resourceType": "Patient",
+        "id": "9449305552",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449305552"}],
+        "name": [{"use": "usual", "family": "DAVIS", "given": ["JANE"], "prefix": ["MRS"]}],
+        "gender": "female",
+        "birthDate": "1999-11-25",
+        "address": [
+            {
+                "use": "home",
+                "line": ["53 Harrogate Road", "Chapel Allerton", "Leeds"],
+                "postalCode": "LS7 3PY",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "B81001",
+                }
+            }
+        ],
+    },
+    "9449306036": {
+        "resourceType": "Patient",
+        "id": "9449306036",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449306036"}],
+        "name": [{"use": "usual", "family": "ILLIDGE", "given": ["DIANN"], "prefix": ["MISS"]}],
+        "gender": "female",
+        "birthDate": "1996-10-15",
+        "address": [
+            {"use": "home", "line": ["20 POOLE ROAD", "EPSOM", "SURREY"], "postalCode": "KT19 9SH"}
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "H81109",
+                }
+            }
+        ],
+    },
+    "9449306087": {
+        "resourceType": "Patient",
+        "id": "9449306087",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449306087"}],
+        "name": [{"use": "usual", "family": "LAURENCE", "given": ["NEVILLE"], "prefix": ["MR"]}],
+        "gender": "male",
+        "birthDate": "1917-07-06",
+        "address": [
+            {
+                "use": "home",
+                "line": ["1 PETERSMEAD CLOSE", "TADWORTH", "SURREY"],
+                "postalCode": "KT20 5AR",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "H81109",
+                }
+            }
+        ],
+    },
+    "9449310394": {
+        "resourceType": "Patient",
+        "id": "9449310394",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9449310394"}],
+        "name": [{"use": "usual", "family": "Lewington", "given": ["TRACE"], "prefix": ["MR"]}],
+        "gender": "male",
+        "birthDate": "1908-04-03",
+        "address": [
+            {
+                "use": "home",
+                "line": ["1 NETHERNE LANE", "COULSDON", "Surrey"],
+                "postalCode": "CR5 1NR",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "B81001",
+                }
+            }
+        ],
+    },
+    "9990548609": {
+        "resourceType": "Patient",
+        "id": "9990548609",
+        "meta": {"versionId": "1"},
+        "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990548609"}],
+        "name": [
+            {
+                "use": "usual",
+                "family": "XXTESTPATIENT-TGNP",
+                "given": ["DONOTUSE"],
+                "prefix": ["MR"],
+            }
+        ],
+        "gender": "male",
+        "birthDate": "1932-01-06",
+        "address": [
+            {
+                "use": "home",
+                "line": ["1 Trevelyan Square", "Boar Lane", "Leeds", "West Yorkshire"],
+                "postalCode": "LS1 6AE",
+            }
+        ],
+        "generalPractitioner": [
+            {
+                "identifier": {
+                    "system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                    "value": "A83008",
                 }
             }
         ],
@@ -1588,6 +1822,50 @@ _ORGANISATIONS: dict[str, tuple[OrgType, str]] = {
     "A99968": (OrgType.TRUST, f"{EPS_REPO} {_HOMECARE}1-Process-Request-Send-200_OK.json"),
     # 9000000009's registered practice (generalPractitioner), the SCR upload example's patient
     "Y12345": (OrgType.GP_PRACTICE, SOURCE_FILES["9000000009"]),
+    # the other examples' nominated pharmacies (dispenseRequest.performer) ...
+    "FCG71": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} examples/primary-care/acute-and-repeat-prescribing/"
+        "1-Prepare-Request-200_OK.json",
+    ),
+    "FER21": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} examples/secondary-care/community/repeat-dispensing/nominated-pharmacy/"
+        "clinical-practitioner/single-medication-request/1-Process-Request-Send-200_OK.json",
+    ),
+    "FH542": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_COMMUNITY}no-nominated-pharmacy/clinical-practitioner/"
+        "1-Prepare-Request-200_OK.json",
+    ),
+    "FK994": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} examples/secondary-care/homecare/acute/nominated-pharmacy/"
+        "concurrent-dosage-instructions/1-Process-Request-Send-200_OK.json",
+    ),
+    "FL584": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_HOMECARE}4-Process-Request-Send-200_OK.json",
+    ),
+    "FY210": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_COMMUNITY}nominated-pharmacy/health-professional/controlled-drugs/"
+        "1-Process-Request-Send-200_OK.json",
+    ),
+    "VN6XW": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_HOMECARE}3-Process-Request-Send-200_OK.json",
+    ),
+    "VNFKT": (
+        OrgType.COMMUNITY_PHARMACY,
+        f"{EPS_REPO} {_HOMECARE}2-Process-Request-Send-200_OK.json",
+    ),
+    # ... and the community examples' prescribing unit (PractitionerRole.organization, partOf RRE)
+    "RRERP": (
+        OrgType.TRUST,
+        f"{EPS_REPO} {_COMMUNITY}no-nominated-pharmacy/clinical-practitioner/"
+        "1-Process-Request-Send-200_OK.json",
+    ),
 }
 
 

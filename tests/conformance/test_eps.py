@@ -6,21 +6,12 @@ Source: NHSDigital/electronic-prescription-service-api at commit
 - ``packages/e2e-tests/specs/sandbox/*.spec.ts``: every sandbox interaction is sent and
   answered with ``Content-Type: application/fhir+json; fhirVersion=4.0`` (e.g.
   ``prepare.failures.spec.ts``, ``willRespondWith.headers``). Cited and restated, not copied.
-- ``examples/``: request bodies with the answer their file name (``…-200_OK``) or paired
-  response file (``…-Response-…``) gives them: releases whose ``owner`` is an Organization
-  resource, a dispense notification whose ``authorizingPrescription`` references a contained
-  MedicationRequest, a claim naming its prescription by extension, and two refusals whose
-  published OperationOutcome is judged issue by issue (severity, code, diagnostics,
-  ``expression`` and, where published, the ``details`` coding). The bodies are sent unchanged,
-  prescribing requests with a GP's session and dispensing ones with a pharmacist's.
+- ``examples/errors/``: two refusals whose published OperationOutcome is judged issue by issue
+  (severity, code, diagnostics, ``expression`` and, where published, the ``details`` coding),
+  sent unchanged with a GP's session (the send) and a pharmacist's (the dispense).
 
-The release, dispense and claim examples act on the examples' own prescriptions, which the
-sandbox holds and the server must be sent: as environment set-up (not a case), the published
-prescription-order of each example folder (``1-Process-Request-Send-200_OK.json``) is sent by
-a GP of its prescriber (A83008, A99968), and the flow's requests are then sent, in the
-published order, by a pharmacist of the releasing pharmacy they name (VNE51), each judged as
-its own case. Prescribers, pharmacies and patients are the published ones the server serves
-(``harness.spine.published``).
+Every other published example request — the flows of ``examples/`` on their own prescriptions —
+is judged by ``test_eps_examples.py``.
 """
 
 from __future__ import annotations
@@ -43,8 +34,6 @@ COMMIT = "77e80e11f58013e89c6b4f1c3d767373faa8c29d"
 SOURCE = PUBLISHED / REPO.replace("/", "+") / COMMIT
 PRESCRIBING = "/fhir-prescribing/FHIR/R4"
 DISPENSING = "/fhir-dispensing/FHIR/R4"
-PRIMARY = "examples/primary-care/acute/nominated-pharmacy/medical-prescriber/"
-HOMECARE = "examples/secondary-care/homecare/acute/nominated-pharmacy/clinical-practitioner/"
 
 
 @pytest.mark.parametrize(
@@ -79,8 +68,7 @@ class Case:
     path: str  # the operation's path under its API's base
     request: str  # the request body's file in the repository
     status: int
-    response: str | None = None  # the published answer's file, for refusals
-    flow: bool = False  # acts on a published prescription: sent in the published flow
+    response: str  # the published answer's file
 
     @property
     def dispensing(self) -> bool:
@@ -88,14 +76,6 @@ class Case:
 
 
 CASES = [
-    Case("release-owner-organization", f"{DISPENSING}/Task/$release",
-         f"{PRIMARY}1-Task-Request-Release-200_OK.json", 200, flow=True),
-    Case("release-homecare", f"{DISPENSING}/Task/$release",
-         f"{HOMECARE}1-Task-Request-Release-200_OK.json", 200, flow=True),
-    Case("dispense-contained-medication-request", f"{DISPENSING}/$process-message",
-         f"{HOMECARE}1-Process-Request-Dispense-200_OK.json", 200, flow=True),
-    Case("claim-by-group-identifier-extension", f"{DISPENSING}/Claim",
-         f"{HOMECARE}1-Claim-Request-200_OK.json", 200, flow=True),
     Case("send-invalid-intent", f"{PRESCRIBING}/$process-message",
          "examples/errors/4-Process-Request-Send-400_invalid_intent.json", 400,
          "examples/errors/4-Process-Response-Send-400_invalid_intent.json"),
@@ -104,12 +84,6 @@ CASES = [
          "examples/errors/3-Process-Response-Dispense-400_Invalid_Value.json"),
 ]  # fmt: skip
 LISTED = differences().get("eps", {})
-# The published prescription-orders (prescriber, file), sent as environment set-up.
-PRESCRIPTIONS = [
-    ("A83008", f"{PRIMARY}1-Process-Request-Send-200_OK.json"),  # 24F5DA-A83008-7EFE6Z
-    ("A99968", f"{HOMECARE}1-Process-Request-Send-200_OK.json"),  # A0548B-A99968-451485
-]
-RELEASING_PHARMACY = "VNE51"  # the owner of the published releases
 
 
 def _read(name: str) -> Any:
@@ -128,22 +102,6 @@ def _send(server: TestClient, session: dict[str, str], path: str, request: str) 
         content=(SOURCE / request).read_bytes(),
         headers={**session, "X-Request-ID": str(uuid.uuid4()), "Content-Type": EPS_MEDIA_TYPE},
     )
-
-
-@pytest.fixture(scope="module")
-def flow(server: TestClient) -> dict[str, Any]:
-    """The answers to the flow's cases (case id -> response), sent in the published order
-    after the published prescriptions (environment set-up)."""
-    for prescriber, request in PRESCRIPTIONS:
-        sent = _send(
-            server,
-            login_as(server, prescriber, "R8000"),
-            f"{PRESCRIBING}/$process-message",
-            request,
-        )
-        assert sent.status_code == 200, (request, sent.text[:500])
-    pharmacist = login_as(server, RELEASING_PHARMACY, "R8003")
-    return {c.id: _send(server, pharmacist, c.path, c.request) for c in CASES if c.flow}
 
 
 def judge_issues(body: dict[str, Any], published: dict[str, Any]) -> list[str]:
@@ -170,36 +128,51 @@ def test_published_example(
     server: TestClient,
     gp_session: dict[str, str],
     pharmacist: dict[str, str],
-    flow: dict[str, Any],
     case: Case,
 ) -> None:
-    """A published EPS example request gets the published answer (source: ``case.request``)."""
-    if case.flow:
-        response = flow[case.id]
-    else:
-        session = pharmacist if case.dispensing else gp_session
-        response = _send(server, session, case.path, case.request)
+    """A published EPS refusal gets the published answer (source: ``case.request``)."""
+    session = pharmacist if case.dispensing else gp_session
+    response = _send(server, session, case.path, case.request)
     body = response.json()
     failures = [] if response.status_code == case.status else [f"status {response.status_code}"]
     if response.headers["content-type"] != EPS_MEDIA_TYPE:
         failures.append(f"content-type {response.headers['content-type']!r}")
     fhir_valid(body)
-    if case.response is not None:
-        failures += judge_issues(body, _read(case.response))
+    failures += judge_issues(body, _read(case.response))
     assert not failures, (case.request, failures, response.text[:500])
-
-
-def test_every_listed_difference_is_a_case() -> None:
-    assert set(LISTED) <= {c.id for c in CASES}
 
 
 def test_published_organisations_are_the_examples() -> None:
     """The overlay's EPS organisations are named, with their role, in the cited examples."""
-    from harness.spine.published import published_organisation_source, published_organisations
+    from harness.spine.published import (
+        EPS_REPO,
+        published_organisation_source,
+        published_organisations,
+    )
 
     organisations = {o.ods_code: o for o in published_organisations()}
-    assert {"A83008", "FA565", "VNE51", "VNCEL", "A99968", "Y12345"} <= set(organisations)
-    for code in ("VNE51", "VNCEL"):
+    assert {"A83008", "FA565", "VNE51", "VNCEL", "A99968", "Y12345", "RRERP"} <= set(organisations)
+    cited = [c for c in organisations if published_organisation_source(c).startswith(EPS_REPO)]
+    assert len(cited) >= 13
+    for code in cited:
         source = published_organisation_source(code).split(" ", 1)[1]
-        assert code in (SOURCE / source).read_text()
-        assert organisations[code].org_type == "community-pharmacy"
+        assert f'"{code}"' in (SOURCE / source).read_text(), code
+    pharmacies = {"VNE51", "VNCEL", "FA565", "FCG71", "FER21", "FH542", "FK994", "FL584"}
+    for code in pharmacies | {"FY210", "VN6XW", "VNFKT"}:
+        assert organisations[code].org_type == "community-pharmacy", code
+
+
+def test_the_overlays_eps_patients_are_the_published_records() -> None:
+    """Each EPS patient the server serves is its example's Patient resource, unchanged."""
+    from harness.spine.published import EPS_SOURCE_FILES, published_patient
+
+    assert len(EPS_SOURCE_FILES) == 11
+    for nhs_number, cited in EPS_SOURCE_FILES.items():
+        bundle = _read(cited.split(" ", 1)[1])
+        (patient,) = [
+            e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+        ]
+        served = published_patient(nhs_number)
+        assert (served["id"], served["meta"]) == (nhs_number, {"versionId": "1"})
+        unchanged = {k: v for k, v in patient.items() if k not in ("id", "meta")}
+        assert {k: v for k, v in served.items() if k not in ("id", "meta")} == unchanged

@@ -11,14 +11,16 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from harness.config import ServerSettings
 from harness.server.domain import AccessDenied, NotFound, Unauthorised
 from harness.server.faults import Fault, FaultBoard, FaultKind, FaultSpec
 from harness.server.identity.service import ROLES_BY_TYPE, IdentityService
 from harness.server.mesh.service import MeshService
+from harness.server.pds.published import store_published
 from harness.server.routing import ApiRouter
+from harness.server.scr.published import store_published_scrs
 from harness.server.store import Store
 from harness.spine import Service
 from harness.spine.credentials import api_key_for, asid_for
@@ -78,10 +80,21 @@ class MaintenanceSpec(BaseModel):
 
 
 class ClockAdvance(BaseModel):
-    """How far to move the shared clock forward."""
+    """Move the shared clock forward by ``advance_s``, or set it to ``at``.
+
+    ``at`` lets a test play records dated in the past on their own day (a published
+    prescription expires six months after it became valid); it takes an aware date-time.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    advance_s: float = Field(gt=0, le=366 * 86_400, strict=True)
+    advance_s: float | None = Field(None, gt=0, le=366 * 86_400, strict=True)
+    at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ClockAdvance:
+        if (self.advance_s is None) == (self.at is None):
+            raise ValueError("give advance_s or at, not both")
+        return self
 
 
 @router.get("/faults", dependencies=[Admin])
@@ -125,7 +138,10 @@ async def start_maintenance(spec: MaintenanceSpec, board: BoardDep) -> Fault:
 
 @router.post("/clock", dependencies=[AdminOrTest])
 async def advance_clock(body: ClockAdvance, board: BoardDep) -> dict[str, float]:
-    """Move the server's clock forward (MESH expiry tests need not wait five days)."""
+    """Move the server's clock forward (MESH expiry tests need not wait five days), or set it."""
+    if body.at is not None:
+        return {"offset_s": await board.set_clock(body.at.timestamp())}
+    assert body.advance_s is not None
     return {"offset_s": await board.advance_clock(body.advance_s)}
 
 
@@ -139,13 +155,17 @@ async def run_mesh_lifecycle(request: Request) -> dict[str, int]:
 
 @router.delete("/reset", dependencies=[AdminOrTest])
 async def reset(request: Request, board: BoardDep) -> dict[str, str]:
-    """Wipe all state (the schema stays; directory-derived state needs no reload)."""
+    """Wipe all state back to a fresh server's: the published records stay, as at start-up
+    (the schema stays; directory-derived state needs no reload)."""
     store: Store = request.app.state.store
     # Rows only, through the store's one writer. Re-running the migrations here took SQLite's
     # write lock on a helper thread that needs this loop to finish, while the loop's own
     # writers (rate-limit ledger, MESH lifecycle) waited for that lock: "database is locked".
     await store.wipe()
     await board.refresh()
+    now = request.app.state.clock.now()
+    await store_published(store, now)
+    await store_published_scrs(store, now)
     return {"status": "reset"}
 
 

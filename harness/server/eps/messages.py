@@ -48,6 +48,8 @@ GROUP_IDENTIFIER_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-DM-Gro
 NON_DISPENSING_URL = (
     "https://fhir.nhs.uk/StructureDefinition/Extension-DM-PrescriptionNonDispensingReason"
 )
+REPLACEMENT_OF_URL = "https://fhir.nhs.uk/StructureDefinition/Extension-replacementOf"
+ENDORSEMENT_SYSTEM = "https://fhir.nhs.uk/CodeSystem/medicationdispense-endorsement"
 ORDER_INTENTS = ("order", "original-order", "instance-order")  # MedicationRequest.intent
 MAX_ITEMS = 4  # EPS allows up to four line items per prescription
 MAX_ISSUES = 13  # an eRD course of a year of four-weekly issues (assumption)
@@ -210,6 +212,15 @@ def read_order(bundle: Any) -> Order:
     ids = {identifier_value(r.get("groupIdentifier")) for r in requests}
     if len(ids) != 1 or None in ids:
         raise invalid("every MedicationRequest needs the same groupIdentifier")
+    courses = {_course(r) for r in requests}
+    if len(courses) > 1 and courses != {"acute", "continuous"}:
+        # EPS's published wording (examples/errors/2-Process-Response-Send-400_Invalid_Course_…)
+        raise BadRequest(
+            "Course of therapy type must either match for all MedicationRequests or be a "
+            "mixture of 'acute' and 'continuous'.",
+            issue_type="invalid",
+            expression=("MedicationRequest.courseOfTherapyType.coding",),
+        )
     items: dict[str, str] = {}
     for request in requests:
         medication = (request.get("medicationCodeableConcept") or {}).get("coding") or [{}]
@@ -219,7 +230,7 @@ def read_order(bundle: Any) -> Order:
     first = requests[0]
     dispense = first.get("dispenseRequest") or {}
     performer = identifier_value((dispense.get("performer") or {}).get("identifier"))
-    course = ((first.get("courseOfTherapyType") or {}).get("coding") or [{}])[0].get("code")
+    course = _course(first)
     issues = 1
     if course == "continuous-repeat-dispensing":
         issues = int(dispense.get("numberOfRepeatsAllowed") or 0) + 1
@@ -235,6 +246,11 @@ def read_order(bundle: Any) -> Order:
         valid_from=_epoch(period.get("start")),
         expires_at=_epoch(period.get("end")),
     )
+
+
+def _course(request: dict[str, Any]) -> Any:
+    """The code of a MedicationRequest's ``courseOfTherapyType``."""
+    return ((request.get("courseOfTherapyType") or {}).get("coding") or [{}])[0].get("code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +285,7 @@ class DispenseNotification:
 
     prescription_id: str
     items: dict[str, str]  # line item id -> line item status code
+    replaces: bool = False  # an amendment: it takes the place of the dispenser's last one
 
 
 @client_json
@@ -302,7 +319,9 @@ def read_dispense(bundle: Any) -> DispenseNotification:
         prescription_ids.update(_short_forms(authorising))
     if len(prescription_ids) != 1:
         raise invalid("every MedicationDispense must name the same prescription (shortForm)")
-    return DispenseNotification(prescription_ids.pop(), items)
+    header = next(r for r in resources if r.get("resourceType") == "MessageHeader")
+    replaces = any(e.get("url") == REPLACEMENT_OF_URL for e in header.get("extension") or [])
+    return DispenseNotification(prescription_ids.pop(), items, replaces)
 
 
 def _non_dispensing_reason(dispense: dict[str, Any]) -> str | None:
@@ -400,4 +419,13 @@ def read_claim(claim: Any) -> str:
     prescription_id = named.pop() if len(named) == 1 else None
     if not prescription_id:
         raise invalid("Claim.prescription.identifier must name the prescription")
+    details = [d for item in claim.get("item") or [] for d in item.get("detail") or []]
+    codes = [p for d in details for p in d.get("programCode") or []]
+    codings = [c for p in codes for c in p.get("coding") or []]
+    if not any(c.get("system") == ENDORSEMENT_SYSTEM for c in codings):
+        # EPS's claim validator (createMissingEndorsementCode), before any look-up: the
+        # published claim without one (…/2-Claim-Request-400_Missing_Endorsement_Code) is a 400.
+        raise BadRequest(
+            "The claim is missing the required endorsement code.", issue_type="invalid"
+        )
     return prescription_id

@@ -61,10 +61,12 @@ class EpsService:
     # ---------------------------------------------------------------- prescribing
     async def _check_order(self, session: Session, bundle: Any) -> messages.Order:
         order = messages.read_order(bundle)
-        if not messages.valid_prescription_id(order.prescription_id, session.ods_code):
+        # The check character only: the published examples send ids whose middle part is not
+        # the sender's ODS code (5EA56C-Z6EA5E-710A1O from A99968), and nor the specification
+        # nor the coordinator's validator ties the two.
+        if not messages.valid_prescription_id(order.prescription_id):
             raise BadRequest(
-                f"{order.prescription_id!r} is not a valid short-form prescription id of "
-                f"{session.ods_code}",
+                f"{order.prescription_id!r} is not a valid short-form prescription id",
                 code="INVALID_VALUE",
             )
         try:
@@ -248,7 +250,11 @@ class EpsService:
         return released
 
     async def dispense(self, session: Session, bundle: Any) -> tuple[str, dict[str, Any]]:
-        """Record a dispense notification; the prescription can never be dispensed twice."""
+        """Record a dispense notification; the prescription can never be dispensed twice.
+
+        An amendment (``MessageHeader`` extension ``replacementOf``) takes the place of the
+        dispenser's last notification: it applies to the issue as that one found it.
+        """
         require_interaction(session.role, "eps.dispense-notification")
         notification = messages.read_dispense(bundle)
         dispenser = session.ods_code
@@ -262,14 +268,17 @@ class EpsService:
                 if r.issue.status in status.WITH_DISPENSER and r.issue.dispenser == dispenser
             ]
             row = mine[0] if mine else current_issue(rows)
-            issue = status.dispense(row.issue, dispenser, notification.items, now)
+            before, history = row.issue, list(row.history)
+            if notification.replaces:
+                row, before, history = _as_before_last(rows, dispenser)
+            issue = status.dispense(before, dispenser, notification.items, now)
             promote = issue.status in ("0006", "0007") and row.issue_no < row.issues_total
             snapshot = {
-                "status": row.issue.status,
-                "items": dict(row.issue.items),
+                "status": before.status,
+                "items": dict(before.items),
                 "promoted": promote,
             }
-            changes = [(row, {**values_of(issue), "history": json.dumps([*row.history, snapshot])})]
+            changes = [(row, {**values_of(issue), "history": json.dumps([*history, snapshot])})]
             if promote:
                 following = rows[row.issue_no]  # issues are 1-based and ordered
                 if following.issue.status == "9000":
@@ -341,3 +350,18 @@ class EpsService:
 
 def _may(role: str, activity: str) -> bool:
     return activity in ROLE_ACTIVITIES.get(role, frozenset())
+
+
+def _as_before_last(rows: list[Row], dispenser: str) -> tuple[Row, status.Issue, list[Any]]:
+    """The issue the dispenser's last notification changed, as that notification found it,
+    and the history before it (what an amendment applies to)."""
+    notified = [r for r in rows if r.history and r.issue.status in ("0003", "0006", "0007")]
+    if not notified:
+        raise RuleViolation(
+            "there is no dispense notification to amend",
+            code="PRESCRIPTION_INVALID_STATE_TRANSITION",
+        )
+    row = notified[-1]
+    last = row.history[-1]
+    previous = status.Issue(last["status"], last["items"], dispenser)
+    return row, status.withdraw(row.issue, dispenser, previous), row.history[:-1]

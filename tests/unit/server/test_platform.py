@@ -6,6 +6,7 @@ import inspect
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from sqlalchemy import func, select
 
 from harness.config import ServerSettings
 from harness.server.app import create_app
-from harness.server.store.schema import audit, idempotency, sessions
+from harness.server.store.schema import audit, idempotency, pds_patients, scr_documents, sessions
 from harness.spine.contracts import REFUSAL_HEADER, Refusal, refusal_of
+from harness.spine.published import published_numbers, published_scrs
 from tests.factories import admin, credentials, login, rid
 
 ODS_PATH = "/organisation-data/FHIR/R4/Organization"
@@ -427,12 +429,28 @@ def test_metrics_count_requests_by_route(client: TestClient) -> None:
     assert "spine_requests_in_flight" in text
 
 
-def test_reset_wipes_state(client: TestClient, tmp_path: Path) -> None:
+def test_reset_wipes_state_back_to_a_fresh_servers(client: TestClient, tmp_path: Path) -> None:
     login(client)
     assert _count(client, sessions) == 1
+    published = _count(client, pds_patients)
+    assert published == len(published_numbers())
     assert client.delete("/admin/reset").status_code == 200
     assert _count(client, sessions) == 0
+    # The published records are part of a fresh server: a reset keeps serving them.
+    assert _count(client, pds_patients) == published
+    assert _count(client, scr_documents) == len(published_scrs())
     assert client.get("/health/ready").status_code == 200
+
+
+def test_the_clock_can_be_set_to_a_day_in_the_past(client: TestClient) -> None:
+    day = "2022-10-21T12:00:00+00:00"
+    answer = client.post("/admin/clock", json={"at": day})
+    assert answer.status_code == 200, answer.text
+    expected = datetime.fromisoformat(day).timestamp() - time.time()
+    assert abs(answer.json()["offset_s"] - expected) < 60
+    for body in ({"at": day, "advance_s": 60}, {}, {"at": "2022-10-21T12:00:00"}):
+        refused = client.post("/admin/clock", json=body)  # both, neither, a naive date-time
+        assert refused.status_code == 400, (body, refused.text)
 
 
 def test_slow_write_answers_503_then_the_retry_gets_the_result(client: TestClient) -> None:
