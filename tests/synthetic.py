@@ -198,11 +198,12 @@ def write_run(
     machine: dict[str, Any] | None = None,
     scenario_slo: dict[str, Any] | None = None,
     cpu_ms_per_attempt: float | None = 1.5,
+    others_cores: float | None = 0.02,
 ) -> Path:
     """Write a results directory like ``harness load`` does; return its path.
 
-    ``cpu_ms_per_attempt`` is the generator's, the gate's witness of the machine's speed
-    (``None``: a run of a version that did not record it).
+    ``cpu_ms_per_attempt`` is the generator's, the gate's witness of the machine's speed, and
+    ``others_cores`` what other processes took meanwhile (``None``: not recorded).
     """
     shape = shape or Shape()
     run_cells = cells(rng, shape)
@@ -258,6 +259,8 @@ def write_run(
     }
     if cpu_ms_per_attempt is not None:
         document["load"]["generator"]["cpu_ms_per_attempt"] = cpu_ms_per_attempt
+    if others_cores is not None:
+        document["load"]["generator"]["others_cores"] = others_cores
     if simulation is not None:
         document["simulation"] = simulation
     (path / "results.json").write_text(json.dumps(document, indent=2), encoding="utf-8")

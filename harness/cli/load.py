@@ -91,6 +91,7 @@ def load(
     from harness.errors import ConfigurationError
     from harness.load.plan import RunOptions
     from harness.load.session import START_DELAY_S, run_load, write_results
+    from harness.run.capacity import OthersMeter
     from harness.run.servers import server_groups, sqlite_url
 
     scenario = load_scenario(scenario_file)
@@ -144,6 +145,8 @@ def load(
             mesh_shared_key=secrets.get("mesh_shared_key", options_default("mesh_shared_key")),
             mesh_password=secrets.get("mesh_password", options_default("mesh_password")),
         )
+        # Only a run that started its own server can tell others' CPU from the server's.
+        others = OthersMeter() if target is None else None
         outcome = run_load(
             scenario,
             options,
@@ -162,6 +165,8 @@ def load(
     # measured is written, marked partial, and never judged a pass.
     partial = stop.received or any(r.stopped_early for r in outcome.reports)
     section = write_results(outcome, results.path, partial=partial)
+    if others is not None:
+        section["generator"]["others_cores"] = round(others.cores(), 3)
     results.write_json({"load": section}, command="load", seed=scenario.seed)
     _print_summary(console, section, outcome)
     from harness.reports.render import write_report

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from harness.gate.compare import (
     GateThresholds,
+    busy_warning,
     compare,
+    discount_busy,
     discount_machine,
     machine_speed,
     machine_warning,
@@ -39,6 +41,10 @@ def judge_runs(
     if problems:
         return GateResult(Verdict.INVALID, [], baseline, candidate, thresholds, problems, warnings)
     comparisons = compare(baseline, candidate, thresholds)
+    busy = busy_warning(baseline, candidate, thresholds)
+    if busy is not None:
+        warnings.append(busy + ". Run the baseline and the candidate again on a quieter runner.")
+        discount_busy(comparisons, busy)
     speed = machine_speed(baseline, candidate)
     if speed is None:
         warnings.append(

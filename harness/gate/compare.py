@@ -31,7 +31,9 @@ generators' CPU cost per attempt — the same arrivals cost the same on the same
 the two runs' figures are further apart than ``max_machine_spread``, each latency comparison is
 also judged with the machine's change divided out (:data:`TAIL_POWER` for the tail); where the
 two answers differ the comparison is not judged and the gate is inconclusive — never a pass
-a faster machine made, never a regression a slower one made.
+a faster machine made, never a regression a slower one made. A run that started its own server
+also records what other processes used meanwhile; when they took more than
+``max_others_cores`` during either run, no latency comparison is judged.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class GateThresholds:
     serial_correction: bool = True
     required_share: float = 0.05
     max_machine_spread: float = 0.05
+    max_others_cores: float = 1.0
 
 
 @dataclass
@@ -319,6 +322,38 @@ def discount_machine(
             f"shift {c.relative_shift:+.1%}, {adjusted:+.1%} with the machine's change divided "
             f"out ({speed.describe()}): this run pair cannot tell them apart"
         )
+
+
+def others_cores(summary: RunSummary) -> float | None:
+    """Cores other processes used during the run (``None``: not measured)."""
+    generator = summary.info.get("generator") or {}
+    figure = generator.get("others_cores") if isinstance(generator, dict) else None
+    return float(figure) if isinstance(figure, int | float) else None
+
+
+def busy_warning(
+    baseline: RunSummary, candidate: RunSummary, thresholds: GateThresholds
+) -> str | None:
+    """Which run ran on a machine that other processes kept busy, if either did."""
+    busy = [
+        f"{figure:.2f} cores during the {side} run"
+        for side, summary in (("baseline", baseline), ("candidate", candidate))
+        if (figure := others_cores(summary)) is not None and figure > thresholds.max_others_cores
+    ]
+    if not busy:
+        return None
+    return (
+        f"other processes used {' and '.join(busy)} (more than {thresholds.max_others_cores:g}): "
+        "a busy machine moves latency either way, so latency is not judged"
+    )
+
+
+def discount_busy(comparisons: list[Comparison], warning: str) -> None:
+    """Leave every latency comparison unjudged: a busy run's latency is the machine's."""
+    for c in comparisons:
+        if c.scope != "availability" and c.judged:
+            c.judged, c.regression, c.machine = False, False, True
+            c.reason = warning
 
 
 def compare(

@@ -85,8 +85,8 @@ def coverage_line(result: GateResult) -> str:
         line += f"; not judged: {', '.join(c['not_judged'])}"
         if any(m.machine for m in result.comparisons if m.required and not m.judged):
             line += (
-                " — the machine's speed moved between the runs: measure the baseline in the "
-                "same job as the candidate"
+                " — the machine, not the code, may have moved latency (see the warning): run "
+                "the baseline and the candidate again, back to back, on a quieter runner"
             )
         elif c["needed_s"]:
             line += f" — runs of at least {c['needed_s']} s at this rate would judge them"
@@ -222,7 +222,7 @@ def markdown(result: GateResult) -> str:
         lines += ["", f"Not judged (too little traffic): {', '.join(scopes)}."]
     moved = sorted({c.scope for c in result.comparisons if c.machine})
     if moved:
-        lines += ["", f"Not judged (the machine's speed moved): {', '.join(moved)}."]
+        lines += ["", f"Not judged (the machine may have moved latency): {', '.join(moved)}."]
     return "\n".join(lines) + "\n"
 
 

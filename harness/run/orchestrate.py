@@ -30,6 +30,7 @@ from typing import Any
 from harness.config import HarnessSettings, Scenario
 from harness.config.calibration import Calibration, load_calibration
 from harness.errors import ConfigurationError
+from harness.gate import GateThresholds
 from harness.load.plan import RunOptions
 from harness.load.session import START_DELAY_S, LoadOutcome, run_load, write_results
 from harness.reports import ResultsDir, create_results_dir
@@ -43,7 +44,7 @@ from harness.spine import build_directory
 from harness.verdict import RunStatus, Verdict
 
 # Other processes' mean use beyond which an invalid generator is said to be the machine's doing.
-BUSY_OTHERS_CORES = 1.0
+BUSY_OTHERS_CORES = GateThresholds().max_others_cores  # one definition of a busy machine
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,9 @@ def execute(
     if outcome is not None:
         sections["load"] = write_results(outcome, results.path, partial=partial)
         outcome.section = sections["load"]
-        _judge_generator(record, outcome, others.cores())
+        busy = others.cores()
+        sections["load"]["generator"]["others_cores"] = round(busy, 3)
+        _judge_generator(record, outcome, busy)
     stopped = record.status is RunStatus.INTERRUPTED  # stop means stop: no prediction, no months
     if outcome is not None and not stopped:
         say("prediction: simulating the same window with the same fault timeline")

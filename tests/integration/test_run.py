@@ -123,6 +123,10 @@ def test_ci_smoke_end_to_end(tmp_path: Path, machine: Machine) -> None:
     assert data["command"] == "run"
     assert data["run"]["status"] == "complete"
     assert_accounting_closes(out)
+    # The gate's witnesses of the machine: what the generator's work cost, what others took.
+    generator = data["load"]["generator"]
+    assert 0 < generator["cpu_ms_per_attempt"] < 50
+    assert 0 <= generator["others_cores"] <= usage.cores
     (applied,) = data["faults"]
     assert applied["kind"] == "kill-worker"
     assert applied["error"] is None

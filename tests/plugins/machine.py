@@ -116,17 +116,21 @@ class Machine:
         )
 
     def excuse_moved(self, output: str) -> None:
-        """Skip as machine-busy when ``harness gate`` was inconclusive because the machine's
-        own speed moved between the runs by more than the gate's floor (its
-        ``max_machine_spread``); returns when the output says no such thing."""
+        """Skip as machine-busy when ``harness gate`` was inconclusive because the machine, not
+        the code, may have moved latency: its speed moved between the runs by more than the
+        gate's floor (``max_machine_spread``), or other processes took more than
+        ``max_others_cores`` during a run. Returns when the output says no such thing."""
         moved = re.search(
-            r"the machine was \d+% (?:slower|faster) in the candidate run[^)]*\)", output
+            r"the machine was \d+% (?:slower|faster) in the candidate run[^)]*\)"
+            r"|other processes used [^(]*\(more than [^)]*\)",
+            output,
         )
         if moved is None or "gate: inconclusive" not in output:
             return
+        floors = GateThresholds()
         pytest.skip(
-            f"{BUSY}: the gate could not judge latency because {moved.group(0)} "
-            f"(floor {GateThresholds().max_machine_spread:.0%})"
+            f"{BUSY}: the gate could not judge latency because {moved.group(0)} (floors: "
+            f"{floors.max_machine_spread:.0%} speed, {floors.max_others_cores:g} cores of others)"
         )
 
 
