@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from harness.load.fhir import claim_items
 from harness.server.eps.messages import (
     DISPENSE_TYPE_SYSTEM,
-    ENDORSEMENT_SYSTEM,
     GROUP_IDENTIFIER_URL,
     LINE_ITEM_SYSTEM,
     MESSAGE_EVENT_SYSTEM,
@@ -181,18 +181,6 @@ def task(prescription_id: str, action: str, owner: str) -> dict[str, Any]:
     }
 
 
-PRESCRIPTION_PRODUCT = {
-    "system": "http://snomed.info/sct",
-    "code": "16076005",
-    "display": "Prescription",
-}
-NO_ENDORSEMENT = {
-    "system": ENDORSEMENT_SYSTEM,
-    "code": "NDEC",
-    "display": "No Dispenser Endorsement Code",
-}
-
-
 def claim(prescription_id: str, nhs_number: str, dispenser: str) -> dict[str, Any]:
     """A reimbursement Claim for a prescription."""
     return {
@@ -212,20 +200,7 @@ def claim(prescription_id: str, nhs_number: str, dispenser: str) -> dict[str, An
         "prescription": {
             "identifier": {"system": PRESCRIPTION_ID_SYSTEM, "value": prescription_id}
         },
-        "item": [
-            {
-                "sequence": 1,
-                "productOrService": {"coding": [PRESCRIPTION_PRODUCT]},
-                # EPS refuses a claim without a dispenser endorsement ("no endorsement" is one).
-                "detail": [
-                    {
-                        "sequence": 1,
-                        "productOrService": {"coding": [PRESCRIPTION_PRODUCT]},
-                        "programCode": [{"coding": [NO_ENDORSEMENT]}],
-                    }
-                ],
-            }
-        ],
+        "item": claim_items(),
     }
 
 

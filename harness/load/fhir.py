@@ -232,21 +232,26 @@ def claim(dispenser_ods: str, prescription: Prescription, created: str) -> dict[
         "prescription": {
             "identifier": _identifier(PRESCRIPTION_ID_SYSTEM, prescription.prescription_id)
         },
-        "item": [
-            {
-                "sequence": 1,
-                "productOrService": {"coding": [PRESCRIPTION_PRODUCT]},
-                # EPS refuses a claim without a dispenser endorsement ("no endorsement" is one).
-                "detail": [
-                    {
-                        "sequence": 1,
-                        "productOrService": {"coding": [PRESCRIPTION_PRODUCT]},
-                        "programCode": [{"coding": [NO_ENDORSEMENT]}],
-                    }
-                ],
-            }
-        ],
+        "item": claim_items(),
     }
+
+
+def claim_items() -> list[dict[str, Any]]:
+    """A Claim's ``item``: one prescription, one detail, endorsed "no endorsement" (EPS refuses a
+    claim without a dispenser endorsement)."""
+    return [
+        {
+            "sequence": 1,
+            "productOrService": {"coding": [dict(PRESCRIPTION_PRODUCT)]},
+            "detail": [
+                {
+                    "sequence": 1,
+                    "productOrService": {"coding": [dict(PRESCRIPTION_PRODUCT)]},
+                    "programCode": [{"coding": [dict(NO_ENDORSEMENT)]}],
+                }
+            ],
+        }
+    ]
 
 
 def scr_document(

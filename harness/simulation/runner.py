@@ -168,6 +168,25 @@ class _LocalPool:
         return [f.result() for f in done if f.exception() is None]
 
 
+def _start(
+    executor: Executor,
+    scenario_json: str,
+    seed: int,
+    chunks: list[list[int]],
+    workers: int,
+    scheduler: str | None,
+) -> tuple[Iterable[ChunkResult], _LocalPool | None]:
+    """The chunks' results as they finish, and the local pool when there is one."""
+    if executor is Executor.DASK:
+        from harness.simulation.cluster import run_dask
+
+        return run_dask(run_chunk, scenario_json, seed, chunks, workers, scheduler), None
+    if workers > 1:
+        pool = _LocalPool(scenario_json, seed, chunks, workers)
+        return pool, pool
+    return (run_chunk(scenario_json, seed, chunk) for chunk in chunks), None
+
+
 def run_replications(
     scenario: Scenario,
     replications: int,
@@ -199,17 +218,7 @@ def run_replications(
     started = time.perf_counter()
     scenario_json = scenario.model_dump_json()
     chunks = _chunks(replications, workers)
-    pool: _LocalPool | None = None
-    if executor is Executor.DASK:
-        from harness.simulation.cluster import run_dask
-
-        results: Iterable[ChunkResult] = run_dask(
-            run_chunk, scenario_json, seed, chunks, workers, scheduler
-        )
-    elif workers > 1:
-        results = pool = _LocalPool(scenario_json, seed, chunks, workers)
-    else:
-        results = (run_chunk(scenario_json, seed, chunk) for chunk in chunks)
+    results, pool = _start(executor, scenario_json, seed, chunks, workers, scheduler)
     prepared = prepared_for(scenario)
     orgs = OrgTotals(len(prepared.layout.org_type), scenario.slo.availability_target)
     records: list[MonthRecord] = []
@@ -230,6 +239,10 @@ def run_replications(
             close()
         if not records:
             raise
+    except BaseException:
+        if pool is not None:
+            pool.stop()  # a chunk failed: the others need not run on
+        raise
     records.sort(key=lambda r: r.replication)
     return SimulationRun(
         scenario=scenario,
