@@ -92,7 +92,11 @@ class Comparison:
     details: dict[str, Any] = field(default_factory=dict)
     required: bool = False  # a check that matters: unjudged, the gate is inconclusive
     needed_s: int | None = None  # run length that would judge it at this rate (unjudged only)
-    machine: bool = False  # not judged because the machine's speed moved between the runs
+    machine: bool = False  # not judged: the machine (its speed, or others' load) may explain it
+
+    def set_aside(self, reason: str) -> None:
+        """Leave unjudged because the machine, not the code, may have moved latency."""
+        self.judged, self.regression, self.machine, self.reason = False, False, True, reason
 
 
 def _per_second(table: WindowTable, interaction: str | None) -> tuple[np.ndarray, list[Any]]:
@@ -280,15 +284,18 @@ class MachineSpeed:
         )
 
 
+def _generator_figure(summary: RunSummary, key: str) -> float | None:
+    """A number the run's load generator recorded (``None`` when it did not)."""
+    generator = summary.info.get("generator") or {}
+    figure = generator.get(key) if isinstance(generator, dict) else None
+    return float(figure) if isinstance(figure, int | float) else None
+
+
 def machine_speed(baseline: RunSummary, candidate: RunSummary) -> MachineSpeed | None:
     """Both runs' generator CPU per attempt; ``None`` when a run did not record it."""
-    figures = []
-    for summary in (baseline, candidate):
-        generator = summary.info.get("generator") or {}
-        figure = generator.get("cpu_ms_per_attempt") if isinstance(generator, dict) else None
-        if not isinstance(figure, int | float) or figure <= 0:
-            return None
-        figures.append(float(figure))
+    figures = [_generator_figure(s, "cpu_ms_per_attempt") for s in (baseline, candidate)]
+    if figures[0] is None or figures[1] is None or min(figures[0], figures[1]) <= 0:
+        return None
     return MachineSpeed(figures[0], figures[1])
 
 
@@ -317,8 +324,7 @@ def discount_machine(
         adjusted = (1 + (c.relative_shift or 0.0)) / machine - 1
         if c.regression == (adjusted >= thresholds.min_relative_shift):
             continue
-        c.judged, c.regression, c.machine = False, False, True
-        c.reason = (
+        c.set_aside(
             f"shift {c.relative_shift:+.1%}, {adjusted:+.1%} with the machine's change divided "
             f"out ({speed.describe()}): this run pair cannot tell them apart"
         )
@@ -326,9 +332,7 @@ def discount_machine(
 
 def others_cores(summary: RunSummary) -> float | None:
     """Cores other processes used during the run (``None``: not measured)."""
-    generator = summary.info.get("generator") or {}
-    figure = generator.get("others_cores") if isinstance(generator, dict) else None
-    return float(figure) if isinstance(figure, int | float) else None
+    return _generator_figure(summary, "others_cores")
 
 
 def busy_warning(
@@ -352,8 +356,7 @@ def discount_busy(comparisons: list[Comparison], warning: str) -> None:
     """Leave every latency comparison unjudged: a busy run's latency is the machine's."""
     for c in comparisons:
         if c.scope != "availability" and c.judged:
-            c.judged, c.regression, c.machine = False, False, True
-            c.reason = warning
+            c.set_aside(warning)
 
 
 def compare(

@@ -34,6 +34,7 @@ Each case is judged on its status, the published media type and FHIR R4B validit
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -113,14 +114,14 @@ SHORT_FORM = re.compile(r'"([0-9A-F]{6}-[0-9A-Z]{6}-[0-9A-Z+]{6})"')
 
 
 def _prescriptions(example: Example) -> set[str]:
-    return set(SHORT_FORM.findall((SOURCE / example.file).read_text()))
+    return set(SHORT_FORM.findall(_text(example.file)))
 
 
 NHS_NUMBER = re.compile(r'"https://fhir.nhs.uk/Id/nhs-number",\s*"value":\s*"(\d{10})"')
 
 
 def _patients(example: Example) -> set[str]:
-    return set(NHS_NUMBER.findall((SOURCE / example.file).read_text()))
+    return set(NHS_NUMBER.findall(_text(example.file)))
 
 
 def creators() -> dict[tuple[str, str], Example]:
@@ -146,8 +147,13 @@ def set_up(flow: list[Example], made: dict[tuple[str, str], Example]) -> list[Ex
     return list(dict.fromkeys(sends))
 
 
+@functools.cache
+def _text(file: str) -> str:
+    return (SOURCE / file).read_text()
+
+
 def _read(example: Example) -> Any:
-    return json.loads((SOURCE / example.file).read_text())
+    return json.loads(_text(example.file))
 
 
 def _resources(body: Any) -> list[dict[str, Any]]:
@@ -207,7 +213,7 @@ def flow_day(flow: list[Example]) -> datetime:
     """Noon of the day the flow's prescription became valid (else was authored)."""
     days = []
     for example in flow:
-        text = (SOURCE / example.file).read_text()
+        text = _text(example.file)
         days += re.findall(r'"validityPeriod":\s*\{\s*"start":\s*"(\d{4}-\d{2}-\d{2})', text)
         days += re.findall(r'"authoredOn":\s*"(\d{4}-\d{2}-\d{2})', text)
     day = min(days) if days else "2022-10-21"  # a flow without a date: the examples' usual

@@ -270,7 +270,8 @@ class EpsService:
             row = mine[0] if mine else current_issue(rows)
             before, history = row.issue, list(row.history)
             if notification.replaces:
-                row, before, history = _as_before_last(rows, dispenser)
+                row, _, before = _undo_last_notification(rows, dispenser)
+                history = row.history[:-1]
             issue = status.dispense(before, dispenser, notification.items, now)
             promote = issue.status in ("0006", "0007") and row.issue_no < row.issues_total
             snapshot = {
@@ -306,11 +307,7 @@ class EpsService:
             return [(row, values_of(status.return_(row.issue, dispenser, now)))]
 
         def take_back(rows: list[Row]) -> list[Change]:
-            notified = [r for r in rows if r.history and r.issue.status in ("0003", "0006", "0007")]
-            row = notified[-1] if notified else current_issue(rows)
-            last = row.history[-1] if row.history else None
-            previous = status.Issue(last["status"], last["items"], dispenser) if last else None
-            issue = status.withdraw(row.issue, dispenser, previous)
+            row, last, issue = _undo_last_notification(rows, dispenser)
             changes = [(row, {**values_of(issue), "history": json.dumps(row.history[:-1])})]
             if last and last["promoted"]:
                 following = rows[row.issue_no]
@@ -352,16 +349,15 @@ def _may(role: str, activity: str) -> bool:
     return activity in ROLE_ACTIVITIES.get(role, frozenset())
 
 
-def _as_before_last(rows: list[Row], dispenser: str) -> tuple[Row, status.Issue, list[Any]]:
-    """The issue the dispenser's last notification changed, as that notification found it,
-    and the history before it (what an amendment applies to)."""
+def _undo_last_notification(
+    rows: list[Row], dispenser: str
+) -> tuple[Row, dict[str, Any] | None, status.Issue]:
+    """The row the dispenser's last notification changed, that notification's snapshot, and
+    the issue as the notification found it — what a withdrawal restores and an amendment applies
+    to. :func:`status.withdraw` refuses when there is no notification of the dispenser's to undo.
+    """
     notified = [r for r in rows if r.history and r.issue.status in ("0003", "0006", "0007")]
-    if not notified:
-        raise RuleViolation(
-            "there is no dispense notification to amend",
-            code="PRESCRIPTION_INVALID_STATE_TRANSITION",
-        )
-    row = notified[-1]
-    last = row.history[-1]
-    previous = status.Issue(last["status"], last["items"], dispenser)
-    return row, status.withdraw(row.issue, dispenser, previous), row.history[:-1]
+    row = notified[-1] if notified else current_issue(rows)
+    last = row.history[-1] if row.history else None
+    previous = status.Issue(last["status"], last["items"], dispenser) if last else None
+    return row, last, status.withdraw(row.issue, dispenser, previous)
